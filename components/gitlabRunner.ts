@@ -1,0 +1,448 @@
+/**
+ * The GitLab runner itself, owned by the stack: created with `POST /api/v4/user/runners` on `pulumi up`, updated in
+ * place with `PUT /api/v4/runners/:id`, deleted with `DELETE /api/v4/runners/:id` on `pulumi destroy`.
+ *
+ * It is a Pulumi dynamic resource. Its provider object is serialized by Pulumi's closure serialization and runs in
+ * the dynamic-provider process, so the provider's methods use only plain functions from this file and from
+ * gitlabApi.ts (no `pulumi` calls inside them).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import {
+  createUserRunner,
+  deleteRunner,
+  getRunner,
+  updateRunner,
+  type CreateRunnerRequest,
+  type GitLabConnection,
+  type RunnerAccessLevel,
+  type RunnerAttributes,
+  type RunnerDetails,
+  type RunnerType,
+} from "./gitlabApi";
+
+export type { RunnerAccessLevel } from "./gitlabApi";
+
+/**
+ * Where the runner lives in GitLab: `"instance"` (an instance runner; the token's user must be an administrator),
+ * `{ groupId }` (a group runner; Owner role in the group) or `{ projectId }` (a project runner; Owner role in the
+ * project). Changing the scope replaces the runner.
+ * See https://docs.gitlab.com/ci/runners/runners_scope/
+ */
+export type RunnerScope = "instance" | { groupId: number } | { projectId: number };
+
+/**
+ * `gitlab.createRunner`: let the stack create the GitLab runner (and delete it on `pulumi destroy`) instead of
+ * passing the `glrt-` token of a runner made by hand. Mutually exclusive with `gitlab.runnerToken` and
+ * `gitlab.registrationToken`.
+ * See https://docs.gitlab.com/api/users/#create-a-runner-linked-to-a-user
+ */
+export interface CreateRunnerArgs {
+  /**
+   * A GitLab personal, group or project access token with the `create_runner` scope (to create the runner) and the
+   * `manage_runner` scope (to update and delete it; GitLab 17.1+, the `api` scope on older versions). Its user needs
+   * the Owner role in the group or project (administrator for an instance runner). Always stored as a secret, even
+   * when passed as a plain string; use `config.requireSecret(...)`.
+   * Required. See https://docs.gitlab.com/security/tokens/access_token_scopes/
+   */
+  accessToken: pulumi.Input<string>;
+  /** Instance, group or project runner (see {@link RunnerScope}). Required. Changing it replaces the runner. */
+  scope: RunnerScope;
+  /**
+   * The runner's description, shown in GitLab's runner list. Default: the name of the component.
+   * See https://docs.gitlab.com/api/runners/#update-runners-details
+   */
+  description?: string;
+  /**
+   * Runner tags: jobs with `tags:` run here only if all their tags are in this list. Each tag is a non-empty string
+   * without commas. Default: no tags. See https://docs.gitlab.com/ci/yaml/#tags
+   */
+  tags?: string[];
+  /**
+   * Whether the runner also picks jobs that have no `tags:`. Default: `true` when `tags` is empty (GitLab requires
+   * it then), `false` when tags are given. See https://docs.gitlab.com/ci/runners/configure_runners/#use-tags-to-control-which-jobs-a-runner-can-run
+   */
+  runUntagged?: boolean;
+  /**
+   * Project runners only: lock the runner to its project so it cannot be enabled in other projects.
+   * Default: `true` for a project runner. Not allowed for instance and group runners.
+   * See https://docs.gitlab.com/ci/runners/runners_scope/#prevent-a-project-runner-from-being-enabled-for-other-projects
+   */
+  locked?: boolean;
+  /**
+   * `"not_protected"`: run jobs of any branch or tag. `"ref_protected"`: run only jobs of protected branches and
+   * tags (use it when jobs get deployment credentials). Default: `"not_protected"` (GitLab's default).
+   * See https://docs.gitlab.com/ci/runners/configure_runners/#prevent-runners-from-revealing-sensitive-information
+   */
+  accessLevel?: RunnerAccessLevel;
+  /**
+   * Maximum job timeout in seconds for jobs on this runner (GitLab requires at least 600). Default: none (each
+   * project's own timeout applies). See https://docs.gitlab.com/ci/runners/configure_runners/#set-the-maximum-job-timeout
+   */
+  maximumTimeout?: number;
+  /** Create the runner paused (it picks no jobs until resumed). Default: `false`. */
+  paused?: boolean;
+  /**
+   * Free-form maintenance note shown to GitLab administrators (at most 1024 characters). Default: a note saying
+   * the runner is managed by this Pulumi component.
+   */
+  maintenanceNote?: string;
+}
+
+/** The default maintenance note, so that whoever sees the runner in GitLab knows where it is managed. */
+export const DEFAULT_MAINTENANCE_NOTE =
+  "Managed by Pulumi (gitlab-fargate-runner): change it in the stack; it is deleted by `pulumi destroy`.";
+
+const MIN_MAXIMUM_TIMEOUT = 600;
+const MAX_MAINTENANCE_NOTE = 1024;
+const ACCESS_LEVELS: readonly string[] = ["not_protected", "ref_protected"];
+
+/**
+ * Throws an Error naming the option when `args` (`gitlab.createRunner`) is not usable. Values that are Pulumi
+ * Outputs (only `accessToken` may be one) are checked when known.
+ */
+export function validateCreateRunnerArgs(args: CreateRunnerArgs, option = "gitlab.createRunner"): void {
+  if (typeof args !== "object" || args === null || Array.isArray(args)) {
+    throw new Error(`${option} must be an object with at least accessToken and scope.`);
+  }
+  validateAccessToken(args.accessToken, `${option}.accessToken`);
+  validateScope(args.scope, `${option}.scope`);
+  if (args.description !== undefined && (typeof args.description !== "string" || args.description.trim() === "")) {
+    throw new Error(`${option}.description must be a non-empty string when given.`);
+  }
+  const tags = validateTags(args.tags, `${option}.tags`);
+  for (const key of ["runUntagged", "locked", "paused"] as const) {
+    if (args[key] !== undefined && typeof args[key] !== "boolean") {
+      throw new Error(`${option}.${key} must be true or false.`);
+    }
+  }
+  if (args.runUntagged === false && tags.length === 0) {
+    throw new Error(
+      `${option}.runUntagged is false but ${option}.tags is empty: the runner could never pick a job, and GitLab ` +
+        `rejects it. Add tags or drop runUntagged.`,
+    );
+  }
+  if (args.locked !== undefined && !isProjectScope(args.scope)) {
+    throw new Error(`${option}.locked applies only to project runners (scope { projectId }); remove it.`);
+  }
+  if (args.accessLevel !== undefined && !ACCESS_LEVELS.includes(args.accessLevel)) {
+    throw new Error(
+      `${option}.accessLevel must be "not_protected" or "ref_protected", got ${JSON.stringify(args.accessLevel)}.`,
+    );
+  }
+  if (
+    args.maximumTimeout !== undefined &&
+    (!Number.isInteger(args.maximumTimeout) || args.maximumTimeout < MIN_MAXIMUM_TIMEOUT)
+  ) {
+    throw new Error(
+      `${option}.maximumTimeout must be a whole number of seconds, at least ${MIN_MAXIMUM_TIMEOUT} (GitLab's ` +
+        `minimum), got ${JSON.stringify(args.maximumTimeout)}.`,
+    );
+  }
+  if (
+    args.maintenanceNote !== undefined &&
+    (typeof args.maintenanceNote !== "string" || args.maintenanceNote.length > MAX_MAINTENANCE_NOTE)
+  ) {
+    throw new Error(`${option}.maintenanceNote must be a string of at most ${MAX_MAINTENANCE_NOTE} characters.`);
+  }
+}
+
+/**
+ * Throws unless exactly one way to get the runner's token is chosen: `gitlab.runnerToken`,
+ * `gitlab.registrationToken` or `gitlab.createRunner`.
+ */
+export function validateRunnerTokenChoice(gitlab: {
+  runnerToken?: unknown;
+  registrationToken?: unknown;
+  createRunner?: unknown;
+}): void {
+  const given = (["runnerToken", "registrationToken", "createRunner"] as const).filter(
+    (key) => gitlab[key] !== undefined,
+  );
+  if (given.length > 1) {
+    throw new Error(
+      `${given.map((key) => `gitlab.${key}`).join(" and ")} are mutually exclusive: pass a runner token ` +
+        `(gitlab.runnerToken), a legacy registration token (gitlab.registrationToken) or let the stack create ` +
+        `the runner (gitlab.createRunner), not several.`,
+    );
+  }
+  if (given.length === 0) {
+    throw new Error(
+      "One of gitlab.runnerToken (a glrt- runner token), gitlab.registrationToken or gitlab.createRunner " +
+        "(an access token with the create_runner scope) is required.",
+    );
+  }
+}
+
+function validateAccessToken(token: unknown, option: string): void {
+  if (token === undefined || token === null || token === "") {
+    throw new Error(
+      `${option} is required: a GitLab access token with the create_runner and manage_runner scopes ` +
+        `(see the README section "Runner lifecycle").`,
+    );
+  }
+  if (typeof token !== "string") return; // an Output: known only at deployment
+  if (token.startsWith("glrt-")) {
+    throw new Error(
+      `${option} is a runner authentication token (glrt-…), not an access token: pass it as gitlab.runnerToken ` +
+        `instead, or give an access token with the create_runner scope here.`,
+    );
+  }
+  if (token.startsWith("GR1348941")) {
+    throw new Error(
+      `${option} is a runner registration token (GR1348941…), not an access token: pass it as ` +
+        `gitlab.registrationToken instead, or give an access token with the create_runner scope here.`,
+    );
+  }
+}
+
+function validateScope(scope: unknown, option: string): void {
+  const usage = `"instance", { groupId: <number> } or { projectId: <number> }`;
+  if (scope === "instance") return;
+  if (typeof scope !== "object" || scope === null) {
+    throw new Error(`${option} is required and must be ${usage}, got ${JSON.stringify(scope)}.`);
+  }
+  const keys = Object.keys(scope);
+  if (keys.length !== 1 || (keys[0] !== "groupId" && keys[0] !== "projectId")) {
+    throw new Error(`${option} must be ${usage} (exactly one key), got keys ${JSON.stringify(keys)}.`);
+  }
+  const id = (scope as Record<string, unknown>)[keys[0]];
+  if (!Number.isInteger(id) || (id as number) <= 0) {
+    throw new Error(
+      `${option}.${keys[0]} must be GitLab's numeric id (a positive integer, shown on the group or project ` +
+        `page), got ${JSON.stringify(id)}.`,
+    );
+  }
+}
+
+function validateTags(tags: unknown, option: string): string[] {
+  if (tags === undefined) return [];
+  if (!Array.isArray(tags)) throw new Error(`${option} must be an array of strings.`);
+  const seen = new Set<string>();
+  for (const tag of tags) {
+    if (typeof tag !== "string" || tag.trim() === "" || tag !== tag.trim() || tag.includes(",")) {
+      throw new Error(
+        `${option} contains ${JSON.stringify(tag)}: each tag must be a non-empty string without commas or ` +
+          `leading/trailing spaces.`,
+      );
+    }
+    if (seen.has(tag)) throw new Error(`${option} lists ${JSON.stringify(tag)} twice.`);
+    seen.add(tag);
+  }
+  return tags;
+}
+
+function isProjectScope(scope: RunnerScope): scope is { projectId: number } {
+  return typeof scope === "object" && scope !== null && "projectId" in scope;
+}
+
+/** The runner's settings as the dynamic provider receives them (defaults applied, GitLab's vocabulary for enums). */
+export interface RunnerSettings {
+  runnerType: RunnerType;
+  groupId?: number;
+  projectId?: number;
+  description: string;
+  tagList: string[];
+  runUntagged: boolean;
+  locked?: boolean;
+  accessLevel: RunnerAccessLevel;
+  maximumTimeout?: number;
+  paused: boolean;
+  maintenanceNote: string;
+}
+
+/** Inputs of the dynamic resource, resolved. */
+export interface RunnerInputs extends RunnerSettings {
+  url: string;
+  accessToken: string;
+}
+
+/** State of the dynamic resource: its inputs plus what GitLab returned on creation. */
+export interface RunnerState extends RunnerInputs {
+  runnerId: number;
+  token: string;
+  tokenExpiresAt?: string;
+}
+
+/** Applies the documented defaults to validated `gitlab.createRunner` args. Pure. */
+export function runnerSettings(args: CreateRunnerArgs, defaultDescription: string): RunnerSettings {
+  const tags = args.tags ?? [];
+  const scope = args.scope;
+  const settings: RunnerSettings = {
+    runnerType: scope === "instance" ? "instance_type" : "groupId" in scope ? "group_type" : "project_type",
+    description: args.description ?? defaultDescription,
+    tagList: [...tags],
+    runUntagged: args.runUntagged ?? tags.length === 0,
+    accessLevel: args.accessLevel ?? "not_protected",
+    paused: args.paused ?? false,
+    maintenanceNote: args.maintenanceNote ?? DEFAULT_MAINTENANCE_NOTE,
+  };
+  if (scope !== "instance" && "groupId" in scope) settings.groupId = scope.groupId;
+  if (isProjectScope(scope)) {
+    settings.projectId = scope.projectId;
+    settings.locked = args.locked ?? true;
+  }
+  if (args.maximumTimeout !== undefined) settings.maximumTimeout = args.maximumTimeout;
+  return settings;
+}
+
+/** Properties whose change needs a new runner (another GitLab, or another instance/group/project). */
+const REPLACE_KEYS = ["url", "runnerType", "groupId", "projectId"] as const;
+/** Properties changed in place with `PUT /runners/:id` (accessToken: stored for later updates and destroy). */
+const UPDATE_KEYS = [
+  "accessToken",
+  "description",
+  "tagList",
+  "runUntagged",
+  "locked",
+  "accessLevel",
+  "maximumTimeout",
+  "paused",
+  "maintenanceNote",
+] as const;
+
+/** What changed between the stored state and new inputs. Pure. */
+export function diffRunner(olds: Partial<RunnerState>, news: RunnerInputs): pulumi.dynamic.DiffResult {
+  const replaces = REPLACE_KEYS.filter((key) => !sameValue(key, olds[key], news[key]));
+  const updates = UPDATE_KEYS.filter((key) => !sameValue(key, olds[key], news[key]));
+  return { changes: replaces.length + updates.length > 0, replaces, deleteBeforeReplace: false };
+}
+
+function sameValue(key: string, a: unknown, b: unknown): boolean {
+  if (key === "url") return trimSlashes(a) === trimSlashes(b);
+  if (Array.isArray(a) || Array.isArray(b)) {
+    // Tag order means nothing to GitLab, and GitLab may return tags in another order after a refresh.
+    const sorted = (v: unknown) => (Array.isArray(v) ? [...v].map(String).sort() : []);
+    return JSON.stringify(sorted(a)) === JSON.stringify(sorted(b));
+  }
+  return (a ?? null) === (b ?? null);
+}
+
+function trimSlashes(value: unknown): unknown {
+  return typeof value === "string" ? value.replace(/\/+$/, "") : value;
+}
+
+function connectionOf(inputs: Pick<RunnerInputs, "url" | "accessToken">): GitLabConnection {
+  return { url: inputs.url, accessToken: inputs.accessToken };
+}
+
+/**
+ * The settings in GitLab's field names. Unset optional fields are left out; `maximum_timeout: null` is sent only
+ * to clear a timeout the previous settings had. Pure.
+ */
+export function runnerAttributes(settings: RunnerSettings, previous?: Partial<RunnerSettings>): RunnerAttributes {
+  const attributes: RunnerAttributes = {
+    description: settings.description,
+    paused: settings.paused,
+    run_untagged: settings.runUntagged,
+    tag_list: settings.tagList,
+    access_level: settings.accessLevel,
+    maintenance_note: settings.maintenanceNote,
+  };
+  if (settings.locked !== undefined) attributes.locked = settings.locked;
+  if (settings.maximumTimeout !== undefined) attributes.maximum_timeout = settings.maximumTimeout;
+  else if (previous?.maximumTimeout !== undefined) attributes.maximum_timeout = null;
+  return attributes;
+}
+
+/** The body of `POST /user/runners` for these settings. Pure. */
+export function createRunnerRequest(settings: RunnerSettings): CreateRunnerRequest {
+  const request: CreateRunnerRequest = { runner_type: settings.runnerType, ...runnerAttributes(settings) };
+  if (settings.groupId !== undefined) request.group_id = settings.groupId;
+  if (settings.projectId !== undefined) request.project_id = settings.projectId;
+  return request;
+}
+
+/** The managed settings as GitLab reports them, over the stored state (for `pulumi refresh`). Pure. */
+export function refreshedState(state: RunnerState, details: RunnerDetails & { active?: boolean }): RunnerState {
+  const next: RunnerState = { ...state };
+  if (typeof details.description === "string") next.description = details.description;
+  if (Array.isArray(details.tag_list)) next.tagList = [...details.tag_list];
+  if (typeof details.run_untagged === "boolean") next.runUntagged = details.run_untagged;
+  if (state.locked !== undefined && typeof details.locked === "boolean") next.locked = details.locked;
+  if (details.access_level === "not_protected" || details.access_level === "ref_protected") {
+    next.accessLevel = details.access_level;
+  }
+  if (typeof details.maximum_timeout === "number") next.maximumTimeout = details.maximum_timeout;
+  else if (details.maximum_timeout === null) delete next.maximumTimeout;
+  if (typeof details.paused === "boolean") next.paused = details.paused;
+  else if (typeof details.active === "boolean") next.paused = !details.active;
+  if (typeof details.maintenance_note === "string") next.maintenanceNote = details.maintenance_note;
+  return next;
+}
+
+/**
+ * The dynamic provider. `create` returns the runner's id as the resource id, and stores the access token (secret)
+ * so that later updates and `pulumi destroy` can authenticate.
+ */
+export const gitlabRunnerProvider: pulumi.dynamic.ResourceProvider = {
+  async create(inputs: RunnerInputs): Promise<pulumi.dynamic.CreateResult> {
+    const created = await createUserRunner(connectionOf(inputs), createRunnerRequest(inputs));
+    const outs: RunnerState = { ...inputs, runnerId: created.id, token: created.token };
+    if (created.tokenExpiresAt !== null) outs.tokenExpiresAt = created.tokenExpiresAt;
+    return { id: String(created.id), outs };
+  },
+
+  async diff(_id: string, olds: RunnerState, news: RunnerInputs): Promise<pulumi.dynamic.DiffResult> {
+    return diffRunner(olds, news);
+  },
+
+  async update(id: string, olds: RunnerState, news: RunnerInputs): Promise<pulumi.dynamic.UpdateResult> {
+    await updateRunner(connectionOf(news), Number(id), runnerAttributes(news, olds));
+    const outs: RunnerState = { ...news, runnerId: olds.runnerId, token: olds.token };
+    if (olds.tokenExpiresAt !== undefined) outs.tokenExpiresAt = olds.tokenExpiresAt;
+    return { outs };
+  },
+
+  async read(id: string, props: RunnerState): Promise<pulumi.dynamic.ReadResult> {
+    const details = await getRunner(connectionOf(props), Number(id));
+    // An empty id tells Pulumi the runner is gone: `pulumi refresh` drops it and the next `up` creates a new one.
+    if (details === undefined) return { id: "", props: {} };
+    return { id, props: refreshedState(props, details) };
+  },
+
+  async delete(id: string, props: RunnerState): Promise<void> {
+    await deleteRunner(connectionOf(props), Number(id));
+  },
+};
+
+/** Arguments of {@link GitLabRunner}: `gitlab.createRunner` plus GitLab's URL. */
+export interface GitLabRunnerArgs extends CreateRunnerArgs {
+  /** GitLab's base URL (`gitlab.url`), e.g. `https://gitlab.com`. Changing it replaces the runner. */
+  url: pulumi.Input<string>;
+  /** Description used when `description` is not given. Default: the resource's name. */
+  defaultDescription?: string;
+}
+
+/**
+ * A GitLab runner created through GitLab's REST API and deleted on `pulumi destroy`. Its `token` (the `glrt-`
+ * runner authentication token) is a secret output to pass to `gitlab-runner register --token`.
+ */
+export class GitLabRunner extends pulumi.dynamic.Resource {
+  /** GitLab's id of the runner (`#123` in GitLab's runner list). */
+  declare public readonly runnerId: pulumi.Output<number>;
+  /** The runner authentication token (`glrt-…`). Secret. */
+  declare public readonly token: pulumi.Output<string>;
+  /** When GitLab will expire the token (ISO 8601), if the instance enforces runner token expiry. */
+  declare public readonly tokenExpiresAt: pulumi.Output<string | undefined>;
+
+  constructor(name: string, args: GitLabRunnerArgs, opts?: pulumi.CustomResourceOptions) {
+    validateCreateRunnerArgs(args);
+    const settings = runnerSettings(args, args.defaultDescription ?? name);
+    super(
+      gitlabRunnerProvider,
+      name,
+      {
+        url: args.url,
+        accessToken: pulumi.secret(args.accessToken),
+        ...settings,
+        runnerId: undefined,
+        token: undefined,
+        tokenExpiresAt: undefined,
+      },
+      pulumi.mergeOptions(opts, { additionalSecretOutputs: ["token", "accessToken"] }),
+    );
+    // The engine marks `token` secret in the state (additionalSecretOutputs); wrapping it here as well keeps it
+    // secret for every consumer in this program, whatever engine or mock answers.
+    this.token = pulumi.secret(this.token);
+  }
+}
