@@ -1,0 +1,195 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/**
+ * Arguments of {@link GitLabFargateRunner}. Only `gitlab` and `admin` are required; every other group has secure,
+ * inexpensive defaults.
+ */
+export interface GitLabFargateRunnerArgs {
+  /** Where the runner registers and how it authenticates. Required. */
+  gitlab: GitLabArgs;
+  /** Who may reach the manager instance. Required. */
+  admin: AdminArgs;
+  /** VPC, subnets and where job tasks run. Default: a new VPC in 2 AZs with one NAT gateway. */
+  network?: NetworkArgs;
+  /** The runner manager EC2 instance. */
+  manager?: ManagerArgs;
+  /** The Fargate task every CI job runs in. */
+  jobs?: JobsArgs;
+  /** The S3 distributed cache (on by default). */
+  cache?: CacheArgs;
+  /** gitlab-runner's own settings (read by the bootstrap/registration step). */
+  runner?: RunnerArgs;
+  /**
+   * Tags added to every taggable AWS resource, next to the tag `gitlab-fargate-runner = <component name>`.
+   * Default: none.
+   */
+  tags?: Record<string, string>;
+}
+
+/** @see https://docs.gitlab.com/runner/register/ */
+export interface GitLabArgs {
+  /** HTTPS URL of the GitLab instance, e.g. `https://gitlab.com`. Required; `http://` is refused. */
+  url: string;
+  /**
+   * Runner authentication token (`glrt-…`) of a runner created in GitLab (UI or `POST /api/v4/user/runners`).
+   * Always treated as a secret. Give exactly one of `runnerToken` and `registrationToken`.
+   * @see https://docs.gitlab.com/ci/runners/runners_scope/
+   */
+  runnerToken?: pulumi.Input<string>;
+  /**
+   * Legacy registration token (deprecated by GitLab, scheduled for removal). Always treated as a secret.
+   * Give exactly one of `runnerToken` and `registrationToken`.
+   * @see https://docs.gitlab.com/ci/runners/new_creation_workflow/
+   */
+  registrationToken?: pulumi.Input<string>;
+  /** Runner attributes that only the legacy `registrationToken` flow sets at registration time. */
+  legacyRegistration?: {
+    /** Job tags this runner picks up. Default: none. */
+    tags?: string[];
+    /** Whether it also runs jobs without tags. Default: gitlab-runner's default (true when no tags). */
+    runUntagged?: boolean;
+    /** Whether the runner is locked to its project. Default: gitlab-runner's default. */
+    locked?: boolean;
+  };
+  /** PEM of a private CA that signed the GitLab instance's certificate. Default: the public CA bundle. */
+  tlsCaCertificate?: pulumi.Input<string>;
+}
+
+export interface AdminArgs {
+  /**
+   * CIDR blocks (IPv4 or IPv6) allowed to SSH (TCP 22) to the manager. Must include the machine running
+   * `pulumi up`, which connects to register the runner. `0.0.0.0/0` and `::/0` are refused. Required, non-empty.
+   */
+  sshCidrBlocks: string[];
+}
+
+/** Where job tasks run: `private` subnets behind NAT (default) or `public` subnets with a public IP and no NAT. */
+export type TaskPlacement = "private" | "public";
+
+/** A VPC and subnets you already have. All three ids are validated together. */
+export interface ExistingNetworkArgs {
+  /** The VPC id (`vpc-…`). */
+  vpcId: pulumi.Input<string>;
+  /** Public subnets (with a route to an internet gateway); the manager goes in the first. At least one. */
+  publicSubnetIds: pulumi.Input<string>[];
+  /** Private subnets with a route to a NAT; job tasks run here. Required unless `taskPlacement` is `public`. */
+  privateSubnetIds?: pulumi.Input<string>[];
+}
+
+/** @see https://www.pulumi.com/registry/packages/awsx/api-docs/ec2/vpc/ */
+export interface NetworkArgs {
+  /** Use your own VPC instead of creating one. Default: a new awsx VPC. */
+  existing?: ExistingNetworkArgs;
+  /** CIDR block of the new VPC. Ignored with `existing`. Default `10.0.0.0/16`. */
+  cidrBlock?: string;
+  /** Number of availability zones of the new VPC (2–4). Ignored with `existing`. Default 2. */
+  availabilityZoneCount?: number;
+  /**
+   * NAT gateways of the new VPC: `single` (cheapest) or `onePerAz` (survives an AZ outage).
+   * Ignored with `existing` or `taskPlacement: "public"`. Default `single`.
+   */
+  natGateways?: "single" | "onePerAz";
+  /**
+   * `private` (default): tasks get no public IP and reach the internet through NAT; their egress IPs are the
+   * NAT EIPs (see the `egressIps` output). `public`: tasks run in public subnets with a public IP and no NAT is
+   * created (cheapest); SSH to them is still allowed only from the manager's security group.
+   */
+  taskPlacement?: TaskPlacement;
+  /** TCP ports job tasks may open to anywhere (IPv4). Default `[443]` plus the GitLab URL's port if not 443. */
+  taskEgressPorts?: number[];
+}
+
+/** CPU architecture of EC2 instances and Fargate tasks. */
+export type Architecture = "amd64" | "arm64";
+
+/** @see https://docs.gitlab.com/runner/configuration/runner_autoscale_aws_fargate/ */
+export interface ManagerArgs {
+  /** EC2 instance type of the manager. Graviton types (`t4g.small`…) select an arm64 AMI. Default `t3.small`. */
+  instanceType?: string;
+  /** AMI id. Default: the newest Ubuntu 24.04 LTS from Canonical (owner 099720109477) for the instance's arch. */
+  amiId?: pulumi.Input<string>;
+  /** Root volume size in GiB (encrypted gp3). Default 20. */
+  rootVolumeSizeGiB?: number;
+  /**
+   * Your SSH key for the manager's `ubuntu` user: OpenSSH public key and its private key (kept as a secret; the
+   * deployment connects with it to register the runner). Default: an ED25519 key generated by the stack and
+   * stored as a secret in its state.
+   */
+  sshKey?: { publicKey: string; privateKey: pulumi.Input<string> };
+}
+
+/** A job image you build and publish yourself. */
+export interface ExternalImageArgs {
+  /** Image reference, e.g. `registry.example.com/ci/coordinator:1.4`. */
+  uri: pulumi.Input<string>;
+  /**
+   * ARN of a Secrets Manager secret with `{"username","password"}` for a private registry (the container's
+   * `repositoryCredentials`). Default: none (public or ECR image).
+   * @see https://docs.aws.amazon.com/AmazonECS/latest/developerguide/private-auth.html
+   */
+  credentialsSecretArn?: pulumi.Input<string>;
+}
+
+/** The ECR repository and image build used when no external image is given. */
+export interface BuiltImageArgs {
+  /** Docker build context. Default: the package's `images/ci-coordinator`. */
+  context?: string;
+  /** Images kept by the repository's lifecycle policy. Default 10. */
+  keepImages?: number;
+  /** Delete the repository even when it still holds images. Default false. */
+  forceDelete?: boolean;
+}
+
+/** @see https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html */
+export interface JobsArgs {
+  /**
+   * vCPU units of the task: 256, 512, 1024, 2048, 4096, 8192 or 16384. Default 1024.
+   * @see https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size
+   */
+  cpu?: number;
+  /** Memory (MiB), one of the values Fargate allows for `cpu`. Default 2048. */
+  memory?: number;
+  /** CPU architecture of the task (and of the built image). Default `amd64`. */
+  architecture?: Architecture;
+  /** Ephemeral storage in GiB (21–200). Default: Fargate's 20 GiB. */
+  ephemeralStorageGiB?: number;
+  /**
+   * The cluster's default capacity provider: `FARGATE` (default) or `FARGATE_SPOT` (up to 70% cheaper, tasks may
+   * be interrupted). @see https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html
+   */
+  capacityProvider?: "FARGATE" | "FARGATE_SPOT";
+  /** With `FARGATE_SPOT`: the first N tasks run on on-demand FARGATE. Default 0. */
+  onDemandBase?: number;
+  /** Fargate platform version for RunTask, e.g. `1.4.0`. Default `LATEST`. */
+  platformVersion?: string;
+  /** Task definition family. Default `gitlab-<name>-<stack>`. */
+  family?: string;
+  /** Days CloudWatch keeps job container logs (a CloudWatch-allowed value). Default 14. */
+  logRetentionDays?: number;
+  /** IAM policy ARNs attached to the task role (what jobs may do in AWS). Default: none — no permissions. */
+  taskRolePolicyArns?: pulumi.Input<string>[];
+  /** Use an image you publish instead of building `images/ci-coordinator` into a new ECR repository. */
+  image?: ExternalImageArgs;
+  /** Settings of the ECR repository and build (ignored with `image`). */
+  build?: BuiltImageArgs;
+}
+
+/** @see https://docs.gitlab.com/runner/configuration/advanced-configuration/#the-runnerscache-section */
+export interface CacheArgs {
+  /** Create the S3 bucket and let jobs use it as the distributed cache. Default true. */
+  enabled?: boolean;
+  /** Days after which cache objects expire. Default 14. */
+  expirationDays?: number;
+  /** Delete the bucket on `pulumi destroy` even when it holds objects. Default false. */
+  forceDestroy?: boolean;
+}
+
+/** gitlab-runner global and `[[runners]]` settings. @see https://docs.gitlab.com/runner/configuration/advanced-configuration/ */
+export interface RunnerArgs {
+  /** Runner name shown in GitLab. Default: the component name. */
+  name?: string;
+  /** Jobs run at once (config.toml `concurrent`). Default 10. */
+  concurrent?: number;
+  /** Seconds between job polls (config.toml `check_interval`). Default 3. */
+  checkInterval?: number;
+}

@@ -1,0 +1,236 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { ResolvedArgs } from "./validation";
+
+/** Where the stack deploys: the pieces of every ARN we write. */
+export interface AwsContext {
+  partition: pulumi.Output<string>;
+  region: pulumi.Output<string>;
+  accountId: pulumi.Output<string>;
+}
+
+/** Every policy in this package is plain JSON built with pulumi.jsonStringify. */
+export interface Statement {
+  Sid: string;
+  Effect: "Allow";
+  Action: string[];
+  Resource: pulumi.Input<string> | pulumi.Input<string>[];
+  Condition?: Record<string, Record<string, pulumi.Input<string> | pulumi.Input<string>[]>>;
+}
+
+function policyJson(statements: Statement[]): pulumi.Output<string> {
+  return pulumi.jsonStringify({ Version: "2012-10-17", Statement: statements });
+}
+
+function assumedBy(service: string, ctx: AwsContext): pulumi.Output<string> {
+  return pulumi.jsonStringify({
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Effect: "Allow",
+        Principal: { Service: service },
+        Action: "sts:AssumeRole",
+        // Confused-deputy guard: only this account's use of the service may assume the role.
+        Condition: { StringEquals: { "aws:SourceAccount": ctx.accountId } },
+      },
+    ],
+  });
+}
+
+function arn(ctx: AwsContext, service: string, resource: pulumi.Input<string>) {
+  return pulumi.interpolate`arn:${ctx.partition}:${service}:${ctx.region}:${ctx.accountId}:${resource}`;
+}
+
+export interface TaskRoles {
+  execution: aws.iam.Role;
+  task: aws.iam.Role;
+}
+
+/**
+ * The task execution role (ECS pulls the image, writes logs, reads registry credentials) and the task role (what a
+ * job may do in AWS: nothing unless `jobs.taskRolePolicyArns`).
+ */
+export function createTaskRoles(
+  args: ResolvedArgs,
+  ctx: AwsContext,
+  credentialsSecretArn: pulumi.Output<string> | undefined,
+  parent: pulumi.Resource,
+): TaskRoles {
+  const { name, tags } = args;
+  const opts = { parent };
+  const execution = new aws.iam.Role(
+    `${name}-execution-role`,
+    {
+      description: `ECS task execution role of GitLab runner ${name}`,
+      assumeRolePolicy: assumedBy("ecs-tasks.amazonaws.com", ctx),
+      tags,
+    },
+    opts,
+  );
+  new aws.iam.RolePolicyAttachment(
+    `${name}-execution-managed`,
+    {
+      role: execution.name,
+      policyArn: pulumi.interpolate`arn:${ctx.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy`,
+    },
+    opts,
+  );
+  // GitLab's private-task guide: secrets for registry credentials and container `secrets`, scoped to this
+  // account and region (and to the one credentials secret when there is one).
+  new aws.iam.RolePolicy(
+    `${name}-execution-secrets`,
+    {
+      role: execution.id,
+      policy: policyJson([
+        {
+          Sid: "ReadSecrets",
+          Effect: "Allow",
+          Action: ["secretsmanager:GetSecretValue"],
+          Resource: credentialsSecretArn ?? arn(ctx, "secretsmanager", "secret:*"),
+        },
+        {
+          Sid: "DecryptSecrets",
+          Effect: "Allow",
+          Action: ["kms:Decrypt"],
+          Resource: arn(ctx, "kms", "key/*"),
+          Condition: {
+            StringEquals: {
+              "kms:ViaService": [
+                pulumi.interpolate`secretsmanager.${ctx.region}.amazonaws.com`,
+                pulumi.interpolate`ssm.${ctx.region}.amazonaws.com`,
+              ],
+            },
+          },
+        },
+        {
+          Sid: "ReadParameters",
+          Effect: "Allow",
+          Action: ["ssm:GetParameters"],
+          Resource: arn(ctx, "ssm", "parameter/*"),
+        },
+      ]),
+    },
+    opts,
+  );
+
+  const task = new aws.iam.Role(
+    `${name}-task-role`,
+    {
+      description: `Role of GitLab CI job tasks of ${name}`,
+      assumeRolePolicy: assumedBy("ecs-tasks.amazonaws.com", ctx),
+      tags,
+    },
+    opts,
+  );
+  args.jobs.taskRolePolicyArns.forEach(
+    (policyArn, i) =>
+      new aws.iam.RolePolicyAttachment(`${name}-task-policy-${i + 1}`, { role: task.name, policyArn }, opts),
+  );
+  return { execution, task };
+}
+
+export interface ManagerPolicyInputs {
+  clusterName: pulumi.Output<string>;
+  clusterArn: pulumi.Output<string>;
+  family: string;
+  roles: TaskRoles;
+  tasksUsePublicIp: boolean;
+  cacheBucketArn?: pulumi.Output<string>;
+}
+
+/** The manager's permissions: exactly what the driver and the S3 cache need, nothing else. Pure. */
+export function managerStatements(ctx: AwsContext, p: ManagerPolicyInputs): Statement[] {
+  const onThisCluster = { ArnEquals: { "ecs:cluster": p.clusterArn } };
+  const tasksOfCluster = arn(ctx, "ecs", pulumi.interpolate`task/${p.clusterName}/*`);
+  const statements: Statement[] = [
+    {
+      Sid: "RunJobTasks",
+      Effect: "Allow",
+      Action: ["ecs:RunTask"],
+      Resource: arn(ctx, "ecs", `task-definition/${p.family}:*`),
+      Condition: onThisCluster,
+    },
+    {
+      Sid: "WatchAndStopJobTasks",
+      Effect: "Allow",
+      Action: ["ecs:DescribeTasks", "ecs:StopTask"],
+      Resource: tasksOfCluster,
+      Condition: onThisCluster,
+    },
+    {
+      // ListTasks is authorised against container-instance ARNs (the service authorization reference).
+      Sid: "FindOrphanedJobTasks",
+      Effect: "Allow",
+      Action: ["ecs:ListTasks"],
+      Resource: arn(ctx, "ecs", pulumi.interpolate`container-instance/${p.clusterName}/*`),
+      Condition: onThisCluster,
+    },
+    {
+      Sid: "TagTasksAtLaunch",
+      Effect: "Allow",
+      Action: ["ecs:TagResource"],
+      Resource: tasksOfCluster,
+      Condition: { StringEquals: { "ecs:CreateAction": "RunTask" } },
+    },
+    {
+      Sid: "PassJobRoles",
+      Effect: "Allow",
+      Action: ["iam:PassRole"],
+      Resource: [p.roles.execution.arn, p.roles.task.arn],
+      Condition: { StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } },
+    },
+  ];
+  if (p.tasksUsePublicIp) {
+    statements.push({
+      // The one Resource "*": EC2 Describe* actions support no resource-level permissions. Read-only; lets the
+      // driver look up a public task's network interface (e.g. to log its public IP). It still connects over the
+      // private IP: see GitLabFargateRunner.connectToTaskPublicIp.
+      Sid: "ReadTaskNetworkInterfaces",
+      Effect: "Allow",
+      Action: ["ec2:DescribeNetworkInterfaces"],
+      Resource: "*",
+    });
+  }
+  if (p.cacheBucketArn) {
+    statements.push({
+      Sid: "UseCacheBucket",
+      Effect: "Allow",
+      Action: ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject"],
+      Resource: pulumi.interpolate`${p.cacheBucketArn}/*`,
+    });
+  }
+  return statements;
+}
+
+export interface ManagerIdentity {
+  role: aws.iam.Role;
+  policy: aws.iam.RolePolicy;
+  instanceProfile: aws.iam.InstanceProfile;
+}
+
+/** The manager's role, its one inline policy and the instance profile. */
+export function createManagerIdentity(
+  args: ResolvedArgs,
+  ctx: AwsContext,
+  needs: ManagerPolicyInputs,
+  parent: pulumi.Resource,
+): ManagerIdentity {
+  const { name, tags } = args;
+  const opts = { parent };
+  const role = new aws.iam.Role(
+    `${name}-manager-role`,
+    {
+      description: `GitLab runner manager ${name}: starts and stops its job tasks`,
+      assumeRolePolicy: assumedBy("ec2.amazonaws.com", ctx),
+      tags,
+    },
+    opts,
+  );
+  const policy = new aws.iam.RolePolicy(
+    `${name}-manager-policy`,
+    { role: role.id, policy: policyJson(managerStatements(ctx, needs)) },
+    opts,
+  );
+  const instanceProfile = new aws.iam.InstanceProfile(`${name}-manager-profile`, { role: role.name, tags }, opts);
+  return { role, policy, instanceProfile };
+}

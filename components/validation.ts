@@ -1,0 +1,329 @@
+import * as net from "node:net";
+import * as pulumi from "@pulumi/pulumi";
+import { Architecture, ExistingNetworkArgs, ExternalImageArgs, GitLabFargateRunnerArgs, TaskPlacement } from "./args";
+import { allowedMemory, FARGATE_CPU_VALUES } from "./fargate";
+
+/** The component's arguments after validation, with every default applied. Pure data, no resources. */
+export interface ResolvedArgs {
+  name: string;
+  gitlab: {
+    url: string;
+    /** Port of the GitLab URL (443 unless the URL names another). */
+    port: number;
+    /** Exactly one of the two tokens, always secret. */
+    token: { kind: "runner" | "registration"; value: pulumi.Output<string> };
+    legacyRegistration?: { tags?: string[]; runUntagged?: boolean; locked?: boolean };
+    tlsCaCertificate?: pulumi.Output<string>;
+  };
+  admin: { sshCidrBlocks: string[] };
+  network: {
+    existing?: ExistingNetworkArgs;
+    cidrBlock: string;
+    availabilityZoneCount: number;
+    natGateways: "single" | "onePerAz";
+    taskPlacement: TaskPlacement;
+    taskEgressPorts: number[];
+  };
+  manager: {
+    instanceType: string;
+    architecture: Architecture;
+    amiId?: pulumi.Input<string>;
+    rootVolumeSizeGiB: number;
+    sshKey?: { publicKey: string; privateKey: pulumi.Output<string> };
+  };
+  jobs: {
+    cpu: number;
+    memory: number;
+    architecture: Architecture;
+    ephemeralStorageGiB?: number;
+    capacityProvider: "FARGATE" | "FARGATE_SPOT";
+    onDemandBase: number;
+    platformVersion: string;
+    family: string;
+    logRetentionDays: number;
+    taskRolePolicyArns: pulumi.Input<string>[];
+    image?: ExternalImageArgs;
+    build: { context?: string; keepImages: number; forceDelete: boolean };
+  };
+  cache: { enabled: boolean; expirationDays: number; forceDestroy: boolean };
+  runner: { name: string; concurrent: number; checkInterval: number };
+  /** Caller tags plus the tag naming this runner. */
+  tags: Record<string, string>;
+}
+
+/** Values CloudWatch Logs accepts for a log group's retention. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+/** Tag key put on every resource, valued with the component name. */
+export const RUNNER_TAG = "gitlab-fargate-runner";
+
+function fail(argument: string, problem: string): never {
+  throw new Error(`GitLabFargateRunner: invalid ${argument}: ${problem}`);
+}
+
+function positiveInteger(argument: string, value: number | undefined, fallback: number, min = 1, max = Infinity) {
+  const result = value ?? fallback;
+  if (!Number.isInteger(result) || result < min || result > max) {
+    fail(argument, `${value} is not an integer between ${min} and ${max === Infinity ? "∞" : max}`);
+  }
+  return result;
+}
+
+function resolveGitLabUrl(url: string | undefined): { url: string; port: number } {
+  if (url === undefined || url === "") fail("gitlab.url", "it is required (e.g. https://gitlab.com)");
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return fail("gitlab.url", `"${url}" is not a URL`);
+  }
+  if (parsed.protocol !== "https:") fail("gitlab.url", `"${url}" must use https://`);
+  return { url: url.replace(/\/+$/, ""), port: parsed.port === "" ? 443 : Number(parsed.port) };
+}
+
+function resolveToken(gitlab: GitLabFargateRunnerArgs["gitlab"]): ResolvedArgs["gitlab"]["token"] {
+  const { runnerToken, registrationToken } = gitlab;
+  for (const [key, value] of [
+    ["runnerToken", runnerToken],
+    ["registrationToken", registrationToken],
+  ] as const) {
+    if (typeof value === "string" && value.trim() === "") fail(`gitlab.${key}`, "it is an empty string");
+  }
+  if (runnerToken !== undefined && registrationToken !== undefined) {
+    fail("gitlab.runnerToken / gitlab.registrationToken", "give only one of them, not both");
+  }
+  if (runnerToken === undefined && registrationToken === undefined) {
+    fail("gitlab.runnerToken / gitlab.registrationToken", "give one of them (a glrt-… runner token is preferred)");
+  }
+  const kind = runnerToken !== undefined ? "runner" : "registration";
+  const value = pulumi.secret(pulumi.output((runnerToken ?? registrationToken) as pulumi.Input<string>));
+  // A token only known at deploy time (stack config, another resource) is checked as soon as it resolves.
+  const checked = value.apply((token) => {
+    if (token.trim() === "") fail(kind === "runner" ? "gitlab.runnerToken" : "gitlab.registrationToken", "it is empty");
+    return token;
+  });
+  return { kind, value: checked };
+}
+
+/** Checks one CIDR block; returns its IP family. */
+export function cidrFamily(argument: string, cidr: string): 4 | 6 {
+  const match = /^([^/]+)\/(\d{1,3})$/.exec(cidr);
+  const family = match ? net.isIP(match[1]) : 0;
+  const bits = match ? Number(match[2]) : -1;
+  if (!match || family === 0 || bits > (family === 4 ? 32 : 128)) {
+    fail(argument, `"${cidr}" is not a CIDR block such as 203.0.113.7/32 or 2001:db8::/48`);
+  }
+  return family as 4 | 6;
+}
+
+function resolveSshCidrBlocks(blocks: string[] | undefined): string[] {
+  const argument = "admin.sshCidrBlocks";
+  if (!Array.isArray(blocks) || blocks.length === 0) {
+    fail(argument, "give at least one CIDR block (your office, VPN or the deploying machine, e.g. 203.0.113.7/32)");
+  }
+  for (const cidr of blocks) {
+    cidrFamily(argument, cidr);
+    if (Number(cidr.split("/")[1]) === 0) {
+      fail(argument, `"${cidr}" opens SSH to the whole internet; list only the addresses that need it`);
+    }
+  }
+  return [...new Set(blocks)];
+}
+
+function checkIdPrefix(argument: string, value: pulumi.Input<string>, prefix: string) {
+  if (typeof value === "string" && !value.startsWith(prefix)) fail(argument, `"${value}" is not a ${prefix}… id`);
+}
+
+function resolveExistingNetwork(
+  existing: ExistingNetworkArgs | undefined,
+  taskPlacement: TaskPlacement,
+): ExistingNetworkArgs | undefined {
+  if (existing === undefined) return undefined;
+  const missing: string[] = [];
+  if (!existing.vpcId) missing.push("vpcId");
+  if (!existing.publicSubnetIds?.length) missing.push("publicSubnetIds");
+  if (taskPlacement === "private" && !existing.privateSubnetIds?.length) missing.push("privateSubnetIds");
+  if (missing.length > 0) {
+    fail(
+      "network.existing",
+      `an existing network needs vpcId, publicSubnetIds and privateSubnetIds together` +
+        ` (privateSubnetIds optional only with taskPlacement "public"); missing: ${missing.join(", ")}`,
+    );
+  }
+  checkIdPrefix("network.existing.vpcId", existing.vpcId, "vpc-");
+  existing.publicSubnetIds.forEach((id) => checkIdPrefix("network.existing.publicSubnetIds", id, "subnet-"));
+  existing.privateSubnetIds?.forEach((id) => checkIdPrefix("network.existing.privateSubnetIds", id, "subnet-"));
+  return existing;
+}
+
+/** Graviton instance families (t4g, m7g, c6gn, …, and a1) run arm64. */
+export function instanceArchitecture(instanceType: string): Architecture {
+  return /^(a1|[a-z]+\d+g[a-z]*)\./.test(instanceType) ? "arm64" : "amd64";
+}
+
+function resolveCpuMemory(cpu: number | undefined, memory: number | undefined) {
+  const resolvedCpu = cpu ?? 1024;
+  if (!FARGATE_CPU_VALUES.includes(resolvedCpu)) {
+    fail("jobs.cpu", `${cpu} is not a Fargate CPU value; use one of ${FARGATE_CPU_VALUES.join(", ")}`);
+  }
+  const resolvedMemory = memory ?? 2048;
+  const allowed = allowedMemory(resolvedCpu);
+  if (!allowed.includes(resolvedMemory)) {
+    fail("jobs.memory", `${resolvedMemory} MiB is not allowed with cpu ${resolvedCpu}; valid: ${allowed.join(", ")}`);
+  }
+  return { cpu: resolvedCpu, memory: resolvedMemory };
+}
+
+function resolveImage(image: ExternalImageArgs | undefined): ExternalImageArgs | undefined {
+  if (image === undefined) return undefined;
+  if (!image.uri || (typeof image.uri === "string" && image.uri.trim() === "")) {
+    fail("jobs.image.uri", "it is required when jobs.image is given");
+  }
+  const arn = image.credentialsSecretArn;
+  if (typeof arn === "string" && !/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+/.test(arn)) {
+    fail("jobs.image.credentialsSecretArn", `"${arn}" is not a Secrets Manager secret ARN`);
+  }
+  return image;
+}
+
+function resolvePlatformVersion(version: string | undefined): string {
+  const result = version ?? "LATEST";
+  if (result !== "LATEST" && !/^\d+\.\d+\.\d+$/.test(result)) {
+    fail("jobs.platformVersion", `"${version}" is neither LATEST nor a version like 1.4.0`);
+  }
+  return result;
+}
+
+function resolveFamily(name: string, family: string | undefined): string {
+  const result = family ?? `gitlab-${name}-${pulumi.getStack()}`.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 255);
+  if (!/^[A-Za-z0-9_-]{1,255}$/.test(result)) {
+    fail("jobs.family", `"${family}" may contain only letters, digits, hyphens and underscores (max 255)`);
+  }
+  return result;
+}
+
+function resolveTags(name: string, tags: Record<string, string> | undefined): Record<string, string> {
+  for (const [key, value] of Object.entries(tags ?? {})) {
+    if (typeof value !== "string") fail(`tags.${key}`, "tag values must be strings");
+  }
+  return { ...tags, [RUNNER_TAG]: name };
+}
+
+/** Validates the arguments and applies defaults. Throws an Error naming the argument on bad input. */
+export function resolveArgs(name: string, args: GitLabFargateRunnerArgs): ResolvedArgs {
+  // Children are auto-named `<name>-<part>-<random>`: S3 bucket names allow only lowercase, IAM role names 64 chars.
+  if (typeof name !== "string" || !/^[a-z0-9][a-z0-9-]{0,31}$/.test(name)) {
+    fail("name", `"${name}" must be 1-32 lowercase letters, digits or hyphens (it prefixes S3 and IAM names)`);
+  }
+  if (args === undefined || args === null) fail("args", "gitlab and admin are required");
+  if (!args.gitlab) fail("gitlab", "it is required: { url, runnerToken }");
+  if (!args.admin) fail("admin", "it is required: { sshCidrBlocks }");
+  const { url, port } = resolveGitLabUrl(args.gitlab.url);
+  const network = args.network ?? {};
+  const taskPlacement = network.taskPlacement ?? "private";
+  if (taskPlacement !== "private" && taskPlacement !== "public") {
+    fail("network.taskPlacement", `"${taskPlacement}" is neither "private" nor "public"`);
+  }
+  const natGateways = network.natGateways ?? "single";
+  if (natGateways !== "single" && natGateways !== "onePerAz") {
+    fail("network.natGateways", `"${natGateways}" is neither "single" nor "onePerAz"`);
+  }
+  const cidrBlock = network.cidrBlock ?? "10.0.0.0/16";
+  if (cidrFamily("network.cidrBlock", cidrBlock) !== 4) fail("network.cidrBlock", "it must be an IPv4 block");
+  const taskEgressPorts = network.taskEgressPorts ?? [...new Set([443, port])];
+  taskEgressPorts.forEach((p) => positiveInteger("network.taskEgressPorts", p, p, 1, 65535));
+
+  const manager = args.manager ?? {};
+  const instanceType = manager.instanceType ?? "t3.small";
+  if (!/^[a-z0-9-]+\.[a-z0-9]+$/.test(instanceType)) {
+    fail("manager.instanceType", `"${instanceType}" is not an EC2 instance type`);
+  }
+  if (manager.sshKey && (!manager.sshKey.publicKey || !manager.sshKey.privateKey)) {
+    fail("manager.sshKey", "give both publicKey and privateKey");
+  }
+
+  const jobs = args.jobs ?? {};
+  const architecture = jobs.architecture ?? "amd64";
+  if (architecture !== "amd64" && architecture !== "arm64") {
+    fail("jobs.architecture", `"${architecture}" is neither "amd64" nor "arm64"`);
+  }
+  const capacityProvider = jobs.capacityProvider ?? "FARGATE";
+  if (capacityProvider !== "FARGATE" && capacityProvider !== "FARGATE_SPOT") {
+    fail("jobs.capacityProvider", `"${capacityProvider}" is neither FARGATE nor FARGATE_SPOT`);
+  }
+  if (jobs.onDemandBase !== undefined && capacityProvider !== "FARGATE_SPOT") {
+    fail("jobs.onDemandBase", 'it applies only with capacityProvider "FARGATE_SPOT"');
+  }
+  const logRetentionDays = jobs.logRetentionDays ?? 14;
+  if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) {
+    fail("jobs.logRetentionDays", `${logRetentionDays} is not one of ${LOG_RETENTION_DAYS.join(", ")}`);
+  }
+  if (jobs.image && jobs.build) fail("jobs.image / jobs.build", "give only one: an external image or a build");
+
+  const cache = args.cache ?? {};
+  const runner = args.runner ?? {};
+
+  return {
+    name,
+    gitlab: {
+      url,
+      port,
+      token: resolveToken(args.gitlab),
+      legacyRegistration: args.gitlab.legacyRegistration,
+      tlsCaCertificate:
+        args.gitlab.tlsCaCertificate === undefined ? undefined : pulumi.output(args.gitlab.tlsCaCertificate),
+    },
+    admin: { sshCidrBlocks: resolveSshCidrBlocks(args.admin.sshCidrBlocks) },
+    network: {
+      existing: resolveExistingNetwork(network.existing, taskPlacement),
+      cidrBlock,
+      availabilityZoneCount: positiveInteger("network.availabilityZoneCount", network.availabilityZoneCount, 2, 2, 4),
+      natGateways,
+      taskPlacement,
+      taskEgressPorts,
+    },
+    manager: {
+      instanceType,
+      architecture: instanceArchitecture(instanceType),
+      amiId: manager.amiId,
+      rootVolumeSizeGiB: positiveInteger("manager.rootVolumeSizeGiB", manager.rootVolumeSizeGiB, 20, 8, 16384),
+      sshKey: manager.sshKey && {
+        publicKey: manager.sshKey.publicKey,
+        privateKey: pulumi.secret(pulumi.output(manager.sshKey.privateKey)),
+      },
+    },
+    jobs: {
+      ...resolveCpuMemory(jobs.cpu, jobs.memory),
+      architecture,
+      ephemeralStorageGiB:
+        jobs.ephemeralStorageGiB === undefined
+          ? undefined
+          : positiveInteger("jobs.ephemeralStorageGiB", jobs.ephemeralStorageGiB, 21, 21, 200),
+      capacityProvider,
+      onDemandBase: positiveInteger("jobs.onDemandBase", jobs.onDemandBase, 0, 0, 100000),
+      platformVersion: resolvePlatformVersion(jobs.platformVersion),
+      family: resolveFamily(name, jobs.family),
+      logRetentionDays,
+      taskRolePolicyArns: jobs.taskRolePolicyArns ?? [],
+      image: resolveImage(jobs.image),
+      build: {
+        context: jobs.build?.context,
+        keepImages: positiveInteger("jobs.build.keepImages", jobs.build?.keepImages, 10, 1, 10000),
+        forceDelete: jobs.build?.forceDelete ?? false,
+      },
+    },
+    cache: {
+      enabled: cache.enabled ?? true,
+      expirationDays: positiveInteger("cache.expirationDays", cache.expirationDays, 14, 1, 3650),
+      forceDestroy: cache.forceDestroy ?? false,
+    },
+    runner: {
+      name: runner.name ?? name,
+      concurrent: positiveInteger("runner.concurrent", runner.concurrent, 10, 1, 10000),
+      checkInterval: positiveInteger("runner.checkInterval", runner.checkInterval, 3, 1, 3600),
+    },
+    tags: resolveTags(name, args.tags),
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * The deployable program: one GitLabFargateRunner configured from stack config (see Pulumi.yaml for every key).
+ *
+ *   pulumi config set gitlabUrl https://gitlab.example.com
+ *   pulumi config set --secret runnerToken glrt-…
+ *   pulumi config set --path 'adminCidrBlocks[0]' 203.0.113.7/32
+ *   pulumi up
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { GitLabFargateRunner, GitLabFargateRunnerArgs } from "./components";
+
+const config = new pulumi.Config();
+
+/** `tags` is a list of "key=value" (project config has no map type). */
+function parseTags(pairs: string[]): Record<string, string> {
+  return Object.fromEntries(
+    pairs.map((pair) => {
+      const at = pair.indexOf("=");
+      if (at <= 0) throw new Error(`config tags: "${pair}" is not key=value`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
+}
+
+const ownVpcId = config.get("vpcId");
+const architecture = config.get("jobArchitecture") as "amd64" | "arm64" | undefined;
+const image = config.get("jobImage");
+
+const args: GitLabFargateRunnerArgs = {
+  gitlab: { url: config.require("gitlabUrl"), runnerToken: config.requireSecret("runnerToken") },
+  admin: { sshCidrBlocks: config.requireObject<string[]>("adminCidrBlocks") },
+  network: {
+    taskPlacement: config.get("taskPlacement") as "private" | "public" | undefined,
+    natGateways: config.get("natGateways") as "single" | "onePerAz" | undefined,
+    availabilityZoneCount: config.getNumber("availabilityZoneCount"),
+    existing: ownVpcId
+      ? {
+          vpcId: ownVpcId,
+          publicSubnetIds: config.getObject<string[]>("publicSubnetIds") ?? [],
+          privateSubnetIds: config.getObject<string[]>("privateSubnetIds"),
+        }
+      : undefined,
+  },
+  manager: { instanceType: config.get("managerInstanceType") },
+  jobs: {
+    cpu: config.getNumber("jobCpu"),
+    memory: config.getNumber("jobMemory"),
+    architecture,
+    capacityProvider: config.get("jobCapacityProvider") as "FARGATE" | "FARGATE_SPOT" | undefined,
+    logRetentionDays: config.getNumber("jobLogRetentionDays"),
+    image: image ? { uri: image, credentialsSecretArn: config.get("jobImageCredentialsSecretArn") } : undefined,
+  },
+  cache: { enabled: config.getBoolean("cacheEnabled"), expirationDays: config.getNumber("cacheExpirationDays") },
+  runner: { concurrent: config.getNumber("runnerConcurrent") },
+  tags: parseTags(config.getObject<string[]>("tags") ?? []),
+};
+
+const runner = new GitLabFargateRunner(
+  config.get("runnerName") ??
+    pulumi
+      .getStack()
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, "-")
+      .slice(0, 32),
+  args,
+);
+
+export const vpcId = runner.vpcId;
+export const privateSubnetIds = runner.privateSubnetIds;
+export const clusterName = runner.clusterName;
+export const clusterArn = runner.clusterArn;
+export const taskDefinitionArn = runner.taskDefinitionArn;
+export const taskSecurityGroupId = runner.taskSecurityGroupId;
+export const managerSecurityGroupId = runner.managerSecurityGroupId;
+export const managerInstanceId = runner.managerInstanceId;
+export const managerPublicIp = runner.managerPublicIp;
+export const egressIps = runner.egressIps;
+export const imageUri = runner.imageUri;
+export const cacheBucketName = runner.cacheBucketName;
+export const logGroupName = runner.logGroupName;
