@@ -1,0 +1,124 @@
+// The component, run under Pulumi mocks with its default arguments and each variant, must pass the whole pack:
+// every captured resource goes through every resource policy, and the captured stack through every stack policy.
+import * as assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import type { GitLabFargateRunnerArgs } from "../../components";
+import { resourcePolicies, stackPolicies } from "../../policy/rules";
+import { installMocks, ResourceRecorder, settle, unwrapSecrets } from "../support/pulumiMocks";
+import { runPack, StackResource, T } from "./harness";
+
+const ADMIN_CIDRS = ["203.0.113.0/24", "2001:db8::/48"];
+
+/** Each variant of the foundation issue; names are distinct and none is a prefix of another. */
+function variants(): Record<string, Partial<GitLabFargateRunnerArgs>> {
+  return {
+    dflt: {},
+    ownvpc: {
+      network: {
+        existing: {
+          vpcId: "vpc-0own",
+          publicSubnetIds: ["subnet-pub-a", "subnet-pub-b"],
+          privateSubnetIds: ["subnet-priv-a", "subnet-priv-b"],
+        },
+      },
+    },
+    pubtasks: { network: { taskPlacement: "public" } },
+    spot: { jobs: { capacityProvider: "FARGATE_SPOT", onDemandBase: 1 } },
+    arm: { jobs: { architecture: "arm64" } },
+    extimg: {
+      jobs: {
+        image: {
+          uri: "registry.example.com/ci/coordinator:1.0",
+          credentialsSecretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:registry-AbCdEf",
+        },
+      },
+    },
+    nocache: { cache: { enabled: false } },
+  };
+}
+
+/** What the policy engine sees: plain values (it unwraps secrets) plus the resource id other resources refer to. */
+function asStackResources(recorder: ResourceRecorder, component: string): StackResource[] {
+  return recorder.of(component).map((resource) => ({
+    type: resource.type,
+    name: resource.name,
+    props: { ...(unwrapSecrets(resource.inputs) as Record<string, unknown>), id: resource.id },
+  }));
+}
+
+function describeViolations(violations: { policy: string; message: string }[]): string {
+  return violations.map(({ policy, message }) => `  [${policy}] ${message}`).join("\n");
+}
+
+describe("policy pack on GitLabFargateRunner (mocks)", function () {
+  let recorder: ResourceRecorder;
+  const stacks = new Map<string, StackResource[]>();
+
+  before(async function () {
+    recorder = await installMocks();
+    const { GitLabFargateRunner } = await import("../../components");
+    for (const [name, variant] of Object.entries(variants())) {
+      new GitLabFargateRunner(name, {
+        gitlab: { url: "https://gitlab.example.com", runnerToken: pulumi.secret("glrt-policytest0123456789") },
+        admin: { sshCidrBlocks: ADMIN_CIDRS },
+        ...variant,
+      });
+    }
+    await settle();
+    for (const name of Object.keys(variants())) {
+      stacks.set(name, asStackResources(recorder, name));
+    }
+  });
+
+  for (const name of Object.keys(variants())) {
+    it(`variant "${name}": zero violations, mandatory or advisory`, async () => {
+      const resources = stacks.get(name) ?? [];
+      assert.ok(resources.length > 10, `captured ${resources.length} resources`);
+      const { violations } = await runPack(resourcePolicies, stackPolicies, resources);
+      assert.equal(violations.length, 0, `violations:\n${describeViolations(violations)}`);
+    });
+  }
+
+  it("every policy of the pack applied to the default runner (none passed by finding nothing to check)", async () => {
+    const { applied } = await runPack(resourcePolicies, stackPolicies, stacks.get("dflt") ?? []);
+    const all = [...resourcePolicies, ...stackPolicies].map((policy) => policy.name);
+    assert.deepEqual(
+      all.filter((policy) => !applied.has(policy)),
+      [],
+    );
+  });
+
+  it("the same pipeline catches a widened runner: world SSH into the task group and ecs:* for the manager", async () => {
+    const resources = stacks.get("dflt") ?? [];
+    const taskGroup = resources.find((r) => r.type === T.securityGroup && r.name === "dflt-task-sg");
+    assert.ok(taskGroup, "the default runner has a dflt-task-sg");
+    const widened: StackResource[] = [
+      ...resources,
+      {
+        type: T.ingressRule,
+        name: "dflt-task-ssh-world",
+        props: {
+          securityGroupId: taskGroup.props.id,
+          ipProtocol: "tcp",
+          fromPort: 22,
+          toPort: 22,
+          cidrIpv4: "0.0.0.0/0",
+        },
+      },
+      {
+        type: T.rolePolicy,
+        name: "dflt-manager-extra",
+        props: {
+          role: "dflt-manager-role",
+          policy: JSON.stringify({ Statement: [{ Effect: "Allow", Action: "ecs:*", Resource: "*" }] }),
+        },
+      },
+    ];
+    const { violations } = await runPack(resourcePolicies, stackPolicies, widened);
+    assert.deepEqual(violations.map((violation) => violation.policy).sort(), [
+      "iam-no-wildcard-actions",
+      "security-group-no-world-ssh",
+      "task-security-group-ssh-from-security-groups-only",
+    ]);
+  });
+});

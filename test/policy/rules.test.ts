@@ -1,0 +1,609 @@
+import * as assert from "node:assert/strict";
+import { encryptedVolumes, imdsv2Required, noSecretsInUserData } from "../../policy/rules/compute";
+import { ecsCoordinatorContainer, ecsTaskDefinitionHardened, logGroupRetention } from "../../policy/rules/ecs";
+import { iamNoBroadManagedPolicies, iamNoWildcardActions, iamPassRoleScoped } from "../../policy/rules/iam";
+import { policies } from "../../policy/rules";
+import { noWorldSsh, taskSshFromSecurityGroupsOnly } from "../../policy/rules/network";
+import { ecrScanOnPush, s3BucketEncryption, s3BucketPublicAccessBlock } from "../../policy/rules/storage";
+import { PolicyOutcome, StackResource, T, urnOf, validateResource, validateStack } from "./harness";
+
+function assertPasses(outcome: PolicyOutcome): void {
+  assert.equal(outcome.notApplicable, false, "the policy should have applied to this resource");
+  assert.deepEqual(outcome.violations, []);
+}
+
+/** Exactly `count` violations, each naming the resource and every fragment of `mentions` (the fix). */
+function assertViolates(outcome: PolicyOutcome, name: string, mentions: string[], count = 1): void {
+  assert.equal(outcome.violations.length, count, JSON.stringify(outcome.violations, null, 2));
+  for (const { message } of outcome.violations) {
+    assert.ok(message.includes(`"${name}"`), `message names the resource "${name}": ${message}`);
+    assert.ok(message.includes("Fix:"), `message says how to fix it: ${message}`);
+    for (const mention of mentions) {
+      assert.ok(message.includes(mention), `message mentions ${mention}: ${message}`);
+    }
+  }
+}
+
+const policyJson = (...statements: object[]) => JSON.stringify({ Version: "2012-10-17", Statement: statements });
+
+describe("policy pack: shape", () => {
+  it("has uniquely named policies, each with a description and an enforcement level", () => {
+    const names = policies.map((policy) => policy.name);
+    assert.equal(new Set(names).size, names.length);
+    for (const policy of policies) {
+      assert.ok(policy.description.length > 20, policy.name);
+      assert.ok(policy.enforcementLevel, policy.name);
+    }
+  });
+
+  it("is mandatory everywhere except the ci-coordinator and log retention checks, which advise", () => {
+    const levels = Object.fromEntries(policies.map((policy) => [policy.name, policy.enforcementLevel]));
+    assert.deepEqual(levels, {
+      "security-group-no-world-ssh": "mandatory",
+      "ec2-imdsv2-required": "mandatory",
+      "ec2-encrypted-volumes": "mandatory",
+      "ec2-no-secrets-in-user-data": "mandatory",
+      "ecr-scan-on-push": "mandatory",
+      "iam-no-wildcard-actions": "mandatory",
+      "iam-passrole-scoped": "mandatory",
+      "iam-no-broad-managed-policies": "mandatory",
+      "ecs-task-definition-hardened": "mandatory",
+      "ecs-task-definition-ci-coordinator": "advisory",
+      "cloudwatch-log-group-retention": "advisory",
+      "task-security-group-ssh-from-security-groups-only": "mandatory",
+      "s3-bucket-encryption": "mandatory",
+      "s3-bucket-public-access-block": "mandatory",
+    });
+  });
+
+  it("resource policies do not apply to unrelated resource types", async () => {
+    const outcome = await validateResource(imdsv2Required, T.bucket, "cache", { forceDestroy: true });
+    assert.equal(outcome.notApplicable, true);
+    assert.deepEqual(outcome.violations, []);
+  });
+});
+
+describe("policy security-group-no-world-ssh", () => {
+  const sshFrom = (cidrBlocks: string[], ipv6CidrBlocks: string[] = []) => ({
+    ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks, ipv6CidrBlocks }],
+    egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }],
+  });
+
+  it("passes a group that allows SSH from an admin CIDR and egress anywhere", async () => {
+    assertPasses(await validateResource(noWorldSsh, T.securityGroup, "runner-manager", sshFrom(["203.0.113.0/24"])));
+  });
+
+  it("fails a group that opens SSH to 0.0.0.0/0", async () => {
+    const outcome = await validateResource(noWorldSsh, T.securityGroup, "runner-manager", sshFrom(["0.0.0.0/0"]));
+    assertViolates(outcome, "runner-manager", ["TCP 22", "0.0.0.0/0", "ingress[0]", "admin.sshCidrBlocks"]);
+  });
+
+  it("fails a group that opens SSH to ::/0", async () => {
+    const outcome = await validateResource(noWorldSsh, T.securityGroup, "m", sshFrom([], ["::/0"]));
+    assertViolates(outcome, "m", ["::/0"]);
+  });
+
+  it("fails a port range that includes 22 and all traffic from the world, but not HTTPS", async () => {
+    const props = {
+      ingress: [
+        { protocol: "tcp", fromPort: 0, toPort: 1024, cidrBlocks: ["0.0.0.0/0"] },
+        { protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] },
+        { protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"] },
+      ],
+    };
+    const outcome = await validateResource(noWorldSsh, T.securityGroup, "wide", props);
+    assert.equal(outcome.violations.length, 2);
+    assert.match(outcome.violations[0].message, /TCP 22.*ingress\[0\]/);
+    assert.match(outcome.violations[1].message, /all traffic.*ingress\[1\]/);
+  });
+
+  it("checks aws.ec2.SecurityGroupRule ingress (and ignores egress)", async () => {
+    const rule = { type: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, securityGroupId: "sg-1" };
+    assertPasses(
+      await validateResource(noWorldSsh, T.securityGroupRule, "ok", { ...rule, cidrBlocks: ["10.0.0.0/8"] }),
+    );
+    assertPasses(
+      await validateResource(noWorldSsh, T.securityGroupRule, "out", {
+        ...rule,
+        type: "egress",
+        cidrBlocks: ["0.0.0.0/0"],
+      }),
+    );
+    const outcome = await validateResource(noWorldSsh, T.securityGroupRule, "bad", {
+      ...rule,
+      cidrBlocks: ["0.0.0.0/0"],
+    });
+    assertViolates(outcome, "bad", ["TCP 22"]);
+  });
+
+  it("checks aws.vpc.SecurityGroupIngressRule", async () => {
+    const rule = { securityGroupId: "sg-1", ipProtocol: "tcp", fromPort: 22, toPort: 22 };
+    assertPasses(await validateResource(noWorldSsh, T.ingressRule, "ok", { ...rule, cidrIpv4: "198.51.100.7/32" }));
+    const ssh = await validateResource(noWorldSsh, T.ingressRule, "ssh", { ...rule, cidrIpv6: "::/0" });
+    assertViolates(ssh, "ssh", ["TCP 22", "::/0"]);
+    const all = await validateResource(noWorldSsh, T.ingressRule, "all", {
+      securityGroupId: "sg-1",
+      ipProtocol: "-1",
+      cidrIpv4: "0.0.0.0/0",
+    });
+    assertViolates(all, "all", ["all traffic"]);
+  });
+});
+
+describe("policy task-security-group-ssh-from-security-groups-only", () => {
+  const taskGroup = (ingress: object[] = []): StackResource => ({
+    type: T.securityGroup,
+    name: "runner-tasks",
+    props: { id: "sg-task", tags: { "gitlab-fargate-runner:role": "job-task" }, ingress },
+  });
+  const managerGroup: StackResource = {
+    type: T.securityGroup,
+    name: "runner-manager",
+    props: {
+      id: "sg-manager",
+      ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["203.0.113.0/24"] }],
+    },
+  };
+
+  it("passes inline SSH from the manager's security group (the manager's own CIDR ingress is not its business)", async () => {
+    const task = taskGroup([{ protocol: "tcp", fromPort: 22, toPort: 22, securityGroups: ["sg-manager"] }]);
+    assertPasses(await validateStack(taskSshFromSecurityGroupsOnly, [managerGroup, task]));
+  });
+
+  it("fails inline SSH from a CIDR, and self-referencing SSH", async () => {
+    const task = taskGroup([
+      { protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["10.0.0.0/16"] },
+      { protocol: "-1", fromPort: 0, toPort: 0, self: true },
+    ]);
+    const outcome = await validateStack(taskSshFromSecurityGroupsOnly, [task]);
+    assertViolates(outcome, "runner-tasks", ["runner manager's security group"], 2);
+    assert.match(outcome.violations[0].message, /10\.0\.0\.0\/16/);
+    assert.match(outcome.violations[1].message, /self = true/);
+    assert.equal(outcome.violations[0].urn, urnOf(T.securityGroup, "runner-tasks"));
+  });
+
+  it("finds separate rule resources by property dependency (preview) and by id (update)", async () => {
+    const task = taskGroup();
+    const fromManager: StackResource = {
+      type: T.ingressRule,
+      name: "runner-tasks-ssh",
+      props: {
+        securityGroupId: "sg-task",
+        ipProtocol: "tcp",
+        fromPort: 22,
+        toPort: 22,
+        referencedSecurityGroupId: "sg-manager",
+      },
+    };
+    assertPasses(await validateStack(taskSshFromSecurityGroupsOnly, [task, fromManager]));
+
+    const byDependency: StackResource = {
+      type: T.ingressRule,
+      name: "vpn-ssh",
+      props: {
+        securityGroupId: "(unknown during preview)",
+        ipProtocol: "tcp",
+        fromPort: 22,
+        toPort: 22,
+        cidrIpv4: "10.8.0.0/16",
+      },
+      dependsOn: { securityGroupId: [task] },
+    };
+    const byId: StackResource = {
+      type: T.securityGroupRule,
+      name: "prefix-ssh",
+      props: {
+        type: "ingress",
+        securityGroupId: "sg-task",
+        protocol: "tcp",
+        fromPort: 22,
+        toPort: 22,
+        prefixListIds: ["pl-1"],
+      },
+    };
+    const outcome = await validateStack(taskSshFromSecurityGroupsOnly, [task, fromManager, byDependency, byId]);
+    assert.equal(outcome.violations.length, 2);
+    assert.match(outcome.violations[0].message, /"vpn-ssh".*"runner-tasks" from 10\.8\.0\.0\/16/);
+    assert.match(outcome.violations[1].message, /"prefix-ssh".*pl-1/);
+  });
+
+  it("fails a separate rule whose source is the task group itself (self by reference)", async () => {
+    const task = taskGroup();
+    const fromItself: StackResource = {
+      type: T.ingressRule,
+      name: "tasks-to-tasks",
+      props: {
+        securityGroupId: "sg-task",
+        ipProtocol: "tcp",
+        fromPort: 22,
+        toPort: 22,
+        referencedSecurityGroupId: "sg-task",
+      },
+    };
+    const inline = taskGroup([{ protocol: "tcp", fromPort: 22, toPort: 22, securityGroups: ["sg-task"] }]);
+    assertViolates(await validateStack(taskSshFromSecurityGroupsOnly, [task, fromItself]), "tasks-to-tasks", [
+      "self = true",
+    ]);
+    assertViolates(await validateStack(taskSshFromSecurityGroupsOnly, [inline]), "runner-tasks", ["self = true"]);
+  });
+
+  it("recognises the component's <runner>-task-sg by its name, without the tag", async () => {
+    const named: StackResource = {
+      type: T.securityGroup,
+      name: "ci-task-sg",
+      props: { id: "sg-2", ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["10.0.0.0/8"] }] },
+    };
+    assertViolates(await validateStack(taskSshFromSecurityGroupsOnly, [named]), "ci-task-sg", ["10.0.0.0/8"]);
+  });
+
+  it("is not applicable to a stack without a job task security group", async () => {
+    const outcome = await validateStack(taskSshFromSecurityGroupsOnly, [managerGroup]);
+    assert.equal(outcome.notApplicable, true);
+  });
+
+  it("leaves rules of other groups alone", async () => {
+    const other: StackResource = {
+      type: T.ingressRule,
+      name: "manager-ssh",
+      props: { securityGroupId: "sg-manager", ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4: "203.0.113.0/24" },
+    };
+    assertPasses(await validateStack(taskSshFromSecurityGroupsOnly, [taskGroup(), managerGroup, other]));
+  });
+});
+
+describe("policy ec2-imdsv2-required", () => {
+  it("passes an instance and a launch template with httpTokens required", async () => {
+    const metadataOptions = { httpTokens: "required", httpEndpoint: "enabled" };
+    assertPasses(await validateResource(imdsv2Required, T.instance, "manager", { metadataOptions }));
+    assertPasses(await validateResource(imdsv2Required, T.launchTemplate, "lt", { metadataOptions }));
+  });
+
+  it("fails optional or missing IMDSv2", async () => {
+    const optional = await validateResource(imdsv2Required, T.instance, "manager", {
+      metadataOptions: { httpTokens: "optional" },
+    });
+    assertViolates(optional, "manager", ['httpTokens: "required"']);
+    assertViolates(await validateResource(imdsv2Required, T.launchTemplate, "lt", {}), "lt", ["IMDSv2"]);
+  });
+
+  it("defers to the launch template when an instance uses one without its own metadata options", async () => {
+    assertPasses(await validateResource(imdsv2Required, T.instance, "from-lt", { launchTemplate: { id: "lt-1" } }));
+  });
+});
+
+describe("policy ec2-encrypted-volumes", () => {
+  it("passes encrypted root, EBS, launch-template and standalone volumes", async () => {
+    const instance = {
+      rootBlockDevice: { encrypted: true, volumeType: "gp3" },
+      ebsBlockDevices: [{ deviceName: "/dev/sdf", encrypted: true }],
+    };
+    assertPasses(await validateResource(encryptedVolumes, T.instance, "manager", instance));
+    const template = { blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: "true" } }] };
+    assertPasses(await validateResource(encryptedVolumes, T.launchTemplate, "lt", template));
+    assertPasses(
+      await validateResource(encryptedVolumes, T.volume, "data", { encrypted: true, availabilityZone: "a" }),
+    );
+  });
+
+  it("fails a default (unspecified) root volume and an unencrypted EBS volume", async () => {
+    const outcome = await validateResource(encryptedVolumes, T.instance, "manager", {
+      ebsBlockDevices: [{ deviceName: "/dev/sdf", encrypted: false }],
+    });
+    assert.equal(outcome.violations.length, 2);
+    assert.match(
+      outcome.violations[0].message,
+      /"manager" has an unencrypted root volume.*rootBlockDevice: \{ encrypted: true \}/,
+    );
+    assert.match(outcome.violations[1].message, /ebsBlockDevices\[0\], \/dev\/sdf/);
+  });
+
+  it("fails unencrypted launch-template mappings and standalone volumes", async () => {
+    const template = { blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: "false" } }] };
+    assertViolates(await validateResource(encryptedVolumes, T.launchTemplate, "lt", template), "lt", [
+      'ebs.encrypted: "true"',
+    ]);
+    assertViolates(await validateResource(encryptedVolumes, T.volume, "data", { availabilityZone: "a" }), "data", [
+      "encrypted: true",
+    ]);
+  });
+});
+
+describe("policy ec2-no-secrets-in-user-data", () => {
+  it("passes a bootstrap script without secrets", async () => {
+    const userData = "#!/bin/bash\nset -euo pipefail\napt-get install -y gitlab-runner\n";
+    assertPasses(await validateResource(noSecretsInUserData, T.instance, "manager", { userData }));
+  });
+
+  it("fails a runner token in user data, and a private key in base64 user data", async () => {
+    const token = await validateResource(noSecretsInUserData, T.instance, "manager", {
+      userData: "gitlab-runner register --token glrt-AbCdEf123456789_xyz",
+    });
+    assertViolates(token, "manager", ["runner authentication token", "never in user data"]);
+    const key = Buffer.from("-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn...\n").toString("base64");
+    assertViolates(await validateResource(noSecretsInUserData, T.instance, "m", { userDataBase64: key }), "m", [
+      "a private key",
+    ]);
+    assertViolates(await validateResource(noSecretsInUserData, T.launchTemplate, "lt", { userData: key }), "lt", [
+      "a private key",
+    ]);
+  });
+});
+
+describe("policy ecr-scan-on-push", () => {
+  it("passes aws and awsx repositories that scan on push", async () => {
+    const props = { imageScanningConfiguration: { scanOnPush: true }, forceDelete: false };
+    assertPasses(await validateResource(ecrScanOnPush, T.ecrRepository, "images", props));
+    assertPasses(await validateResource(ecrScanOnPush, T.awsxRepository, "images", props));
+  });
+
+  it("fails repositories that do not scan on push", async () => {
+    assertViolates(await validateResource(ecrScanOnPush, T.ecrRepository, "images", {}), "images", [
+      "scanOnPush: true",
+    ]);
+    const awsx = await validateResource(ecrScanOnPush, T.awsxRepository, "awsx-images", {
+      imageScanningConfiguration: { scanOnPush: false },
+    });
+    assertViolates(awsx, "awsx-images", ["scanOnPush: true"]);
+  });
+});
+
+describe("policies s3-bucket-encryption and s3-bucket-public-access-block", () => {
+  const bucket: StackResource = { type: T.bucket, name: "cache", props: { id: "cache-1234", bucket: "cache-1234" } };
+  const encryption = (sseAlgorithm: string): StackResource => ({
+    type: T.bucketEncryption,
+    name: "cache-sse",
+    props: { bucket: "cache-1234", rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm } }] },
+  });
+  const publicAccessBlock = (flags: Partial<Record<string, boolean>>): StackResource => ({
+    type: T.bucketPublicAccessBlock,
+    name: "cache-pab",
+    props: { bucket: "cache-1234", ...flags },
+  });
+  const allBlocked = {
+    blockPublicAcls: true,
+    blockPublicPolicy: true,
+    ignorePublicAcls: true,
+    restrictPublicBuckets: true,
+  };
+
+  it("passes a bucket with its encryption configuration and a full public access block", async () => {
+    const stack = [bucket, encryption("aws:kms"), publicAccessBlock(allBlocked)];
+    assertPasses(await validateStack(s3BucketEncryption, stack));
+    assertPasses(await validateStack(s3BucketPublicAccessBlock, stack));
+  });
+
+  it("matches configuration to its bucket by property dependency when names are unknown (preview)", async () => {
+    const previewBucket: StackResource = { type: T.bucket, name: "cache", props: {} };
+    const sse: StackResource = { ...encryption("AES256"), props: { ...encryption("AES256").props, bucket: "?" } };
+    sse.dependsOn = { bucket: [previewBucket] };
+    assertPasses(await validateStack(s3BucketEncryption, [previewBucket, sse]));
+  });
+
+  it("fails a bucket with no encryption configuration, or one for another bucket", async () => {
+    const other = { ...encryption("AES256"), props: { ...encryption("AES256").props, bucket: "logs-999" } };
+    const outcome = await validateStack(s3BucketEncryption, [bucket, other]);
+    assertViolates(outcome, "cache", ["BucketServerSideEncryptionConfiguration", "sseAlgorithm"]);
+    assert.equal(outcome.violations[0].urn, urnOf(T.bucket, "cache"));
+  });
+
+  it("accepts inline encryption on the bucket itself", async () => {
+    const inline: StackResource = {
+      ...bucket,
+      props: {
+        ...bucket.props,
+        serverSideEncryptionConfiguration: {
+          rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }],
+        },
+      },
+    };
+    assertPasses(await validateStack(s3BucketEncryption, [inline]));
+  });
+
+  it("are not applicable to a stack without buckets", async () => {
+    assert.equal((await validateStack(s3BucketEncryption, [encryption("AES256")])).notApplicable, true);
+    assert.equal((await validateStack(s3BucketPublicAccessBlock, [])).notApplicable, true);
+  });
+
+  it("fails a bucket without a public access block, and one with a partial block", async () => {
+    assertViolates(await validateStack(s3BucketPublicAccessBlock, [bucket]), "cache", [
+      "BucketPublicAccessBlock",
+      "restrictPublicBuckets: true",
+    ]);
+    const partial = publicAccessBlock({ ...allBlocked, restrictPublicBuckets: false, ignorePublicAcls: undefined });
+    const outcome = await validateStack(s3BucketPublicAccessBlock, [bucket, partial]);
+    assertViolates(outcome, "cache", ["ignorePublicAcls, restrictPublicBuckets", '"cache-pab"']);
+  });
+});
+
+describe("policy iam-no-wildcard-actions", () => {
+  const scoped = policyJson(
+    { Effect: "Allow", Action: "ecs:RunTask", Resource: "arn:aws:ecs:eu-west-1:123456789012:task-definition/runner:*" },
+    {
+      Effect: "Allow",
+      Action: ["ecs:DescribeTasks", "ecs:StopTask"],
+      Resource: "*",
+      Condition: { ArnEquals: { "ecs:cluster": "arn" } },
+    },
+    { Effect: "Allow", Action: ["logs:*"], Resource: "arn:aws:logs:eu-west-1:123456789012:log-group:/runner:*" },
+    { Effect: "Deny", Action: "*", Resource: "*", Condition: { Bool: { "aws:SecureTransport": "false" } } },
+  );
+
+  it("passes exact actions (other services' wildcards and Deny statements are not its business)", async () => {
+    assertPasses(await validateResource(iamNoWildcardActions, T.iamPolicy, "manager", { policy: scoped }));
+  });
+
+  it("fails '*' and 'service:*' for every guarded service, in any case", async () => {
+    const actions = ["*", "iam:*", "ECS:*", "ec2:*", "s3:*", "secretsmanager:*", "kms:*"];
+    const outcome = await validateResource(iamNoWildcardActions, T.rolePolicy, "manager", {
+      role: "manager",
+      policy: policyJson({ Effect: "Allow", Action: actions, Resource: "*" }),
+    });
+    assertViolates(outcome, "manager", ["Statement[0]", "exact actions"], actions.length);
+    assert.deepEqual(
+      outcome.violations.map(({ message }) => /"([^"]+)" \(policy/.exec(message)?.[1]),
+      actions,
+    );
+  });
+
+  it("fails NotAction allows, and checks policy documents given as objects", async () => {
+    const outcome = await validateResource(iamNoWildcardActions, T.iamPolicy, "p", {
+      policy: { Version: "2012-10-17", Statement: [{ Effect: "Allow", NotAction: "iam:*", Resource: "*" }] },
+    });
+    assertViolates(outcome, "p", ["NotAction"]);
+  });
+
+  it("checks a role's inline policies but not its trust policy", async () => {
+    const role = {
+      assumeRolePolicy: policyJson({
+        Effect: "Allow",
+        Action: "sts:AssumeRole",
+        Principal: { Service: "ecs-tasks.amazonaws.com" },
+      }),
+      inlinePolicies: [
+        { name: "ok", policy: scoped },
+        { name: "wide", policy: policyJson({ Effect: "Allow", Action: "s3:*", Resource: "*" }) },
+      ],
+    };
+    const outcome = await validateResource(iamNoWildcardActions, T.role, "task-role", role);
+    assertViolates(outcome, "task-role", ['"s3:*"', "inlinePolicies[1] (wide) Statement[0]"]);
+  });
+});
+
+describe("policy iam-passrole-scoped", () => {
+  const passRole = (Resource: unknown, Action: unknown = "iam:PassRole") =>
+    policyJson({
+      Effect: "Allow",
+      Action,
+      Resource,
+      Condition: { StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } },
+    });
+
+  it("passes PassRole on the two named roles", async () => {
+    const roles = ["arn:aws:iam::123456789012:role/runner-execution", "arn:aws:iam::123456789012:role/runner-task"];
+    assertPasses(await validateResource(iamPassRoleScoped, T.iamPolicy, "manager", { policy: passRole(roles) }));
+  });
+
+  it("fails PassRole on '*', on every role, through a wildcard action, or with NotResource", async () => {
+    for (const [resource, action] of [
+      ["*", "iam:PassRole"],
+      ["arn:aws:iam::123456789012:role/*", "iam:PassRole"],
+      ["*", "iam:Pass*"],
+    ]) {
+      const outcome = await validateResource(iamPassRoleScoped, T.iamPolicy, "manager", {
+        policy: passRole(resource, action),
+      });
+      assertViolates(outcome, "manager", [resource, "iam:PassedToService"]);
+    }
+    const notResource = policyJson({
+      Effect: "Allow",
+      Action: "iam:PassRole",
+      NotResource: "arn:aws:iam::1:role/admin",
+    });
+    assertViolates(await validateResource(iamPassRoleScoped, T.iamPolicy, "m", { policy: notResource }), "m", [
+      "NotResource",
+    ]);
+  });
+});
+
+describe("policy iam-no-broad-managed-policies", () => {
+  it("passes the ECS task execution managed policy", async () => {
+    const arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
+    assertPasses(
+      await validateResource(iamNoBroadManagedPolicies, T.rolePolicyAttachment, "exec", { role: "r", policyArn: arn }),
+    );
+  });
+
+  it("fails AmazonECS_FullAccess (GitLab's manual guide) on an attachment or in managedPolicyArns", async () => {
+    const arn = "arn:aws:iam::aws:policy/AmazonECS_FullAccess";
+    const attachment = await validateResource(iamNoBroadManagedPolicies, T.rolePolicyAttachment, "manager-ecs", {
+      role: "r",
+      policyArn: arn,
+    });
+    assertViolates(attachment, "manager-ecs", ["AmazonECS_FullAccess", "exact actions"]);
+    const role = await validateResource(iamNoBroadManagedPolicies, T.role, "manager", {
+      managedPolicyArns: ["arn:aws:iam::aws:policy/AdministratorAccess"],
+    });
+    assertViolates(role, "manager", ["AdministratorAccess"]);
+  });
+});
+
+describe("policy ecs-task-definition-hardened", () => {
+  const container = {
+    name: "ci-coordinator",
+    image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ci:1",
+    essential: true,
+    portMappings: [{ containerPort: 22, protocol: "tcp" }],
+    logConfiguration: { logDriver: "awslogs", options: { "awslogs-group": "/runner" } },
+  };
+  const taskDefinition = (containers: object[], networkMode = "awsvpc") => ({
+    family: "runner",
+    networkMode,
+    requiresCompatibilities: ["FARGATE"],
+    containerDefinitions: JSON.stringify(containers),
+  });
+
+  it("passes an awsvpc task definition with logged, unprivileged containers", async () => {
+    assertPasses(
+      await validateResource(ecsTaskDefinitionHardened, T.taskDefinition, "jobs", taskDefinition([container])),
+    );
+  });
+
+  it("fails bridge networking, a privileged container and a container without logs", async () => {
+    const { logConfiguration: _omitted, ...unlogged } = container;
+    const outcome = await validateResource(
+      ecsTaskDefinitionHardened,
+      T.taskDefinition,
+      "jobs",
+      taskDefinition(
+        [
+          { ...container, privileged: true },
+          { ...unlogged, name: "sidecar" },
+        ],
+        "bridge",
+      ),
+    );
+    assertViolates(outcome, "jobs", [], 3);
+    assert.match(outcome.violations[0].message, /"bridge".*networkMode: "awsvpc"/);
+    assert.match(outcome.violations[1].message, /container "ci-coordinator" privileged/);
+    assert.match(outcome.violations[2].message, /logConfiguration on container "sidecar"/);
+  });
+});
+
+describe("policy ecs-task-definition-ci-coordinator (advisory)", () => {
+  const withContainers = (containers: object[]) => ({
+    family: "jobs",
+    containerDefinitions: JSON.stringify(containers),
+  });
+
+  it("passes a ci-coordinator container that maps TCP 22", async () => {
+    const containers = [{ name: "ci-coordinator", portMappings: [{ containerPort: 22 }] }];
+    assertPasses(await validateResource(ecsCoordinatorContainer, T.taskDefinition, "jobs", withContainers(containers)));
+  });
+
+  it("fails a missing ci-coordinator and one without port 22", async () => {
+    const missing = await validateResource(
+      ecsCoordinatorContainer,
+      T.taskDefinition,
+      "jobs",
+      withContainers([{ name: "build" }]),
+    );
+    assertViolates(missing, "jobs", ['name the job container "ci-coordinator"']);
+    const noPort = await validateResource(
+      ecsCoordinatorContainer,
+      T.taskDefinition,
+      "jobs",
+      withContainers([{ name: "ci-coordinator", portMappings: [{ containerPort: 2222 }] }]),
+    );
+    assertViolates(noPort, "jobs", ["containerPort: 22"]);
+  });
+});
+
+describe("policy cloudwatch-log-group-retention (advisory)", () => {
+  it("passes a log group with a retention", async () => {
+    assertPasses(await validateResource(logGroupRetention, T.logGroup, "jobs", { retentionInDays: 14 }));
+  });
+
+  it("fails a log group kept forever", async () => {
+    assertViolates(await validateResource(logGroupRetention, T.logGroup, "jobs", {}), "jobs", ["retentionInDays"]);
+  });
+});

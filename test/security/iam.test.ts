@@ -1,0 +1,231 @@
+// The exact permissions of every IAM role GitLabFargateRunner creates, per variant. Any widening (a new action, a
+// broader resource, a dropped condition, a new attachment) fails here and must be a deliberate, reviewed change.
+import * as assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import type { GitLabFargateRunnerArgs } from "../../components";
+import { ACCOUNT_ID, CapturedResource, installMocks, REGION, ResourceRecorder, settle } from "../support/pulumiMocks";
+
+const ARN = `${REGION}:${ACCOUNT_ID}`;
+const EXECUTION_MANAGED_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
+const CREDENTIALS_SECRET = `arn:aws:secretsmanager:${ARN}:secret:registry-AbCdEf`;
+const JOB_POLICY = `arn:aws:iam::${ACCOUNT_ID}:policy/read-artifacts`;
+
+interface Grant {
+  Effect: string;
+  Action: string[];
+  Resource: string[];
+  Condition?: Record<string, Record<string, string | string[]>>;
+}
+
+interface RoleGrants {
+  trustedService: string;
+  trustCondition: unknown;
+  managedPolicyArns: string[];
+  statements: Grant[];
+}
+
+/** A statement without its Sid, actions and resources sorted: what it allows, nothing cosmetic. */
+function normalize(statement: Record<string, unknown>): Grant {
+  const list = (value: unknown) => [value ?? []].flat().map(String).sort();
+  return {
+    Effect: String(statement.Effect),
+    Action: list(statement.Action),
+    Resource: list(statement.Resource),
+    ...(statement.Condition ? { Condition: statement.Condition as Grant["Condition"] } : {}),
+  };
+}
+
+function statementsOf(policy: unknown): Grant[] {
+  const document = (typeof policy === "string" ? JSON.parse(policy) : policy) as {
+    Statement: Record<string, unknown>[];
+  };
+  return document.Statement.map(normalize);
+}
+
+/** Everything that grants `role` permissions: its inline policies, RolePolicy resources and attachments. */
+function grantsOf(resources: CapturedResource[], role: CapturedResource): RoleGrants {
+  // Children refer to a role by its id (RolePolicy) or its name (attachments); the mocks give each a distinct value.
+  const refersToRole = (value: unknown) => value === role.id || value === `${role.name}-r0le`;
+  const trust = JSON.parse(role.inputs.assumeRolePolicy).Statement;
+  assert.equal(trust.length, 1, `${role.name}: one trust statement`);
+  assert.equal(trust[0].Action, "sts:AssumeRole");
+  return {
+    trustedService: trust[0].Principal.Service,
+    trustCondition: trust[0].Condition,
+    managedPolicyArns: [
+      ...(role.inputs.managedPolicyArns ?? []),
+      ...resources
+        .filter((r) => r.type === "aws:iam/rolePolicyAttachment:RolePolicyAttachment" && refersToRole(r.inputs.role))
+        .map((r) => r.inputs.policyArn),
+    ].sort(),
+    statements: [
+      ...(role.inputs.inlinePolicies ?? []).flatMap((inline: { policy: string }) => statementsOf(inline.policy)),
+      ...resources
+        .filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy" && refersToRole(r.inputs.role))
+        .flatMap((r) => statementsOf(r.inputs.policy)),
+    ].sort((a, b) => a.Action.join().localeCompare(b.Action.join())),
+  };
+}
+
+function sortedByAction(grants: Grant[]): Grant[] {
+  return [...grants].sort((a, b) => a.Action.join().localeCompare(b.Action.join()));
+}
+
+const onlyThisAccount = { StringEquals: { "aws:SourceAccount": ACCOUNT_ID } };
+
+/** The manager's grants for runner `name` (cluster and role names as the mocks report them). */
+function managerGrants(name: string, options: { publicIp?: boolean; cache?: boolean } = {}): Grant[] {
+  const cluster = `${name}-cluster-c0ffee`;
+  const onThisCluster = { ArnEquals: { "ecs:cluster": `arn:aws:ecs:${ARN}:cluster/${cluster}` } };
+  const tasks = `arn:aws:ecs:${ARN}:task/${cluster}/*`;
+  const grants: Grant[] = [
+    {
+      Effect: "Allow",
+      Action: ["ecs:RunTask"],
+      Resource: [`arn:aws:ecs:${ARN}:task-definition/gitlab-${name}-test:*`],
+      Condition: onThisCluster,
+    },
+    { Effect: "Allow", Action: ["ecs:DescribeTasks", "ecs:StopTask"], Resource: [tasks], Condition: onThisCluster },
+    {
+      Effect: "Allow",
+      Action: ["ecs:ListTasks"],
+      Resource: [`arn:aws:ecs:${ARN}:container-instance/${cluster}/*`],
+      Condition: onThisCluster,
+    },
+    {
+      Effect: "Allow",
+      Action: ["ecs:TagResource"],
+      Resource: [tasks],
+      Condition: { StringEquals: { "ecs:CreateAction": "RunTask" } },
+    },
+    {
+      Effect: "Allow",
+      Action: ["iam:PassRole"],
+      Resource: [
+        `arn:aws:iam::${ACCOUNT_ID}:role/${name}-execution-role-r0le`,
+        `arn:aws:iam::${ACCOUNT_ID}:role/${name}-task-role-r0le`,
+      ],
+      Condition: { StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } },
+    },
+  ];
+  if (options.publicIp) {
+    grants.push({ Effect: "Allow", Action: ["ec2:DescribeNetworkInterfaces"], Resource: ["*"] });
+  }
+  if (options.cache ?? true) {
+    grants.push({
+      Effect: "Allow",
+      Action: ["s3:DeleteObject", "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+      Resource: [`arn:aws:s3:::${name}-cache-b4cket/*`],
+    });
+  }
+  return sortedByAction(grants);
+}
+
+/** The execution role's inline grants: secrets of this account and region (or the one credentials secret). */
+function executionGrants(secret = `arn:aws:secretsmanager:${ARN}:secret:*`): Grant[] {
+  return sortedByAction([
+    {
+      Effect: "Allow",
+      Action: ["kms:Decrypt"],
+      Resource: [`arn:aws:kms:${ARN}:key/*`],
+      Condition: {
+        StringEquals: { "kms:ViaService": [`secretsmanager.${REGION}.amazonaws.com`, `ssm.${REGION}.amazonaws.com`] },
+      },
+    },
+    { Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [secret] },
+    { Effect: "Allow", Action: ["ssm:GetParameters"], Resource: [`arn:aws:ssm:${ARN}:parameter/*`] },
+  ]);
+}
+
+const VARIANTS: Record<string, Partial<GitLabFargateRunnerArgs>> = {
+  iamdefault: {},
+  iampublic: { network: { taskPlacement: "public" } },
+  iamnocache: { cache: { enabled: false } },
+  iamextimg: { jobs: { image: { uri: "registry.example.com/ci:1", credentialsSecretArn: CREDENTIALS_SECRET } } },
+  iamjobrole: { jobs: { taskRolePolicyArns: [JOB_POLICY] } },
+};
+
+describe("IAM: the exact permissions of each role", function () {
+  let recorder: ResourceRecorder;
+
+  before(async function () {
+    recorder = await installMocks();
+    const { GitLabFargateRunner } = await import("../../components");
+    for (const [name, variant] of Object.entries(VARIANTS)) {
+      new GitLabFargateRunner(name, {
+        gitlab: { url: "https://gitlab.example.com", runnerToken: pulumi.secret("glrt-iamtest0123456789") },
+        admin: { sshCidrBlocks: ["203.0.113.0/24"] },
+        ...variant,
+      });
+    }
+    await settle();
+  });
+
+  function rolesOf(name: string): Record<string, RoleGrants> {
+    const resources = recorder.of(name);
+    const roles = resources.filter((r) => r.type === "aws:iam/role:Role");
+    return Object.fromEntries(roles.map((role) => [role.name.slice(name.length + 1), grantsOf(resources, role)]));
+  }
+
+  it("creates exactly three roles and no other IAM grant (no users, groups, standalone policies)", () => {
+    const iam = recorder.of("iamdefault").filter((r) => r.type.startsWith("aws:iam/"));
+    assert.deepEqual(iam.map((r) => `${r.type.split(":")[2]} ${r.name}`).sort(), [
+      "InstanceProfile iamdefault-manager-profile",
+      "Role iamdefault-execution-role",
+      "Role iamdefault-manager-role",
+      "Role iamdefault-task-role",
+      "RolePolicy iamdefault-execution-secrets",
+      "RolePolicy iamdefault-manager-policy",
+      "RolePolicyAttachment iamdefault-execution-managed",
+    ]);
+  });
+
+  it("manager: RunTask on its family in its cluster, Describe/Stop/List/Tag its cluster's tasks, PassRole on the two job roles, its cache objects", () => {
+    const manager = rolesOf("iamdefault")["manager-role"];
+    assert.equal(manager.trustedService, "ec2.amazonaws.com");
+    assert.deepEqual(manager.trustCondition, onlyThisAccount);
+    assert.deepEqual(manager.managedPolicyArns, []);
+    assert.deepEqual(manager.statements, managerGrants("iamdefault"));
+  });
+
+  it("manager with public tasks: additionally ec2:DescribeNetworkInterfaces (read-only; EC2 offers no resource scoping)", () => {
+    assert.deepEqual(rolesOf("iampublic")["manager-role"].statements, managerGrants("iampublic", { publicIp: true }));
+  });
+
+  it("manager without the cache: no S3 permission at all", () => {
+    const statements = rolesOf("iamnocache")["manager-role"].statements;
+    assert.deepEqual(statements, managerGrants("iamnocache", { cache: false }));
+    assert.ok(statements.every((s) => s.Action.every((action) => !action.startsWith("s3:"))));
+  });
+
+  it("execution role: AWS's task execution policy plus secrets/KMS/SSM reads scoped to this account and region", () => {
+    const execution = rolesOf("iamdefault")["execution-role"];
+    assert.equal(execution.trustedService, "ecs-tasks.amazonaws.com");
+    assert.deepEqual(execution.trustCondition, onlyThisAccount);
+    assert.deepEqual(execution.managedPolicyArns, [EXECUTION_MANAGED_POLICY]);
+    assert.deepEqual(execution.statements, executionGrants());
+  });
+
+  it("execution role with registry credentials: GetSecretValue on that one secret only", () => {
+    assert.deepEqual(rolesOf("iamextimg")["execution-role"].statements, executionGrants(CREDENTIALS_SECRET));
+  });
+
+  it("task role (what a job may do in AWS): nothing by default", () => {
+    const task = rolesOf("iamdefault")["task-role"];
+    assert.equal(task.trustedService, "ecs-tasks.amazonaws.com");
+    assert.deepEqual(task.trustCondition, onlyThisAccount);
+    assert.deepEqual(task.managedPolicyArns, []);
+    assert.deepEqual(task.statements, []);
+  });
+
+  it("task role with jobs.taskRolePolicyArns: exactly the given policies, nothing added", () => {
+    const task = rolesOf("iamjobrole")["task-role"];
+    assert.deepEqual(task.managedPolicyArns, [JOB_POLICY]);
+    assert.deepEqual(task.statements, []);
+  });
+
+  it("the instance profile carries the manager role and nothing else", () => {
+    const profile = recorder.one("iamdefault", "aws:iam/instanceProfile:InstanceProfile");
+    assert.equal(profile.inputs.role, "iamdefault-manager-role-r0le");
+  });
+});

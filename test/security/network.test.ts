@@ -1,0 +1,74 @@
+// What can reach what, from the security groups GitLabFargateRunner creates: SSH to the manager only from the admin
+// CIDRs, SSH to tasks only from the manager's group, and nothing from tasks to the manager (SSH replies are allowed
+// by the groups being stateful, not by a rule).
+import * as assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import { CapturedResource, installMocks, ResourceRecorder, settle } from "../support/pulumiMocks";
+
+const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
+const EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule";
+const SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup";
+const ADMIN_CIDRS = ["203.0.113.0/24", "2001:db8::/48"];
+
+/** A rule as "protocol from-to source": the whole of what it lets through. */
+function describeRule(rule: CapturedResource, groupNames: Map<string, string>): string {
+  const { ipProtocol, fromPort, toPort, cidrIpv4, cidrIpv6, referencedSecurityGroupId, prefixListId } = rule.inputs;
+  const peer =
+    cidrIpv4 ??
+    cidrIpv6 ??
+    prefixListId ??
+    `sg:${groupNames.get(referencedSecurityGroupId) ?? referencedSecurityGroupId}`;
+  return `${ipProtocol} ${fromPort}-${toPort} ${peer}`;
+}
+
+describe("network: who can reach the manager and the job tasks", function () {
+  let recorder: ResourceRecorder;
+  let groupNames: Map<string, string>;
+
+  before(async function () {
+    recorder = await installMocks();
+    const { GitLabFargateRunner } = await import("../../components");
+    new GitLabFargateRunner("netsec", {
+      gitlab: { url: "https://gitlab.example.com", runnerToken: pulumi.secret("glrt-netsec0123456789") },
+      admin: { sshCidrBlocks: ADMIN_CIDRS },
+    });
+    await settle();
+    groupNames = new Map(recorder.ofType("netsec", SECURITY_GROUP).map((g) => [g.id, g.name.replace("netsec-", "")]));
+  });
+
+  function rules(type: string, group: string): string[] {
+    const groupId = recorder.one("netsec", SECURITY_GROUP, group).id;
+    return recorder
+      .ofType("netsec", type)
+      .filter((rule) => rule.inputs.securityGroupId === groupId)
+      .map((rule) => describeRule(rule, groupNames))
+      .sort();
+  }
+
+  it("no security group has inline rules (every permission is a separate, reviewable rule resource)", () => {
+    for (const group of recorder.ofType("netsec", SECURITY_GROUP)) {
+      assert.equal(group.inputs.ingress, undefined, group.name);
+      assert.equal(group.inputs.egress, undefined, group.name);
+    }
+  });
+
+  it("manager: SSH in only from the admin CIDRs; nothing from the job tasks", () => {
+    assert.deepEqual(rules(INGRESS, "manager-sg"), ["tcp 22-22 2001:db8::/48", "tcp 22-22 203.0.113.0/24"]);
+  });
+
+  it("job tasks: SSH in only from the manager's security group", () => {
+    assert.deepEqual(rules(INGRESS, "task-sg"), ["tcp 22-22 sg:manager-sg"]);
+  });
+
+  it("job tasks: out only to HTTPS (GitLab, registries, package mirrors), never to the manager's group", () => {
+    assert.deepEqual(rules(EGRESS, "task-sg"), ["tcp 443-443 0.0.0.0/0"]);
+  });
+
+  it("manager: out to HTTP/HTTPS and SSH to the task group only", () => {
+    assert.deepEqual(rules(EGRESS, "manager-sg"), [
+      "tcp 22-22 sg:task-sg",
+      "tcp 443-443 0.0.0.0/0",
+      "tcp 80-80 0.0.0.0/0",
+    ]);
+  });
+});
