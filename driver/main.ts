@@ -1,6 +1,229 @@
-// Placeholder entry point; the driver issue replaces it.
+/**
+ * CLI entry point (bundled to dist/driver/fargate.js):
+ *   fargate.js --config <fargate.toml> [--log-level L] [--log-format F] custom <config|prepare|run|cleanup> [script stage]
+ * Maps outcomes to gitlab-runner's exit codes and turns SIGTERM/SIGINT into a cancellation of the stage.
+ * Stage modules are loaded lazily: `run` never loads the AWS SDK, `config` loads neither the SDK nor ssh2.
+ */
+import { appendFileSync } from "node:fs";
 import { version } from "../package.json";
+import { Cancelled, describeError, exitCodeFor, ExitCodes, exitCodesFromEnv, SystemFailure } from "./errors";
+import { createLogger, Logger } from "./log";
+import { LOG_FORMATS, LOG_LEVELS, LogFormat, LogLevel, loadSettings, Settings } from "./settings";
 
-if (process.argv.includes("--version")) {
-  process.stdout.write(`${version}\n`);
+export const STAGES = ["config", "prepare", "run", "cleanup"] as const;
+export type Stage = (typeof STAGES)[number];
+
+export interface CliArgs {
+  version: boolean;
+  config?: string;
+  logLevel?: LogLevel;
+  logFormat?: LogFormat;
+  /** Append diagnostics to this file instead of stderr (Go driver's --log-file). */
+  logFile?: string;
+  stage?: Stage;
+  /** run only: the script gitlab-runner generated, and the sub-stage name. */
+  scriptPath?: string;
+  stageName?: string;
+}
+
+const USAGE = "usage: fargate --config <fargate.toml> custom <config|prepare|run|cleanup> [script_path stage_name]";
+
+/** Parses the Go driver's command line. Throws a SystemFailure naming the bad argument. */
+export function parseArgs(argv: string[]): CliArgs {
+  const args: CliArgs = { version: false };
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i];
+    const [flag, inline] =
+      arg.startsWith("--") && arg.includes("=")
+        ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
+        : [arg, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v === "") throw new SystemFailure(`${flag} needs a value; ${USAGE}`);
+      return v;
+    };
+    switch (flag) {
+      case "--version":
+      case "-v":
+        args.version = true;
+        break;
+      case "--config":
+      case "-c":
+        args.config = value();
+        break;
+      case "--log-level": {
+        const v = value().toLowerCase() as LogLevel;
+        if (!LOG_LEVELS.includes(v)) throw new SystemFailure(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
+        args.logLevel = v;
+        break;
+      }
+      case "--log-format": {
+        const v = value().toLowerCase() as LogFormat;
+        if (!LOG_FORMATS.includes(v)) throw new SystemFailure(`--log-format must be one of ${LOG_FORMATS.join(", ")}`);
+        args.logFormat = v;
+        break;
+      }
+      case "--debug":
+        args.logLevel = "debug";
+        break;
+      case "--log-file":
+        args.logFile = value();
+        break;
+      default:
+        if (flag.startsWith("-") && positional.length === 0)
+          throw new SystemFailure(`unknown option ${flag}; ${USAGE}`);
+        positional.push(arg);
+    }
+  }
+  if (args.version) return args;
+  if (positional[0] !== "custom") throw new SystemFailure(`expected the "custom" command; ${USAGE}`);
+  const stage = positional[1] as Stage | undefined;
+  if (stage === undefined || !STAGES.includes(stage)) {
+    throw new SystemFailure(`unknown stage "${stage ?? ""}"; ${USAGE}`);
+  }
+  args.stage = stage;
+  if (stage === "run") {
+    if (!positional[2] || !positional[3]) throw new SystemFailure(`run needs script_path and stage_name; ${USAGE}`);
+    args.scriptPath = positional[2];
+    args.stageName = positional[3];
+  } else if (positional.length > 2) {
+    throw new SystemFailure(`unexpected argument "${positional[2]}" for ${stage}; ${USAGE}`);
+  }
+  if (!args.config) throw new SystemFailure(`--config is required; ${USAGE}`);
+  return args;
+}
+
+interface Context {
+  args: CliArgs;
+  settings: Settings;
+  codes: ExitCodes;
+  log: Logger;
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal;
+}
+
+const print = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+async function metadataStoreFor(ctx: Context) {
+  const { jobFromEnv, metadataFileName } = await import("./job");
+  const { MetadataStore } = await import("./metadata");
+  const job = jobFromEnv(ctx.env);
+  return { job, metadata: new MetadataStore(ctx.settings.metadataDirectory, metadataFileName(job)) };
+}
+
+async function runStage(ctx: Context): Promise<void> {
+  const { settings, log, signal } = ctx;
+  switch (ctx.args.stage) {
+    case "config": {
+      const { runConfigStage } = await import("./stages/config");
+      runConfigStage((text) => process.stdout.write(text));
+      return;
+    }
+    case "run": {
+      const { runRunStage } = await import("./stages/run");
+      const { createSshPort } = await import("./ssh");
+      const { metadata } = await metadataStoreFor(ctx);
+      await runRunStage({
+        scriptPath: ctx.args.scriptPath ?? "",
+        stageName: ctx.args.stageName ?? "",
+        metadata,
+        ssh: createSshPort(),
+        out: { stdout: process.stdout, stderr: process.stderr },
+        buildExitCodeFile: ctx.codes.buildExitCodeFile,
+        signal,
+      });
+      return;
+    }
+    case "prepare": {
+      const { jobOverrides } = await import("./job");
+      const { job, metadata } = await metadataStoreFor(ctx);
+      const overrides = jobOverrides(ctx.env, settings.fargate);
+      const { runPrepareStage } = await import("./stages/prepare");
+      const { createSshPort, generateEd25519KeyPair } = await import("./ssh");
+      const { systemClock } = await import("./clock");
+      const ecs = await createEcs(settings);
+      try {
+        await runPrepareStage({
+          settings,
+          job,
+          overrides,
+          ecs,
+          ssh: createSshPort(),
+          clock: systemClock,
+          metadata,
+          generateKeyPair: () => generateEd25519KeyPair(`gitlab-job-${job.id}`),
+          print,
+          log,
+          signal,
+        });
+      } finally {
+        ecs.destroy();
+      }
+      return;
+    }
+    case "cleanup": {
+      const { job, metadata } = await metadataStoreFor(ctx);
+      const { runCleanupStage } = await import("./stages/cleanup");
+      const ecs = await createEcs(settings);
+      try {
+        // Cleanup is not cancelled by a signal: stopping the task is the point of it.
+        await runCleanupStage({ settings, job, ecs, metadata, print, log });
+      } finally {
+        ecs.destroy();
+      }
+      return;
+    }
+    default:
+      throw new SystemFailure(USAGE);
+  }
+}
+
+async function createEcs(settings: Settings) {
+  // The SDK warns about node 20 on every process; the job log is not the place for it.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  const { createEcsPort } = await import("./ecs");
+  return createEcsPort({ region: settings.fargate.region });
+}
+
+/** Seconds a stage may take to wind down after SIGTERM/SIGINT before the process exits anyway. */
+export const SIGNAL_GRACE_MS = 15_000;
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let codes: ExitCodes = { buildFailure: 1, systemFailure: 2 };
+  const controller = new AbortController();
+  const onSignal = (name: string) => () => {
+    process.stderr.write(`Received ${name}: cancelling\n`);
+    controller.abort(new Cancelled(`cancelled by ${name}`));
+    setTimeout(() => process.exit(codes.systemFailure), SIGNAL_GRACE_MS).unref();
+  };
+  process.once("SIGTERM", onSignal("SIGTERM"));
+  process.once("SIGINT", onSignal("SIGINT"));
+  try {
+    codes = exitCodesFromEnv(env);
+    const args = parseArgs(argv);
+    if (args.version) {
+      process.stdout.write(`${version}\n`);
+      return 0;
+    }
+    const settings = loadSettings(args.config ?? "");
+    const logFile = args.logFile;
+    const write = logFile ? (line: string) => appendFileSync(logFile, `${line}\n`) : undefined;
+    const log = createLogger(args.logLevel ?? settings.logLevel, args.logFormat ?? settings.logFormat, write);
+    if (settings.unknownKeys.length > 0) {
+      log.warn(`ignoring unknown keys in ${args.config}: ${settings.unknownKeys.join(", ")}`);
+    }
+    await runStage({ args, settings, codes, log, env, signal: controller.signal });
+    return 0;
+  } catch (err) {
+    const code = exitCodeFor(err, codes);
+    if (code === codes.systemFailure) process.stderr.write(`ERROR: ${describeError(err)}\n`);
+    return code;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2), process.env).then((code) => process.exit(code));
 }

@@ -1,0 +1,126 @@
+/**
+ * The ECS/EC2 port over the AWS SDK for JavaScript v3. Loaded only by prepare and cleanup (main.ts imports it
+ * lazily), so the run stage starts without the SDK.
+ *
+ * Region: Fargate.Region, else the SDK's own resolution (AWS_REGION). Credentials: the SDK's default chain
+ * (instance profile on the manager). Endpoints: the SDK honours AWS_ENDPOINT_URL_ECS / AWS_ENDPOINT_URL_EC2
+ * (and AWS_ENDPOINT_URL) itself. Retries: adaptive mode, which also rate-limits the client after throttling.
+ */
+import { DescribeNetworkInterfacesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import {
+  DescribeTasksCommand,
+  ECSClient,
+  ListTasksCommand,
+  RunTaskCommand,
+  StopTaskCommand,
+  Task,
+} from "@aws-sdk/client-ecs";
+import { Cancelled, SystemFailure } from "./errors";
+import { EcsPort, TaskView } from "./ports";
+
+/** Attempts per call (first try + retries); adaptive mode backs off and paces calls when throttled. */
+export const MAX_ATTEMPTS = 8;
+
+export function taskView(task: Task): TaskView {
+  const eni = task.attachments?.find((a) => a.type === "ElasticNetworkInterface");
+  const detail = (name: string): string | undefined => eni?.details?.find((d) => d.name === name)?.value;
+  const containerIp = task.containers
+    ?.flatMap((c) => c.networkInterfaces ?? [])
+    .find((n) => n.privateIpv4Address)?.privateIpv4Address;
+  return {
+    taskArn: task.taskArn ?? "",
+    lastStatus: task.lastStatus,
+    desiredStatus: task.desiredStatus,
+    stoppedReason: task.stoppedReason,
+    stopCode: task.stopCode,
+    containers: (task.containers ?? []).map((c) => ({
+      name: c.name,
+      lastStatus: c.lastStatus,
+      reason: c.reason,
+      exitCode: c.exitCode,
+    })),
+    privateIp: detail("privateIPv4Address") ?? containerIp,
+    networkInterfaceId: detail("networkInterfaceId"),
+  };
+}
+
+function isTaskNotFound(err: unknown): boolean {
+  const e = err as { name?: string; message?: string };
+  return (e.name === "InvalidParameterException" || e.name === "ClientException") && /not found/i.test(e.message ?? "");
+}
+
+/** Wraps SDK errors so the job log names the API call. */
+async function call<T>(action: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof SystemFailure) throw err;
+    const e = err as { name?: string; message?: string };
+    if (e.name === "AbortError") throw new Cancelled(`ECS ${action} cancelled`);
+    throw new SystemFailure(`ECS ${action} failed: ${e.name ?? "Error"}: ${e.message ?? String(err)}`, { cause: err });
+  }
+}
+
+export function createEcsPort(options: { region?: string }): EcsPort & { destroy(): void } {
+  const config = { region: options.region, retryMode: "adaptive", maxAttempts: MAX_ATTEMPTS };
+  const ecs = new ECSClient(config);
+  let ec2: EC2Client | undefined;
+
+  return {
+    runTask: (input) =>
+      call("RunTask", async () => {
+        const out = await ecs.send(new RunTaskCommand(input));
+        return { taskArn: out.tasks?.[0]?.taskArn, failures: out.failures ?? [] };
+      }),
+
+    describeTask: (cluster, taskArn, signal) =>
+      call("DescribeTasks", async () => {
+        const out = await ecs.send(new DescribeTasksCommand({ cluster, tasks: [taskArn] }), { abortSignal: signal });
+        const task = out.tasks?.find((t) => t.taskArn === taskArn) ?? out.tasks?.[0];
+        return task ? taskView(task) : undefined;
+      }),
+
+    stopTask: (cluster, taskArn, reason, signal) =>
+      call("StopTask", async () => {
+        try {
+          await ecs.send(new StopTaskCommand({ cluster, task: taskArn, reason }), { abortSignal: signal });
+        } catch (err) {
+          if (!isTaskNotFound(err)) throw err;
+        }
+      }),
+
+    listTasksStartedBy: (cluster, startedBy, signal) =>
+      call("ListTasks", async () => {
+        const arns: string[] = [];
+        let nextToken: string | undefined;
+        do {
+          const out = await ecs.send(
+            new ListTasksCommand({ cluster, startedBy, desiredStatus: "RUNNING", nextToken }),
+            {
+              abortSignal: signal,
+            },
+          );
+          arns.push(...(out.taskArns ?? []));
+          nextToken = out.nextToken;
+        } while (nextToken);
+        return arns;
+      }),
+
+    publicIp: (networkInterfaceId, signal) =>
+      call("EC2 DescribeNetworkInterfaces", async () => {
+        ec2 ??= new EC2Client(config);
+        const out = await ec2.send(
+          new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [networkInterfaceId] }),
+          {
+            abortSignal: signal,
+          },
+        );
+        return out.NetworkInterfaces?.[0]?.Association?.PublicIp;
+      }),
+
+    destroy: () => {
+      ecs.destroy();
+      ec2?.destroy();
+    },
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * The seams between the stages and the outside world. Stages get these injected, so every path is testable;
+ * this file holds types only (importing it never loads the AWS SDK or ssh2).
+ */
+import type { RunTaskCommandInput } from "@aws-sdk/client-ecs";
+
+export type RunTaskInput = RunTaskCommandInput;
+
+export interface RunTaskResult {
+  taskArn?: string;
+  failures: { arn?: string; reason?: string; detail?: string }[];
+}
+
+export interface ContainerView {
+  name?: string;
+  lastStatus?: string;
+  reason?: string;
+  exitCode?: number;
+}
+
+/** What the driver needs to know about a task. */
+export interface TaskView {
+  taskArn: string;
+  lastStatus?: string;
+  desiredStatus?: string;
+  stoppedReason?: string;
+  stopCode?: string;
+  containers: ContainerView[];
+  privateIp?: string;
+  networkInterfaceId?: string;
+}
+
+export interface EcsPort {
+  runTask(input: RunTaskInput): Promise<RunTaskResult>;
+  /** Undefined when ECS does not know the task (any more). */
+  describeTask(cluster: string, taskArn: string, signal?: AbortSignal): Promise<TaskView | undefined>;
+  /** Stops a task; a task that is unknown or already stopped counts as stopped. */
+  stopTask(cluster: string, taskArn: string, reason: string, signal?: AbortSignal): Promise<void>;
+  /** ARNs of the tasks with this startedBy whose desired status is RUNNING. */
+  listTasksStartedBy(cluster: string, startedBy: string, signal?: AbortSignal): Promise<string[]>;
+  /** The public IPv4 address of an ENI, if it has one. */
+  publicIp(networkInterfaceId: string, signal?: AbortSignal): Promise<string | undefined>;
+}
+
+export interface SshTarget {
+  host: string;
+  port: number;
+  username: string;
+  /** OpenSSH-format private key. */
+  privateKey: string;
+}
+
+export interface SshPort {
+  /**
+   * Connects and authenticates once, then disconnects. Resolves with the server's host key
+   * ("<algorithm> <base64>"); rejects with an SshError describing why it failed.
+   */
+  probe(target: SshTarget, signal?: AbortSignal): Promise<string>;
+  /**
+   * Runs `bash` on the target with `script` fed through the channel's stdin, streaming output to `out`.
+   * The server must present exactly `hostKey`. Resolves with the script's exit code.
+   */
+  runScript(
+    target: SshTarget & { hostKey: string },
+    script: string,
+    out: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream },
+    signal?: AbortSignal,
+  ): Promise<number>;
+}
+
+export interface Clock {
+  now(): number;
+  /** Resolves after `ms`, or rejects with Cancelled when `signal` aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** A line writer (the job log is the stage's stdout). */
+export type Print = (line: string) => void;

@@ -1,0 +1,282 @@
+/**
+ * The prepare stage: start the job's Fargate task and wait until its sshd accepts the job's key.
+ * Progress lines with timings go to the job log; on any failure or cancellation the task is stopped again.
+ */
+import { createHash } from "node:crypto";
+import { throwIfCancelled } from "../clock";
+import { Cancelled, describeError, SystemFailure } from "../errors";
+import { Job, JobOverrides, startedByFor, taskTags } from "../job";
+import { Logger } from "../log";
+import { JobMetadata, MetadataStore } from "../metadata";
+import { Clock, EcsPort, Print, RunTaskInput, SshPort, TaskView } from "../ports";
+import { Settings } from "../settings";
+
+export interface KeyPair {
+  privateKey: string;
+  publicKey: string;
+}
+
+export interface PrepareDeps {
+  settings: Settings;
+  job: Job;
+  overrides: JobOverrides;
+  ecs: EcsPort;
+  ssh: SshPort;
+  clock: Clock;
+  metadata: MetadataStore;
+  generateKeyPair: () => KeyPair;
+  /** Job log (stdout). */
+  print: Print;
+  log: Logger;
+  /** Aborted on SIGTERM/SIGINT. */
+  signal: AbortSignal;
+  /** Bound on stopping the task after a failure or cancellation, ms (default 10 s). */
+  stopTimeoutMs?: number;
+  /** DescribeTasks polling: first interval and cap, ms (default 250 → 1000). */
+  poll?: { initialMs: number; maxMs: number };
+  /** SSH readiness retries: first delay and cap, ms (default 200 → 2000). */
+  sshRetry?: { initialMs: number; maxMs: number };
+}
+
+/** The RunTask request for a job. Pure: everything comes from the settings, the job and its key. */
+export function buildRunTaskInput(
+  settings: Settings,
+  job: Job,
+  overrides: JobOverrides,
+  publicKey: string,
+): RunTaskInput {
+  const f = settings.fargate;
+  const input: RunTaskInput = {
+    cluster: f.cluster,
+    taskDefinition: overrides.taskDefinition,
+    count: 1,
+    startedBy: startedByFor(job),
+    networkConfiguration: {
+      awsvpcConfiguration: {
+        subnets: f.subnets,
+        securityGroups: f.securityGroups.length > 0 ? f.securityGroups : undefined,
+        assignPublicIp: f.enablePublicIp ? "ENABLED" : "DISABLED",
+      },
+    },
+    overrides: {
+      containerOverrides: [{ name: f.containerName, environment: [{ name: "SSH_PUBLIC_KEY", value: publicKey }] }],
+      cpu: overrides.size.cpu,
+      memory: overrides.size.memory,
+    },
+    tags: taskTags(job, f.tags),
+    enableECSManagedTags: true,
+    propagateTags: "TASK_DEFINITION",
+  };
+  if (overrides.platformVersion) input.platformVersion = overrides.platformVersion;
+  if (f.capacityProviderStrategy.length > 0) input.capacityProviderStrategy = f.capacityProviderStrategy;
+  return input;
+}
+
+/** The user-facing reason of a stopped task: stoppedReason plus every container's reason and exit code. */
+export function stoppedTaskReason(task: TaskView): string {
+  const parts = [task.stoppedReason ?? task.stopCode ?? "no reason given"];
+  for (const c of task.containers) {
+    const details = [c.reason, c.exitCode !== undefined ? `exit code ${c.exitCode}` : undefined].filter(Boolean);
+    if (details.length > 0) parts.push(`container ${c.name ?? "?"}: ${details.join(", ")}`);
+  }
+  return parts.join("; ");
+}
+
+function runTaskHint(reason: string): string {
+  if (/No Container Instances were found/i.test(reason)) {
+    return " (the cluster has no default capacity provider strategy: set [[Fargate.CapacityProviderStrategy]])";
+  }
+  if (/^RESOURCE:/i.test(reason) || /capacity|limit/i.test(reason)) return " (Fargate capacity or account limit)";
+  return "";
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** SHA256 fingerprint in OpenSSH's notation, for the job log. */
+export function fingerprint(hostKey: string): string {
+  const blob = Buffer.from(hostKey.split(" ")[1] ?? "", "base64");
+  return `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
+}
+
+export async function runPrepareStage(deps: PrepareDeps): Promise<void> {
+  const { settings, job, ecs, clock, metadata, print, signal } = deps;
+  const cluster = settings.fargate.cluster;
+  await stopPreviousAttempt(deps);
+  throwIfCancelled(signal);
+
+  const keys = deps.generateKeyPair();
+  const input = buildRunTaskInput(settings, job, deps.overrides, keys.publicKey);
+  print(`Starting Fargate task: cluster ${cluster}, task definition ${input.taskDefinition}`);
+  const started = clock.now();
+  // Not cancellable: once sent, we want its answer so a created task can be stopped again.
+  const result = await ecs.runTask(input).catch((err: unknown) => {
+    throw new SystemFailure(`${describeError(err)}${runTaskHint(describeError(err))}`, { cause: err });
+  });
+  if (!result.taskArn) {
+    const reasons = result.failures.map((f) => [f.reason, f.detail].filter(Boolean).join(": ")).join("; ");
+    throw new SystemFailure(`ECS RunTask started no task: ${reasons || "no reason given"}${runTaskHint(reasons)}`);
+  }
+  const taskArn = result.taskArn;
+  const record: JobMetadata = {
+    version: 1,
+    cluster,
+    taskArn,
+    startedBy: input.startedBy ?? "",
+    jobId: job.id,
+    privateKey: keys.privateKey,
+    createdAt: new Date(clock.now()).toISOString(),
+  };
+  metadata.write(record);
+  print(`Task ${taskArn}`);
+
+  try {
+    throwIfCancelled(signal);
+    const task = await waitForRunning(deps, taskArn, started);
+    const host = await taskAddress(deps, task);
+    const target = { host, port: settings.ssh.port, username: settings.ssh.username, privateKey: keys.privateKey };
+    const sshStarted = clock.now();
+    const hostKey = await waitForSsh(deps, taskArn, target);
+    metadata.write({ ...record, host, port: target.port, username: target.username, hostKey });
+    print(
+      `SSH ready at ${host}:${target.port} after ${seconds(clock.now() - sshStarted)} (host key ${fingerprint(hostKey)})`,
+    );
+    print(`Task ready in ${seconds(clock.now() - started)}`);
+  } catch (err) {
+    await stopAfterFailure(deps, taskArn, err);
+    metadata.remove();
+    throw err;
+  }
+}
+
+/** A retried prepare (gitlab-runner retries system failures) must not leave the previous attempt's task running. */
+async function stopPreviousAttempt(deps: PrepareDeps): Promise<void> {
+  let previous;
+  try {
+    previous = deps.metadata.read();
+  } catch (err) {
+    deps.log.warn("replacing unreadable job metadata", { error: describeError(err) });
+    deps.metadata.remove();
+    return;
+  }
+  if (!previous) return;
+  const reason = `GitLab job ${deps.job.id}: prepare retried`;
+  await deps.ecs.stopTask(
+    previous.cluster,
+    previous.taskArn,
+    reason,
+    AbortSignal.timeout(deps.stopTimeoutMs ?? 10_000),
+  );
+  deps.log.info("stopped the task of a previous prepare attempt", { taskArn: previous.taskArn });
+  deps.metadata.remove();
+}
+
+async function stopAfterFailure(deps: PrepareDeps, taskArn: string, err: unknown): Promise<void> {
+  const cancelled = err instanceof Cancelled || deps.signal.aborted;
+  const reason = `GitLab job ${deps.job.id}: prepare ${cancelled ? "cancelled" : "failed"}`;
+  // A fresh, bounded signal: the stage's own signal may be the one that was aborted.
+  const bound = AbortSignal.timeout(deps.stopTimeoutMs ?? 10_000);
+  try {
+    await deps.ecs.stopTask(deps.settings.fargate.cluster, taskArn, reason, bound);
+    deps.print(`Stopped task ${taskArn} (${reason})`);
+  } catch (stopError) {
+    deps.log.warn("could not stop the task; cleanup will retry", { taskArn, error: describeError(stopError) });
+  }
+}
+
+async function waitForRunning(deps: PrepareDeps, taskArn: string, started: number): Promise<TaskView> {
+  const { clock, signal, settings, print } = deps;
+  const poll = deps.poll ?? { initialMs: 250, maxMs: 1000 };
+  const deadline = started + settings.timeouts.taskRunningSeconds * 1000;
+  let interval = poll.initialMs;
+  let lastStatus: string | undefined;
+  let pendingSince = started;
+  for (;;) {
+    const task = await deps.ecs.describeTask(settings.fargate.cluster, taskArn, signal);
+    const status = task?.lastStatus;
+    if (task && (status === "STOPPED" || (task.desiredStatus === "STOPPED" && task.stoppedReason))) {
+      throw new SystemFailure(`Task stopped before it was RUNNING: ${stoppedTaskReason(task)}`);
+    }
+    if (status !== lastStatus && status !== undefined) {
+      const now = clock.now();
+      if (status === "PENDING") pendingSince = now;
+      if (status === "RUNNING") {
+        print(`Task RUNNING after ${seconds(now - started)} (PENDING → RUNNING ${seconds(now - pendingSince)})`);
+        return task as TaskView;
+      }
+      print(`Task ${status} after ${seconds(now - started)}`);
+      lastStatus = status;
+    }
+    if (clock.now() + interval > deadline) {
+      throw new SystemFailure(
+        `Task did not reach RUNNING within ${settings.timeouts.taskRunningSeconds} s (last status ` +
+          `${status ?? "unknown"}); raise Timeouts.TaskRunning if image pulls are slow`,
+      );
+    }
+    await clock.sleep(interval, signal);
+    interval = Math.min(Math.round(interval * 1.5), poll.maxMs);
+  }
+}
+
+async function taskAddress(deps: PrepareDeps, task: TaskView): Promise<string> {
+  const f = deps.settings.fargate;
+  if (f.usePublicIp) {
+    if (!task.networkInterfaceId) throw new SystemFailure("Task has no network interface to read a public IP from");
+    const ip = await deps.ecs.publicIp(task.networkInterfaceId, deps.signal);
+    if (!ip) {
+      throw new SystemFailure(
+        `Task's network interface ${task.networkInterfaceId} has no public IP: set Fargate.EnablePublicIP = true ` +
+          `(public subnets) or Fargate.UsePublicIP = false`,
+      );
+    }
+    deps.print(`Task public IP ${ip}`);
+    return ip;
+  }
+  if (!task.privateIp) throw new SystemFailure("Task is RUNNING but ECS reports no private IP for it");
+  deps.print(`Task IP ${task.privateIp}`);
+  return task.privateIp;
+}
+
+async function waitForSsh(
+  deps: PrepareDeps,
+  taskArn: string,
+  target: { host: string; port: number; username: string; privateKey: string },
+): Promise<string> {
+  const { clock, signal, settings } = deps;
+  const retry = deps.sshRetry ?? { initialMs: 200, maxMs: 2000 };
+  const deadline = clock.now() + settings.timeouts.sshReadySeconds * 1000;
+  let delay = retry.initialMs;
+  let attempts = 0;
+  for (;;) {
+    attempts += 1;
+    // One attempt never runs past the overall deadline.
+    const attemptSignal = AbortSignal.any([signal, AbortSignal.timeout(Math.max(deadline - clock.now(), 1))]);
+    try {
+      return await deps.ssh.probe(target, attemptSignal);
+    } catch (caught) {
+      if (signal.aborted) throw new Cancelled();
+      const err =
+        caught instanceof Cancelled
+          ? new SystemFailure(
+              `no SSH answer from ${target.host}:${target.port}: a security group or network ACL likely blocks ` +
+                `TCP ${target.port} from the runner manager`,
+            )
+          : caught;
+      deps.log.debug("SSH not ready yet", { attempt: attempts, error: describeError(err) });
+      const task = await deps.ecs.describeTask(settings.fargate.cluster, taskArn, signal);
+      if (task?.lastStatus === "STOPPED") {
+        throw new SystemFailure(`Task stopped while waiting for SSH: ${stoppedTaskReason(task)}`);
+      }
+      if (clock.now() + delay > deadline) {
+        throw new SystemFailure(
+          `sshd did not accept the job's key within ${settings.timeouts.sshReadySeconds} s ` +
+            `(${attempts} attempts): ${describeError(err)}`,
+          { cause: err },
+        );
+      }
+    }
+    await clock.sleep(delay, signal);
+    delay = Math.min(Math.round(delay * 1.6), retry.maxMs);
+  }
+}

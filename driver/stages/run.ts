@@ -1,0 +1,48 @@
+/**
+ * The run stage (once per sub-stage): feed gitlab-runner's script to bash in the task over SSH, stream its
+ * output, and report its exit code. Loads no AWS code: everything it needs is in the job's metadata file.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { BuildFailure, SystemFailure } from "../errors";
+import { MetadataStore } from "../metadata";
+import { SshPort } from "../ports";
+
+export interface RunDeps {
+  scriptPath: string;
+  stageName: string;
+  metadata: MetadataStore;
+  ssh: SshPort;
+  out: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream };
+  /** BUILD_EXIT_CODE_FILE, when gitlab-runner set it. */
+  buildExitCodeFile?: string;
+  /** Aborted on SIGTERM/SIGINT. */
+  signal: AbortSignal;
+}
+
+export async function runRunStage(deps: RunDeps): Promise<void> {
+  const record = deps.metadata.read();
+  if (!record) {
+    throw new SystemFailure(`no job metadata at ${deps.metadata.path}: prepare did not finish for this job`);
+  }
+  if (!record.host || !record.hostKey || !record.port || !record.username) {
+    throw new SystemFailure(`job metadata ${deps.metadata.path} has no SSH address yet: prepare did not finish`);
+  }
+  let script: string;
+  try {
+    script = readFileSync(deps.scriptPath, "utf8");
+  } catch (err) {
+    throw new SystemFailure(`cannot read the ${deps.stageName} script ${deps.scriptPath}`, { cause: err });
+  }
+  const target = {
+    host: record.host,
+    port: record.port,
+    username: record.username,
+    privateKey: record.privateKey,
+    hostKey: record.hostKey,
+  };
+  const exitCode = await deps.ssh.runScript(target, script, deps.out, deps.signal);
+  if (exitCode !== 0) {
+    if (deps.buildExitCodeFile) writeFileSync(deps.buildExitCodeFile, `${exitCode}\n`);
+    throw new BuildFailure(exitCode);
+  }
+}

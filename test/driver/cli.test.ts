@@ -1,0 +1,274 @@
+/**
+ * The bundled CLI (dist/driver/fargate.js) as gitlab-runner runs it: exit codes, stdout contract, signals, and
+ * proof that the run stage does not load the AWS SDK.
+ */
+import { strict as assert } from "node:assert";
+import { ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { version } from "../../package.json";
+import { metadataFileName } from "../../driver/job";
+import { MetadataStore } from "../../driver/metadata";
+import { generateEd25519KeyPair } from "../../driver/ssh";
+import { EcsEmulator, startEcsEmulator } from "../support/ecsEmulator";
+import { FakeTaskLauncher } from "../support/fakeTaskLauncher";
+import { LocalSshd, startLocalSshd } from "../support/localSshd";
+
+const BUNDLE = "dist/driver/fargate.js";
+const SYSTEM = 7;
+const BUILD = 9;
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function waitForExit(child: ChildProcess): Promise<Result> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (c: Buffer) => (stdout += c.toString()));
+  child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
+}
+
+describe("driver CLI bundle", function () {
+  let dir: string;
+  let configPath: string;
+  let sshd: LocalSshd | undefined;
+  let emulator: EcsEmulator | undefined;
+  const children: ChildProcess[] = [];
+
+  before(() => {
+    if (!existsSync(BUNDLE)) execFileSync("npm", ["run", "build:driver"], { stdio: "ignore" });
+  });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "driver-cli-"));
+    configPath = join(dir, "fargate.toml");
+    writeFileSync(
+      configPath,
+      `LogLevel = "info"
+[Fargate]
+Cluster = "ci"
+Region = "eu-west-1"
+Subnet = "subnet-a"
+SecurityGroup = "sg-1"
+TaskDefinition = "ci-job:1"
+[TaskMetadata]
+Directory = "${join(dir, "metadata")}"
+[SSH]
+Username = "root"
+Port = 22
+`,
+    );
+  });
+  afterEach(async () => {
+    for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
+    await emulator?.close();
+    emulator = undefined;
+    await sshd?.stop();
+    sshd = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const jobEnv = {
+    CUSTOM_ENV_CI_JOB_ID: "1234",
+    CUSTOM_ENV_CI_RUNNER_SHORT_TOKEN: "abcd1234",
+    SYSTEM_FAILURE_EXIT_CODE: String(SYSTEM),
+    BUILD_FAILURE_EXIT_CODE: String(BUILD),
+  };
+
+  function start(args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): ChildProcess {
+    const child = spawn(process.execPath, [...nodeArgs, BUNDLE, ...args], {
+      env: { PATH: process.env.PATH, AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.push(child);
+    return child;
+  }
+
+  const cli = (args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []) =>
+    waitForExit(start(args, env, nodeArgs));
+
+  it("config prints exactly one JSON object and nothing else", async () => {
+    const result = await cli(["--config", configPath, "custom", "config"], jobEnv);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout.trim().split("\n").length, 1);
+    const parsed = JSON.parse(result.stdout) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(parsed).sort(), [
+      "builds_dir",
+      "builds_dir_is_shared",
+      "cache_dir",
+      "driver",
+      "hostname",
+      "shell",
+    ]);
+    assert.equal(parsed.builds_dir, "/opt/gitlab-runner/builds");
+    assert.equal(parsed.cache_dir, "/opt/gitlab-runner/cache");
+    assert.equal(parsed.builds_dir_is_shared, false);
+    assert.equal(parsed.shell, "bash");
+    assert.deepEqual(parsed.driver, { name: "gitlab-fargate-runner", version });
+  });
+
+  it("accepts the documented example fargate.toml without warnings", async () => {
+    const result = await cli(["--config", "docs/fargate.example.toml", "custom", "config"], jobEnv);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stderr, "");
+    assert.equal((JSON.parse(result.stdout) as { shell: string }).shell, "bash");
+  });
+
+  it("warns about unknown keys on stderr, or in --log-file when given", async () => {
+    writeFileSync(configPath, `${readFileSync(configPath, "utf8")}[Timeouts]\nSSHReadyy = 5\n`);
+    const plain = await cli(["--config", configPath, "custom", "config"], jobEnv);
+    assert.equal(plain.code, 0);
+    assert.match(plain.stderr, /level=warn msg="ignoring unknown keys in .*: Timeouts\.SSHReadyy"/);
+    const logFile = join(dir, "driver.log");
+    const logged = await cli(
+      ["--config", configPath, "--log-format", "json", "--log-file", logFile, "custom", "config"],
+      jobEnv,
+    );
+    assert.equal(logged.stderr, "");
+    assert.equal((JSON.parse(readFileSync(logFile, "utf8")) as { level: string }).level, "warn");
+    JSON.parse(logged.stdout);
+  });
+
+  it("a bad fargate.toml exits SYSTEM_FAILURE with one line naming the key", async () => {
+    writeFileSync(configPath, `[Fargate]\nSubnet = "subnet-a"\nTaskDefinition = "x"\n`);
+    const result = await cli(["--config", configPath, "custom", "config"], jobEnv);
+    assert.equal(result.code, SYSTEM);
+    assert.equal(result.stdout, "");
+    assert.equal(result.stderr, `ERROR: ${configPath}: Fargate.Cluster is required\n`);
+  });
+
+  it("missing job variables and arguments exit SYSTEM_FAILURE naming them", async () => {
+    const noJob = await cli(["--config", configPath, "custom", "prepare"], { SYSTEM_FAILURE_EXIT_CODE: "7" });
+    assert.equal(noJob.code, SYSTEM);
+    assert.match(noJob.stderr, /^ERROR: environment variable CUSTOM_ENV_CI_JOB_ID is not set/);
+    const noScript = await cli(["--config", configPath, "custom", "run"], jobEnv);
+    assert.equal(noScript.code, SYSTEM);
+    assert.match(noScript.stderr, /run needs script_path and stage_name/);
+    const noStage = await cli(["--config", configPath, "custom", "deploy"], jobEnv);
+    assert.equal(noStage.code, SYSTEM);
+    assert.match(noStage.stderr, /unknown stage "deploy"/);
+  });
+
+  describe("with a real sshd", function () {
+    let loadLog: string;
+    let hook: string;
+
+    before(function () {
+      if (!existsSync("/usr/sbin/sshd") || process.getuid?.() !== 0) this.skip();
+    });
+
+    beforeEach(async () => {
+      sshd = await startLocalSshd();
+      const keys = generateEd25519KeyPair("cli-test");
+      sshd.authorize(keys.publicKey);
+      const job = { id: "1234", runnerShortToken: "abcd1234" };
+      new MetadataStore(join(dir, "metadata"), metadataFileName(job)).write({
+        version: 1,
+        cluster: "ci",
+        taskArn: "arn:aws:ecs:eu-west-1:123456789012:task/ci/0123",
+        startedBy: "gl-abcd1234-1234",
+        jobId: "1234",
+        privateKey: keys.privateKey,
+        createdAt: new Date().toISOString(),
+        host: sshd.host,
+        port: sshd.port,
+        username: sshd.username,
+        hostKey: sshd.hostKey,
+      });
+      // Records every module the process asks Node to load (the bundle still requires Node built-ins).
+      loadLog = join(dir, "loads.json");
+      hook = join(dir, "record-loads.js");
+      writeFileSync(
+        hook,
+        `const Module = require("module");
+const seen = [];
+const load = Module._load;
+Module._load = function (request, ...rest) { seen.push(request); return load.call(this, request, ...rest); };
+process.on("exit", () => require("fs").writeFileSync(process.env.LOAD_LOG, JSON.stringify(seen)));
+`,
+      );
+    });
+
+    const loads = (): string[] => JSON.parse(readFileSync(loadLog, "utf8")) as string[];
+    const loadsAwsSdk = (requests: string[]) => requests.some((r) => r === "node:http2" || r === "http2");
+
+    it("run maps script failure to BUILD_FAILURE, writes BUILD_EXIT_CODE_FILE, and never loads the AWS SDK", async () => {
+      const script = join(dir, "script.sh");
+      writeFileSync(script, "echo to-stdout; echo to-stderr >&2; exit 4\n");
+      const exitCodeFile = join(dir, "exit-code");
+      const env = { ...jobEnv, BUILD_EXIT_CODE_FILE: exitCodeFile, LOAD_LOG: loadLog };
+      const result = await cli(["--config", configPath, "custom", "run", script, "step_script"], env, [
+        "--require",
+        hook,
+      ]);
+      assert.equal(result.code, BUILD, result.stderr);
+      assert.equal(result.stdout, "to-stdout\n");
+      assert.equal(result.stderr, "to-stderr\n");
+      assert.equal(readFileSync(exitCodeFile, "utf8").trim(), "4");
+      const requests = loads();
+      assert.ok(requests.includes("node:crypto") || requests.includes("crypto"), "the hook saw ssh2's requires");
+      assert.equal(loadsAwsSdk(requests), false, `run loaded the AWS SDK: ${requests.join(", ")}`);
+    });
+
+    it("cleanup does load the AWS SDK (the check above can fail) and reaches the endpoint from AWS_ENDPOINT_URL_ECS", async () => {
+      emulator = await startEcsEmulator({ launcher: new FakeTaskLauncher() });
+      const env = { ...jobEnv, AWS_ENDPOINT_URL_ECS: emulator.endpoint, LOAD_LOG: loadLog };
+      const result = await cli(["--config", configPath, "custom", "cleanup"], env, ["--require", hook]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(loadsAwsSdk(loads()));
+      assert.deepEqual(
+        emulator.calls.filter((c) => !c.throttled).map((c) => c.action),
+        ["ListTasks", "StopTask"],
+      );
+    });
+
+    it("SIGTERM during run ends the session and exits SYSTEM_FAILURE", async () => {
+      const script = join(dir, "script.sh");
+      writeFileSync(script, "echo started; sleep 60\n");
+      const child = start(["--config", configPath, "custom", "run", script, "step_script"], jobEnv);
+      const exit = waitForExit(child);
+      await new Promise<void>((resolve) => {
+        child.stdout?.on("data", (c: Buffer) => c.toString().includes("started") && resolve());
+      });
+      child.kill("SIGTERM");
+      const result = await exit;
+      assert.equal(result.code, SYSTEM);
+      assert.match(result.stderr, /Received SIGTERM/);
+    });
+  });
+
+  it("uses AWS_REGION when fargate.toml has no Region", async () => {
+    emulator = await startEcsEmulator({ launcher: new FakeTaskLauncher() });
+    writeFileSync(configPath, readFileSync(configPath, "utf8").replace(/^Region = .*\n/m, ""));
+    const env = { ...jobEnv, AWS_ENDPOINT_URL_ECS: emulator.endpoint, AWS_REGION: "ap-south-1" };
+    const result = await cli(["--config", configPath, "custom", "cleanup"], env);
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(emulator.calls.length > 0);
+    assert.ok(emulator.calls.every((c) => c.region === "ap-south-1"));
+  });
+
+  it("SIGTERM during prepare stops the task and exits SYSTEM_FAILURE", async () => {
+    emulator = await startEcsEmulator({ launcher: new FakeTaskLauncher(), faults: { pendingMs: 60_000 } });
+    const child = start(["--config", configPath, "custom", "prepare"], {
+      ...jobEnv,
+      AWS_ENDPOINT_URL_ECS: emulator.endpoint,
+    });
+    const exit = waitForExit(child);
+    while (!emulator.tasks().some((t) => t.lastStatus === "PENDING")) await new Promise((r) => setTimeout(r, 20));
+    child.kill("SIGTERM");
+    const result = await exit;
+    assert.equal(result.code, SYSTEM, result.stderr);
+    assert.equal(emulator.runningTasks().length, 0);
+    assert.equal(emulator.tasks()[0].stoppedReason, "GitLab job 1234: prepare cancelled");
+    assert.match(result.stdout, /Stopped task arn:aws:ecs:/);
+    assert.deepEqual(readdirSafe(join(dir, "metadata")), []);
+  });
+});
+
+function readdirSafe(path: string): string[] {
+  return existsSync(path) ? readdirSync(path) : [];
+}

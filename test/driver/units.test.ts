@@ -1,0 +1,393 @@
+import { strict as assert } from "node:assert";
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as iarna from "@iarna/toml";
+import {
+  BuildFailure,
+  Cancelled,
+  describeError,
+  exitCodeFor,
+  exitCodesFromEnv,
+  SystemFailure,
+} from "../../driver/errors";
+import { FARGATE_MEMORY_BY_CPU, validateTaskSize } from "../../driver/fargateSizes";
+import { isAllowedTaskDefinition, jobFromEnv, jobOverrides, startedByFor, taskTags } from "../../driver/job";
+import { formatLogLine } from "../../driver/log";
+import { parseArgs } from "../../driver/main";
+import { MetadataStore } from "../../driver/metadata";
+import { parseSettings } from "../../driver/settings";
+import { buildRunTaskInput, fingerprint, stoppedTaskReason } from "../../driver/stages/prepare";
+import { describeSshFailure, formatHostKey } from "../../driver/ssh";
+import { taskView } from "../../driver/ecs";
+
+const GO_DRIVER_TOML = `
+LogLevel = "debug"
+LogFormat = "json"
+[Fargate]
+  Cluster = "test-cluster"
+  Region = "us-east-2"
+  Subnet = "subnet-0123abcd"
+  SecurityGroup = "sg-0123abcd"
+  TaskDefinition = "test-task:1"
+  EnablePublicIP = true
+  UsePublicIP = false
+  PlatformVersion = ""
+[TaskMetadata]
+  Directory = "/opt/gitlab-runner/metadata"
+[SSH]
+  Username = "root"
+  Port = 22
+`;
+
+function expectFailure(fn: () => unknown, pattern: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof SystemFailure, `expected a SystemFailure, got ${String(err)}`);
+    assert.match(err.message, pattern);
+    return true;
+  });
+}
+
+describe("driver settings (fargate.toml)", () => {
+  it("reads a Go-driver fargate.toml unchanged and applies defaults", () => {
+    const s = parseSettings(GO_DRIVER_TOML, "f.toml");
+    assert.equal(s.logLevel, "debug");
+    assert.equal(s.logFormat, "json");
+    assert.deepEqual(s.fargate.subnets, ["subnet-0123abcd"]);
+    assert.deepEqual(s.fargate.securityGroups, ["sg-0123abcd"]);
+    assert.equal(s.fargate.enablePublicIp, true);
+    assert.equal(s.fargate.platformVersion, undefined, "empty PlatformVersion means LATEST");
+    assert.equal(s.fargate.containerName, "ci-coordinator");
+    assert.deepEqual(s.timeouts, { taskRunningSeconds: 600, sshReadySeconds: 180 });
+    assert.deepEqual(s.fargate.capacityProviderStrategy, []);
+    assert.deepEqual(s.unknownKeys, []);
+  });
+
+  it("reads the additions, merging and de-duplicating subnets and groups", () => {
+    const doc = {
+      Fargate: {
+        Cluster: "c",
+        Subnet: "subnet-a",
+        Subnets: ["subnet-a", "subnet-b"],
+        SecurityGroup: "sg-1",
+        SecurityGroups: ["sg-2", "sg-1"],
+        TaskDefinition: "ci",
+        ContainerName: "job",
+        AllowedTaskDefinitions: ["big", "gpu:2"],
+        CapacityProviderStrategy: [
+          { CapacityProvider: "FARGATE_SPOT", Weight: 3, Base: 0 },
+          { CapacityProvider: "FARGATE", Weight: 1 },
+        ],
+        Tags: { team: "platform", "cost-center": "42" },
+      },
+      Timeouts: { TaskRunning: 120, SSHReady: 30 },
+    };
+    // Written by a second TOML implementation, read by ours.
+    const s = parseSettings(iarna.stringify(doc as unknown as iarna.JsonMap), "f.toml");
+    assert.deepEqual(s.fargate.subnets, ["subnet-a", "subnet-b"]);
+    assert.deepEqual(s.fargate.securityGroups, ["sg-1", "sg-2"]);
+    assert.equal(s.fargate.containerName, "job");
+    assert.deepEqual(s.fargate.capacityProviderStrategy, [
+      { capacityProvider: "FARGATE_SPOT", weight: 3, base: 0 },
+      { capacityProvider: "FARGATE", weight: 1, base: undefined },
+    ]);
+    assert.deepEqual(s.fargate.tags, { team: "platform", "cost-center": "42" });
+    assert.deepEqual(s.timeouts, { taskRunningSeconds: 120, sshReadySeconds: 30 });
+  });
+
+  it("reports unknown keys (typos) without failing, for drop-in compatibility", () => {
+    const s = parseSettings(`${GO_DRIVER_TOML}\n[Timeouts]\nSSHReadyy = 3\n`, "f.toml");
+    assert.deepEqual(s.unknownKeys, ["Timeouts.SSHReadyy"]);
+  });
+
+  const base = `[Fargate]\nCluster = "c"\nSubnet = "subnet-a"\nTaskDefinition = "t"\n`;
+  const cases: [string, string, RegExp][] = [
+    ["invalid TOML", "[Fargate\n", /f\.toml: invalid TOML \(line 1/],
+    ["missing cluster", `[Fargate]\nSubnet = "subnet-a"\nTaskDefinition = "t"\n`, /Fargate\.Cluster is required/],
+    ["missing subnets", `[Fargate]\nCluster = "c"\nTaskDefinition = "t"\n`, /Fargate\.Subnet or Fargate\.Subnets/],
+    ["bad subnet", `${base}Subnets = ["sg-1"]\n`, /Fargate\.Subnets "sg-1" does not look like a subnet/],
+    ["bad group", `${base}SecurityGroups = ["subnet-1"]\n`, /Fargate\.SecurityGroups "subnet-1"/],
+    ["subnets not a list", `${base}Subnets = "subnet-b"\n`, /Fargate\.Subnets must be a list/],
+    ["bad boolean", `${base}UsePublicIP = "yes"\n`, /Fargate\.UsePublicIP must be true or false/],
+    ["bad platform", `${base}PlatformVersion = "1.4"\n`, /Fargate\.PlatformVersion must be LATEST/],
+    ["bad region", `${base}Region = "Ireland"\n`, /Fargate\.Region "Ireland"/],
+    ["bad log level", `LogLevel = "loud"\n${base}`, /LogLevel must be one of debug, info, warn, error/],
+    ["bad port", `${base}[SSH]\nPort = 70000\n`, /SSH\.Port must be an integer from 1 to 65535/],
+    ["bad timeout", `${base}[Timeouts]\nSSHReady = 0\n`, /Timeouts\.SSHReady must be an integer/],
+    [
+      "strategy without provider",
+      `${base}[[Fargate.CapacityProviderStrategy]]\nWeight = 1\n`,
+      /CapacityProviderStrategy\[0\]\.CapacityProvider is required/,
+    ],
+    ["aws: tag", `${base}[Fargate.Tags]\n"aws:x" = "y"\n`, /Fargate\.Tags\.aws:x/],
+    ["non-string tag", `${base}[Fargate.Tags]\nteam = 1\n`, /Fargate\.Tags\.team must be a string/],
+  ];
+  for (const [name, text, pattern] of cases) {
+    it(`rejects ${name} with a message naming the key`, () =>
+      expectFailure(() => parseSettings(text, "f.toml"), pattern));
+  }
+});
+
+describe("driver job identity, startedBy and tags", () => {
+  const env = {
+    CUSTOM_ENV_CI_JOB_ID: "987654321",
+    CUSTOM_ENV_CI_RUNNER_SHORT_TOKEN: "t3sT_tok",
+    CUSTOM_ENV_CI_PIPELINE_ID: "55",
+    CUSTOM_ENV_CI_PROJECT_PATH: "group/sub/app",
+  };
+
+  it("derives startedBy from the runner token and job id", () => {
+    assert.equal(startedByFor(jobFromEnv(env)), "gl-t3sT_tok-987654321");
+  });
+
+  it("keeps startedBy within ECS's 36 allowed characters for long tokens and ids, keeping the job id", () => {
+    const job = { id: "12345678901234567890", runnerShortToken: "glrt-AbCdEfGhIjKlMnOpQrStUvWxYz" };
+    const value = startedByFor(job);
+    assert.ok(value.length <= 36, value);
+    assert.match(value, /^[A-Za-z0-9_/-]+$/);
+    assert.ok(value.endsWith("-12345678901234567890"));
+    assert.notEqual(startedByFor({ ...job, id: "12345678901234567891" }), value);
+  });
+
+  it("names the missing or malformed variable", () => {
+    expectFailure(() => jobFromEnv({ ...env, CUSTOM_ENV_CI_JOB_ID: "" }), /CUSTOM_ENV_CI_JOB_ID is not set/);
+    expectFailure(
+      () => jobFromEnv({ ...env, CUSTOM_ENV_CI_JOB_ID: "12a" }),
+      /CUSTOM_ENV_CI_JOB_ID must be a job number/,
+    );
+    expectFailure(() => jobFromEnv({ CUSTOM_ENV_CI_JOB_ID: "1" }), /CUSTOM_ENV_CI_RUNNER_SHORT_TOKEN is not set/);
+  });
+
+  it("tags tasks with project, pipeline, job and runner, cleaned for AWS, after the configured tags", () => {
+    const tags = taskTags({ ...jobFromEnv(env), projectPath: "group/app (copy)" }, { team: "x", "gitlab:job": "mine" });
+    assert.deepEqual(tags, [
+      { key: "team", value: "x" },
+      { key: "gitlab:job", value: "mine" },
+      { key: "gitlab:project", value: "group/app _copy_" },
+      { key: "gitlab:pipeline", value: "55" },
+      { key: "gitlab:runner", value: "t3sT_tok" },
+    ]);
+  });
+});
+
+describe("driver per-job overrides", () => {
+  const settings = parseSettings(
+    `[Fargate]\nCluster = "c"\nSubnet = "subnet-a"\nTaskDefinition = "ci:3"\nPlatformVersion = "1.4.0"\nAllowedTaskDefinitions = ["big", "gpu:2"]\n`,
+    "f.toml",
+  ).fargate;
+
+  it("allows the configured definition, any revision of a listed family, and exactly a listed revision", () => {
+    assert.equal(isAllowedTaskDefinition("ci:3", settings), true);
+    assert.equal(isAllowedTaskDefinition("big", settings), true);
+    assert.equal(isAllowedTaskDefinition("big:7", settings), true);
+    assert.equal(isAllowedTaskDefinition("gpu:2", settings), true);
+    assert.equal(isAllowedTaskDefinition("gpu:3", settings), false);
+    assert.equal(isAllowedTaskDefinition("gpu", settings), false);
+    assert.equal(isAllowedTaskDefinition("ci:4", settings), false);
+    assert.equal(isAllowedTaskDefinition("arn:aws:ecs:eu-west-1:1:task-definition/big:1", settings), false);
+  });
+
+  it("uses the job's FARGATE_TASK_DEFINITION and FARGATE_PLATFORM_VERSION when allowed", () => {
+    const o = jobOverrides(
+      { CUSTOM_ENV_FARGATE_TASK_DEFINITION: "big:7", CUSTOM_ENV_FARGATE_PLATFORM_VERSION: "LATEST" },
+      settings,
+    );
+    assert.equal(o.taskDefinition, "big:7");
+    assert.equal(o.platformVersion, "LATEST");
+    assert.deepEqual(jobOverrides({}, settings), {
+      taskDefinition: "ci:3",
+      platformVersion: "1.4.0",
+      size: { cpu: undefined, memory: undefined },
+    });
+  });
+
+  it("refuses a task definition outside the allow-list, naming the variable and the setting", () => {
+    expectFailure(
+      () => jobOverrides({ CUSTOM_ENV_FARGATE_TASK_DEFINITION: "evil:1" }, settings),
+      /FARGATE_TASK_DEFINITION "evil:1" is not allowed .*Fargate\.AllowedTaskDefinitions/,
+    );
+    expectFailure(
+      () => jobOverrides({ CUSTOM_ENV_FARGATE_PLATFORM_VERSION: "new" }, settings),
+      /FARGATE_PLATFORM_VERSION must be LATEST/,
+    );
+  });
+
+  it("accepts every Fargate CPU/memory combination and nothing else", () => {
+    for (const [cpu, memories] of FARGATE_MEMORY_BY_CPU) {
+      for (const memory of memories) {
+        assert.deepEqual(validateTaskSize(String(cpu), String(memory)), { cpu: String(cpu), memory: String(memory) });
+      }
+    }
+    assert.deepEqual(validateTaskSize("1024", undefined), { cpu: "1024", memory: undefined });
+    assert.deepEqual(validateTaskSize(undefined, "3072"), { cpu: undefined, memory: "3072" });
+    expectFailure(
+      () => validateTaskSize("1000", "2048"),
+      /FARGATE_TASK_CPU=1000 is not a Fargate CPU size; valid values: 256, 512/,
+    );
+    expectFailure(
+      () => validateTaskSize("256", "4096"),
+      /FARGATE_TASK_MEMORY=4096 MiB is not valid with 256 CPU units: 512, 1024, 2048/,
+    );
+    expectFailure(() => validateTaskSize("8192", "20000"), /with 8192 CPU units: 16384\.\.61440 in steps of 4096/);
+    expectFailure(() => validateTaskSize(undefined, "100"), /FARGATE_TASK_MEMORY=100 MiB is not valid it matches no/);
+    expectFailure(() => validateTaskSize("1 vCPU", undefined), /FARGATE_TASK_CPU must be a whole number/);
+  });
+});
+
+describe("driver RunTask request and task reasons", () => {
+  const settings = parseSettings(
+    `[Fargate]\nCluster = "c"\nSubnets = ["subnet-a", "subnet-b"]\nTaskDefinition = "ci:3"\nEnablePublicIP = true\n`,
+    "f.toml",
+  );
+  const job = { id: "9", runnerShortToken: "tok" };
+
+  it("builds the awsvpc request with the key override, startedBy and no strategy/platform when unset", () => {
+    const input = buildRunTaskInput(settings, job, { taskDefinition: "ci:3", size: {} }, "ssh-ed25519 AAA k");
+    assert.deepEqual(input.networkConfiguration, {
+      awsvpcConfiguration: { subnets: ["subnet-a", "subnet-b"], securityGroups: undefined, assignPublicIp: "ENABLED" },
+    });
+    assert.deepEqual(input.overrides?.containerOverrides, [
+      { name: "ci-coordinator", environment: [{ name: "SSH_PUBLIC_KEY", value: "ssh-ed25519 AAA k" }] },
+    ]);
+    assert.equal(input.startedBy, "gl-tok-9");
+    assert.equal("capacityProviderStrategy" in input, false);
+    assert.equal("platformVersion" in input, false);
+    assert.equal("launchType" in input, false, "the cluster's default capacity provider strategy decides");
+  });
+
+  it("shows the stopped reason with every container's reason and exit code", () => {
+    const reason = stoppedTaskReason({
+      taskArn: "a",
+      stoppedReason: "Essential container in task exited",
+      containers: [
+        { name: "ci-coordinator", reason: "entrypoint: SSH_PUBLIC_KEY is empty", exitCode: 1 },
+        { name: "x" },
+      ],
+    });
+    assert.equal(
+      reason,
+      "Essential container in task exited; container ci-coordinator: entrypoint: SSH_PUBLIC_KEY is empty, exit code 1",
+    );
+  });
+
+  it("reads the IP and ENI from the attachment, falling back to the container's interface", () => {
+    const view = taskView({
+      taskArn: "a",
+      attachments: [{ type: "ElasticNetworkInterface", details: [{ name: "networkInterfaceId", value: "eni-1" }] }],
+      containers: [{ name: "c", networkInterfaces: [{ privateIpv4Address: "10.0.0.5" }] }],
+    });
+    assert.equal(view.privateIp, "10.0.0.5");
+    assert.equal(view.networkInterfaceId, "eni-1");
+  });
+});
+
+describe("driver exit codes, arguments, SSH messages and logs", () => {
+  it("maps outcomes to gitlab-runner's exit codes from the environment", () => {
+    const codes = exitCodesFromEnv({ BUILD_FAILURE_EXIT_CODE: "11", SYSTEM_FAILURE_EXIT_CODE: "12" });
+    assert.equal(exitCodeFor(undefined, codes), 0);
+    assert.equal(exitCodeFor(new BuildFailure(3), codes), 11);
+    assert.equal(exitCodeFor(new SystemFailure("x"), codes), 12);
+    assert.equal(exitCodeFor(new Cancelled(), codes), 12);
+    assert.equal(exitCodeFor(new Error("unexpected"), codes), 12);
+    assert.deepEqual(exitCodesFromEnv({}), { buildFailure: 1, systemFailure: 2, buildExitCodeFile: undefined });
+    expectFailure(
+      () => exitCodesFromEnv({ SYSTEM_FAILURE_EXIT_CODE: "two" }),
+      /SYSTEM_FAILURE_EXIT_CODE must be an integer/,
+    );
+  });
+
+  it("parses the Go driver's command line", () => {
+    assert.deepEqual(
+      parseArgs(["--config", "/etc/f.toml", "--log-level=warn", "custom", "run", "/tmp/s", "step_script"]),
+      {
+        version: false,
+        config: "/etc/f.toml",
+        logLevel: "warn",
+        stage: "run",
+        scriptPath: "/tmp/s",
+        stageName: "step_script",
+      },
+    );
+    assert.equal(parseArgs(["--version"]).version, true);
+    assert.equal(parseArgs(["--debug", "--config", "f", "custom", "cleanup"]).logLevel, "debug");
+    assert.equal(
+      parseArgs(["--log-file", "/var/log/f.log", "--config", "f", "custom", "cleanup"]).logFile,
+      "/var/log/f.log",
+    );
+    expectFailure(() => parseArgs(["custom", "config"]), /--config is required/);
+    expectFailure(() => parseArgs(["--config", "f", "custom", "prepare", "extra"]), /unexpected argument "extra"/);
+    expectFailure(
+      () => parseArgs(["--config", "f", "--log-format", "xml", "custom", "config"]),
+      /--log-format must be one of/,
+    );
+    expectFailure(() => parseArgs(["--config"]), /--config needs a value/);
+    expectFailure(() => parseArgs(["--frobnicate", "custom", "config"]), /unknown option --frobnicate/);
+  });
+
+  it("explains SSH failures by cause, naming IP:port", () => {
+    const target = { host: "10.0.1.2", port: 22, username: "root" };
+    const refused = describeSshFailure(Object.assign(new Error("x"), { code: "ECONNREFUSED" }), target);
+    assert.equal(refused.kind, "refused");
+    assert.match(refused.message, /10\.0\.1\.2:22 refused: sshd is not listening/);
+    const timeout = describeSshFailure(Object.assign(new Error("Timed out"), { level: "client-timeout" }), target);
+    assert.equal(timeout.kind, "timeout");
+    assert.match(timeout.message, /no SSH answer from 10\.0\.1\.2:22: a security group/);
+    const auth = describeSshFailure(Object.assign(new Error("All"), { level: "client-authentication" }), target);
+    assert.match(auth.message, /refused the job's key for user "root"/);
+    assert.match(describeError(new SystemFailure("outer", { cause: new Error("inner") })), /^outer: inner$/);
+  });
+
+  it("formats host keys like OpenSSH and fingerprints them like ssh-keygen -l", () => {
+    const blob = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from("ssh-ed25519"), Buffer.alloc(36, 1)]);
+    const key = formatHostKey(blob);
+    assert.equal(key, `ssh-ed25519 ${blob.toString("base64")}`);
+    assert.match(fingerprint(key), /^SHA256:[A-Za-z0-9+/]{43}$/);
+  });
+
+  it("formats log lines as text, text-simple and json", () => {
+    const time = new Date("2026-01-02T03:04:05.000Z");
+    assert.equal(formatLogLine("warn", "text-simple", "hi", { a: 1 }, time), "hi a=1");
+    assert.equal(formatLogLine("info", "text", "hi", {}, time), 'time="2026-01-02T03:04:05.000Z" level=info msg="hi"');
+    assert.deepEqual(JSON.parse(formatLogLine("error", "json", "hi", { a: "b" }, time)), {
+      time: "2026-01-02T03:04:05.000Z",
+      level: "error",
+      msg: "hi",
+      a: "b",
+    });
+  });
+});
+
+describe("driver metadata file", () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), "driver-meta-"))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const record = {
+    version: 1 as const,
+    cluster: "c",
+    taskArn: "arn:t",
+    startedBy: "gl-t-1",
+    jobId: "1",
+    privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----",
+    createdAt: "2026-01-01T00:00:00.000Z",
+  };
+
+  it("writes atomically with mode 0600 in a 0700 directory, replaces, reads back and removes", () => {
+    const store = new MetadataStore(join(dir, "meta"), "gl-t-1.json");
+    assert.equal(store.read(), undefined);
+    store.write(record);
+    store.write({ ...record, host: "10.0.0.1" });
+    assert.equal(statSync(store.path).mode & 0o777, 0o600);
+    assert.equal(statSync(join(dir, "meta")).mode & 0o777, 0o700);
+    assert.deepEqual(readdirSync(join(dir, "meta")), ["gl-t-1.json"], "no temp files left");
+    assert.equal(store.read()?.host, "10.0.0.1");
+    assert.equal(store.remove(), true);
+    assert.equal(store.remove(), false);
+  });
+
+  it("names a corrupt file", () => {
+    const store = new MetadataStore(dir, "x.json");
+    writeFileSync(store.path, "{not json");
+    expectFailure(() => store.read(), /job metadata .*x\.json is corrupt/);
+  });
+});
