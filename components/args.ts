@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { CreateRunnerArgs } from "./gitlabRunner";
 
 /**
  * Arguments of {@link GitLabFargateRunner}. Only `gitlab` and `admin` are required; every other group has secure,
@@ -32,13 +33,13 @@ export interface GitLabArgs {
   url: string;
   /**
    * Runner authentication token (`glrt-…`) of a runner created in GitLab (UI or `POST /api/v4/user/runners`).
-   * Always treated as a secret. Give exactly one of `runnerToken` and `registrationToken`.
+   * Always treated as a secret. Give exactly one of `runnerToken`, `registrationToken` and `createRunner`.
    * @see https://docs.gitlab.com/ci/runners/runners_scope/
    */
   runnerToken?: pulumi.Input<string>;
   /**
    * Legacy registration token (deprecated by GitLab, scheduled for removal). Always treated as a secret.
-   * Give exactly one of `runnerToken` and `registrationToken`.
+   * Give exactly one of `runnerToken`, `registrationToken` and `createRunner`.
    * @see https://docs.gitlab.com/ci/runners/new_creation_workflow/
    */
   registrationToken?: pulumi.Input<string>;
@@ -51,6 +52,13 @@ export interface GitLabArgs {
     /** Whether the runner is locked to its project. Default: gitlab-runner's default. */
     locked?: boolean;
   };
+  /**
+   * Let the stack create the runner in GitLab (`POST /api/v4/user/runners`) with an access token, register with the
+   * token GitLab returns, and delete the runner on `pulumi destroy`. Give exactly one of `runnerToken`,
+   * `registrationToken` and `createRunner`. Default: none. See the README section "Runner lifecycle".
+   * @see https://docs.gitlab.com/api/users/#create-a-runner-linked-to-a-user
+   */
+  createRunner?: CreateRunnerArgs;
   /** PEM of a private CA that signed the GitLab instance's certificate. Default: the public CA bundle. */
   tlsCaCertificate?: pulumi.Input<string>;
 }

@@ -5,7 +5,9 @@ import { createCacheBucket } from "./cache";
 import { CONTAINER_NAME, createJobCluster, createJobTaskDefinition } from "./cluster";
 import { AwsContext, createManagerIdentity, createTaskRoles } from "./iam";
 import { createManager, MANAGER_SSH_USER } from "./manager";
+import { GitLabRunner } from "./gitlabRunner";
 import { createNetwork, createSecurityGroups } from "./network";
+import { registerRunner, RunnerRegistration } from "./registration";
 import { createJobImage } from "./registry";
 import { resolveArgs, ResolvedArgs } from "./validation";
 
@@ -101,6 +103,12 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
    * strategy, the manager's permissions and the task definition.
    */
   public readonly jobInfrastructure: pulumi.Resource[];
+  /** The runner the stack created in GitLab (`gitlab.createRunner`), or undefined when a token was given. */
+  public readonly gitlabRunner?: GitLabRunner;
+  /** GitLab's id of the runner created with `gitlab.createRunner`, or undefined when a token was given. */
+  public readonly runnerId: pulumi.Output<number | undefined>;
+  /** The commands that push the driver and the configuration to the manager and register the runner. */
+  public readonly registration: RunnerRegistration;
 
   constructor(name: string, args: GitLabFargateRunnerArgs, opts?: pulumi.ComponentResourceOptions) {
     const resolved: ResolvedArgs = resolveArgs(name, args);
@@ -175,7 +183,58 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
     this.taskRoleArn = roles.task.arn;
     this.jobInfrastructure = [capacityProviders, identity.policy, taskDefinition];
 
-    // registration: wired by the bootstrap/registration issue (dependsOn: this.jobInfrastructure, manager.eip)
+    const token = resolved.gitlab.token;
+    this.gitlabRunner =
+      token.kind === "create"
+        ? new GitLabRunner(
+            `${name}-gitlab-runner`,
+            { ...token.createRunner, url: resolved.gitlab.url, defaultDescription: resolved.runner.name },
+            { parent: this },
+          )
+        : undefined;
+    this.runnerId = this.gitlabRunner ? this.gitlabRunner.runnerId : pulumi.output(undefined);
+    const gitlabCredentials =
+      token.kind === "create"
+        ? { runnerToken: this.gitlabRunner!.token }
+        : token.kind === "runner"
+          ? { runnerToken: token.value }
+          : { registrationToken: token.value, legacyRegistration: resolved.gitlab.legacyRegistration };
+    this.registration = registerRunner(
+      name,
+      {
+        connection: { host: this.managerPublicIp, user: MANAGER_SSH_USER, privateKey: manager.sshPrivateKey },
+        gitlab: { url: resolved.gitlab.url, tlsCaCertificate: resolved.gitlab.tlsCaCertificate, ...gitlabCredentials },
+        runner: {
+          name: resolved.runner.name,
+          concurrent: resolved.runner.concurrent,
+          checkIntervalSeconds: resolved.runner.checkInterval,
+        },
+        fargate: {
+          cluster: cluster.name,
+          region: ctx.region,
+          subnetIds: network.taskSubnetIds,
+          securityGroupIds: [securityGroups.task.id],
+          taskDefinition: this.taskDefinition,
+          enablePublicIp: tasksUsePublicIp,
+          usePublicIp: this.connectToTaskPublicIp,
+          platformVersion: resolved.jobs.platformVersion,
+          containerName: CONTAINER_NAME,
+          tags: resolved.tags,
+        },
+        cache: cacheBucket ? { bucketName: cacheBucket.bucket, region: ctx.region } : undefined,
+        instanceId: manager.instance.id,
+      },
+      {
+        parent: this,
+        // The manager unregisters (the Command's delete) before a created runner is deleted in GitLab.
+        dependsOn: [
+          manager.instance,
+          manager.eip,
+          ...this.jobInfrastructure,
+          ...(this.gitlabRunner ? [this.gitlabRunner] : []),
+        ],
+      },
+    );
 
     this.registerOutputs({
       vpcId: this.vpcId,
@@ -192,6 +251,7 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
       imageUri: this.imageUri,
       cacheBucketName: this.cacheBucketName,
       logGroupName: this.logGroupName,
+      runnerId: this.runnerId,
     });
   }
 }

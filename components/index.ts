@@ -16,3 +16,7 @@ export type {
 } from "./args";
 export { allowedMemory, FARGATE_CPU_VALUES } from "./fargate";
 export { CONTAINER_NAME } from "./cluster";
+export { GitLabRunner } from "./gitlabRunner";
+export type { CreateRunnerArgs, RunnerAccessLevel, RunnerScope } from "./gitlabRunner";
+export { registerRunner } from "./registration";
+export type { RegisterRunnerArgs, RunnerRegistration } from "./registration";

@@ -2,6 +2,7 @@ import * as net from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { Architecture, ExistingNetworkArgs, ExternalImageArgs, GitLabFargateRunnerArgs, TaskPlacement } from "./args";
 import { allowedMemory, FARGATE_CPU_VALUES } from "./fargate";
+import { CreateRunnerArgs, validateCreateRunnerArgs } from "./gitlabRunner";
 
 /** The component's arguments after validation, with every default applied. Pure data, no resources. */
 export interface ResolvedArgs {
@@ -10,8 +11,10 @@ export interface ResolvedArgs {
     url: string;
     /** Port of the GitLab URL (443 unless the URL names another). */
     port: number;
-    /** Exactly one of the two tokens, always secret. */
-    token: { kind: "runner" | "registration"; value: pulumi.Output<string> };
+    /** A given token (always secret), or the runner the stack creates in GitLab. */
+    token:
+      | { kind: "runner" | "registration"; value: pulumi.Output<string> }
+      | { kind: "create"; createRunner: CreateRunnerArgs };
     legacyRegistration?: { tags?: string[]; runUntagged?: boolean; locked?: boolean };
     tlsCaCertificate?: pulumi.Output<string>;
   };
@@ -84,18 +87,40 @@ function resolveGitLabUrl(url: string | undefined): { url: string; port: number 
 }
 
 function resolveToken(gitlab: GitLabFargateRunnerArgs["gitlab"]): ResolvedArgs["gitlab"]["token"] {
-  const { runnerToken, registrationToken } = gitlab;
+  const { runnerToken, registrationToken, createRunner } = gitlab;
   for (const [key, value] of [
     ["runnerToken", runnerToken],
     ["registrationToken", registrationToken],
   ] as const) {
     if (typeof value === "string" && value.trim() === "") fail(`gitlab.${key}`, "it is an empty string");
   }
+  if (createRunner !== undefined) {
+    if (runnerToken !== undefined || registrationToken !== undefined) {
+      fail(
+        "gitlab.createRunner",
+        "give it alone: the runner it creates brings its own token (drop runnerToken/registrationToken)",
+      );
+    }
+    if (gitlab.legacyRegistration !== undefined) {
+      fail("gitlab.legacyRegistration", "it applies only to registrationToken; set tags etc. in gitlab.createRunner");
+    }
+    validateCreateRunnerArgs(createRunner);
+    return { kind: "create", createRunner };
+  }
   if (runnerToken !== undefined && registrationToken !== undefined) {
     fail("gitlab.runnerToken / gitlab.registrationToken", "give only one of them, not both");
   }
   if (runnerToken === undefined && registrationToken === undefined) {
-    fail("gitlab.runnerToken / gitlab.registrationToken", "give one of them (a glrt-… runner token is preferred)");
+    fail(
+      "gitlab.runnerToken / gitlab.registrationToken / gitlab.createRunner",
+      "give one of them (a glrt-… runner token is preferred)",
+    );
+  }
+  if (gitlab.legacyRegistration !== undefined && registrationToken === undefined) {
+    fail(
+      "gitlab.legacyRegistration",
+      "it applies only to registrationToken; a runnerToken's runner keeps its settings in GitLab",
+    );
   }
   const kind = runnerToken !== undefined ? "runner" : "registration";
   const value = pulumi.secret(pulumi.output((runnerToken ?? registrationToken) as pulumi.Input<string>));

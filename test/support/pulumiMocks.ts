@@ -99,6 +99,9 @@ function outputsFor(
         privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${name}\n-----END OPENSSH PRIVATE KEY-----\n`,
         privateKeyPem: `-----BEGIN PRIVATE KEY-----\n${name}\n-----END PRIVATE KEY-----\n`,
       };
+    case "pulumi-nodejs:dynamic:Resource":
+      // The GitLab runner the stack creates: GitLab answers with its id and authentication token.
+      return { ...inputs, runnerId: 4200 + sequence, token: `glrt-created-${name}`, tokenExpiresAt: undefined };
     default:
       return { ...inputs, arn: arn("mock", `${type}/${name}`) };
   }

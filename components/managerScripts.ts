@@ -1,0 +1,191 @@
+/**
+ * Shell scripts shipped to the runner manager. They are POSIX sh, kept as strings here so the deployment pushes the
+ * exact text the tests execute and lint (test/registration/).
+ *
+ * Every absolute path in the registration scripts is prefixed with `$GFR_ROOT`, which is empty on the manager (the
+ * deployment never sets it) and a temporary directory in the tests.
+ */
+
+/** What gitlab-runner executes for every custom-executor stage: our bundled driver on the pinned Node.js. */
+export const LAUNCHER_SCRIPT = String.raw`#!/bin/sh
+# GitLab custom executor entry point (config_exec, prepare_exec, run_exec, cleanup_exec): runs the bundled
+# Fargate driver next to this file with the Node.js installed by the first-boot script.
+here=$(dirname "$0")
+exec "$here/node/bin/node" "$here/fargate.js" "$@"
+`;
+
+/**
+ * Registers the manager with GitLab. Reads the token (one line) from standard input; settings come from the
+ * environment (see the header). Run as root by the deployment's register command, on create and on every update.
+ */
+export const REGISTER_SCRIPT = String.raw`#!/bin/sh
+# Registers this runner manager with GitLab. Run as root by the deployment over SSH, on every change:
+#   1. waits until the first-boot script (cloud-init) has finished,
+#   2. installs the files staged in $GFR_STAGING (driver, launcher, fargate.toml, runner template, CA),
+#   3. unregisters the entry a previous run left, so GitLab keeps no stale record of this manager,
+#   4. rewrites config.toml with the global settings only, then registers exactly one runner from the template,
+#   5. restarts gitlab-runner.
+# The token is read from standard input and reaches gitlab-runner only through its environment: never a command
+# line (visible in ps), never this script's output. gitlab-runner's own output goes to a root-only log file.
+#
+# Settings (environment; none of them secret):
+#   GFR_STAGING     directory holding the staged files (required)
+#   GFR_URL         GitLab URL (required)
+#   GFR_NAME        runner name written to config.toml (required)
+#   GFR_TOKEN_KIND  "runner" (glrt- runner authentication token, default) or "registration" (legacy token)
+#   GFR_TAG_LIST, GFR_RUN_UNTAGGED, GFR_LOCKED   legacy registration token only
+#   GFR_PRIVATE_CA  "true": install $GFR_STAGING/ca.crt and trust it for GitLab
+#   GFR_ROOT        prefix of every absolute path; empty on the manager, a temporary directory in tests
+set -e
+umask 077
+
+die() {
+  echo "register: $*" >&2
+  exit 1
+}
+
+[ -n "$GFR_STAGING" ] || die "GFR_STAGING is not set"
+[ -n "$GFR_URL" ] || die "GFR_URL is not set"
+[ -n "$GFR_NAME" ] || die "GFR_NAME is not set"
+kind=$GFR_TOKEN_KIND
+[ -n "$kind" ] || kind=runner
+case $kind in
+  runner | registration) ;;
+  *) die "GFR_TOKEN_KIND must be runner or registration, got '$kind'" ;;
+esac
+
+config_dir=$GFR_ROOT/etc/gitlab-runner
+opt_dir=$GFR_ROOT/opt/gitlab-runner
+log_dir=$GFR_ROOT/var/log/gitlab-fargate-runner
+config=$config_dir/config.toml
+template=$config_dir/runner-template.toml
+ca=$config_dir/certs/ca.crt
+log=$log_dir/registration.log
+
+token=
+IFS= read -r token || true
+exec </dev/null
+[ -n "$token" ] || die "no token on standard input"
+
+# The end of gitlab-runner's log with the token masked; awk gets the token through its environment.
+show_log() {
+  echo "register: last lines of $log on the manager:" >&2
+  tail -n 20 "$log" | TOKEN=$token awk '
+    {
+      line = $0
+      secret = ENVIRON["TOKEN"]
+      while (secret != "" && (i = index(line, secret)) > 0)
+        line = substr(line, 1, i - 1) "[MASKED]" substr(line, i + length(secret))
+      gsub(/glrt-[A-Za-z0-9_-]+/, "[MASKED]", line)
+      gsub(/GR1348941[A-Za-z0-9_-]+/, "[MASKED]", line)
+      print line
+    }' >&2
+}
+
+# put MODE SOURCE DESTINATION: replaces DESTINATION in one rename, so a stage starting meanwhile sees the old or
+# the new file, never half of one.
+put() {
+  [ -f "$2" ] || die "staged file $2 is missing"
+  install -m "$1" "$2" "$3.new"
+  mv -f "$3.new" "$3"
+}
+
+status=0
+cloud-init status --wait >/dev/null 2>&1 || status=$?
+case $status in
+  0 | 2) ;; # 2: finished with recoverable errors (for example deprecated keys)
+  *)
+    cloud-init status --long >&2 || true
+    die "the first-boot script failed (cloud-init status $status); see /var/log/cloud-init-output.log on the manager"
+    ;;
+esac
+command -v gitlab-runner >/dev/null || die "gitlab-runner is not installed; see /var/log/cloud-init-output.log"
+
+install -d -m 0700 "$config_dir" "$log_dir" "$opt_dir/metadata"
+install -d -m 0755 "$opt_dir" "$opt_dir/builds" "$opt_dir/cache"
+put 0644 "$GFR_STAGING/fargate.js" "$opt_dir/fargate.js"
+put 0755 "$GFR_STAGING/fargate" "$opt_dir/fargate"
+put 0600 "$GFR_STAGING/fargate.toml" "$config_dir/fargate.toml"
+put 0600 "$GFR_STAGING/runner-template.toml" "$template"
+if [ "$GFR_PRIVATE_CA" = true ]; then
+  install -d -m 0755 "$config_dir/certs"
+  put 0644 "$GFR_STAGING/ca.crt" "$ca"
+else
+  rm -f "$ca"
+fi
+
+: >"$log"
+if [ -f "$config" ] && grep -qF '[[runners]]' "$config"; then
+  if ! gitlab-runner unregister --config "$config" --all-runners </dev/null >>"$log" 2>&1; then
+    echo "register: warning: GitLab did not confirm removing the previous entry of this manager; it stays listed" \
+      "as stale in GitLab until GitLab cleans it up" >&2
+  fi
+fi
+
+put 0600 "$GFR_STAGING/config.toml" "$config"
+set -- register --non-interactive --config "$config" --url "$GFR_URL" --name "$GFR_NAME" \
+  --executor custom --template-config "$template"
+if [ "$GFR_PRIVATE_CA" = true ]; then
+  set -- "$@" --tls-ca-file "$ca"
+fi
+if [ "$kind" = runner ]; then
+  CI_SERVER_TOKEN=$token gitlab-runner "$@" </dev/null >>"$log" 2>&1 || {
+    show_log
+    die "gitlab-runner register failed (check the URL, the token and that the manager reaches GitLab on 443)"
+  }
+else
+  set -- "$@" --run-untagged="$GFR_RUN_UNTAGGED" --locked="$GFR_LOCKED"
+  if [ -n "$GFR_TAG_LIST" ]; then
+    set -- "$@" --tag-list "$GFR_TAG_LIST"
+  fi
+  REGISTRATION_TOKEN=$token gitlab-runner "$@" </dev/null >>"$log" 2>&1 || {
+    show_log
+    die "gitlab-runner register failed (check the URL, the token and that the manager reaches GitLab on 443)"
+  }
+fi
+
+count=$(grep -cF '[[runners]]' "$config" || true)
+[ "$count" = 1 ] || die "config.toml holds $count runner entries after registration instead of 1"
+
+systemctl enable --quiet gitlab-runner
+systemctl restart gitlab-runner || die "gitlab-runner did not restart; see: journalctl -u gitlab-runner"
+echo "registered runner '$GFR_NAME' with $GFR_URL; gitlab-runner restarted"
+`;
+
+/**
+ * Removes the manager's runner entry from GitLab, then stops gitlab-runner. Run as root by the register command's
+ * delete step (`pulumi destroy`, or before the registration is replaced).
+ */
+export const UNREGISTER_SCRIPT = String.raw`#!/bin/sh
+# Removes this manager from GitLab, then stops gitlab-runner. Run as root by the deployment over SSH on
+# "pulumi destroy" and before a replaced registration is created again.
+# When GitLab cannot be reached (or the token was already revoked) it warns and goes on, so a destroy never gets
+# stuck; the runner then shows as stale in GitLab.
+#   GFR_ROOT  prefix of every absolute path; empty on the manager, a temporary directory in tests
+set -e
+umask 077
+
+config=$GFR_ROOT/etc/gitlab-runner/config.toml
+log_dir=$GFR_ROOT/var/log/gitlab-fargate-runner
+log=$log_dir/unregistration.log
+install -d -m 0700 "$log_dir"
+: >"$log"
+
+if [ -f "$config" ] && grep -qF '[[runners]]' "$config"; then
+  if gitlab-runner unregister --config "$config" --all-runners </dev/null >>"$log" 2>&1; then
+    echo "unregistered this manager from GitLab"
+  else
+    echo "unregister: warning: GitLab did not confirm the removal (details in $log on the manager);" \
+      "check the runner list in GitLab" >&2
+  fi
+else
+  echo "no runner registered on this manager"
+fi
+
+if systemctl stop gitlab-runner; then
+  systemctl disable --quiet gitlab-runner || true
+  echo "gitlab-runner stopped"
+else
+  echo "unregister: warning: could not stop gitlab-runner" >&2
+fi
+`;

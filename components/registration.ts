@@ -1,0 +1,445 @@
+/**
+ * Turns the manager instance into a registered GitLab runner manager with @pulumi/command, and back:
+ * stage the files over SFTP (`remote.CopyToRemote`), then one `remote.Command` that installs them and registers
+ * (create and update) or unregisters and stops gitlab-runner (delete).
+ * @see https://www.pulumi.com/registry/packages/command/api-docs/remote/command/
+ */
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { remote, types } from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { LAUNCHER_SCRIPT, REGISTER_SCRIPT, UNREGISTER_SCRIPT } from "./managerScripts";
+import {
+  CapacityProviderStrategyItem,
+  DriverLogFormat,
+  DriverLogLevel,
+  renderManagerConfiguration,
+  RunnerCacheInput,
+  RunnerGlobalConfigInput,
+  RunnerTemplateInput,
+} from "./runnerConfig";
+
+/** An SSH endpoint (the manager itself, or the bastion in front of it). */
+export interface RegistrationSshEndpoint {
+  /** Host name or IP, e.g. the manager's Elastic IP. Required. */
+  host: pulumi.Input<string>;
+  /** Login user. Default `ubuntu` (Ubuntu AMIs); it needs password-less sudo. */
+  user?: string;
+  /** SSH port. Default 22. */
+  port?: number;
+  /** OpenSSH or PEM private key. Always stored as a secret. Required for the manager. */
+  privateKey?: pulumi.Input<string>;
+  /** Expected host key (`ssh-ed25519 AAAA…`). Default: none, the host key is not checked. */
+  hostKey?: pulumi.Input<string>;
+}
+
+/** How the deployment reaches the manager over SSH. */
+export interface RegistrationConnectionArgs extends RegistrationSshEndpoint {
+  privateKey: pulumi.Input<string>;
+  /** A bastion to jump through (SSH `ProxyJump`). Default: connect directly. */
+  proxy?: RegistrationSshEndpoint;
+  /**
+   * Failed dial attempts tolerated before giving up; the instance may still be booting. Default 60 (with the
+   * default per-dial timeout, at least several minutes). `-1`: unlimited.
+   */
+  dialErrorLimit?: number;
+  /** Seconds each dial attempt may take. Default 30. */
+  perDialTimeoutSeconds?: number;
+}
+
+/**
+ * Where the runner registers and with which token. Give exactly one of `runnerToken` and `registrationToken`.
+ * @see https://docs.gitlab.com/runner/register/
+ */
+export interface RegistrationGitLabArgs {
+  /** HTTPS URL of the GitLab instance, e.g. `https://gitlab.com`. Required. */
+  url: string;
+  /**
+   * Runner authentication token (`glrt-…`) of a runner created in GitLab (UI or `POST /api/v4/user/runners`).
+   * Reaches the manager on the register command's standard input; stored as a secret.
+   */
+  runnerToken?: pulumi.Input<string>;
+  /** Legacy registration token (deprecated by GitLab). Reaches the manager like `runnerToken`. */
+  registrationToken?: pulumi.Input<string>;
+  /** Only with `registrationToken`: attributes the legacy flow sets when registering. */
+  legacyRegistration?: {
+    /** Job tags the runner picks up. Default: none. */
+    tags?: string[];
+    /** Also run jobs without tags. Default: true when `tags` is empty, else false (gitlab-runner's rule). */
+    runUntagged?: boolean;
+    /** Lock the runner to its project. Default true (gitlab-runner's default). */
+    locked?: boolean;
+  };
+  /**
+   * PEM certificate(s) of a private CA that signed GitLab's TLS certificate. Installed as
+   * `/etc/gitlab-runner/certs/ca.crt` and set as the runner's `tls-ca-file`. Default: the system's CA bundle.
+   * @see https://docs.gitlab.com/runner/configuration/tls-self-signed/
+   */
+  tlsCaCertificate?: pulumi.Input<string>;
+}
+
+/** gitlab-runner's settings: the global section and the `[[runners]]` template (see runnerConfig.ts). */
+export interface RegistrationRunnerArgs
+  extends RunnerGlobalConfigInput, Omit<RunnerTemplateInput, "privateCa" | "cache"> {
+  /** Runner name written to config.toml (`--name`). Required; one line. */
+  name: string;
+}
+
+/** The driver's view of ECS (fargate.toml); see {@link renderFargateToml} for each key. */
+export interface RegistrationFargateArgs {
+  /** ECS cluster name. Required. */
+  cluster: pulumi.Input<string>;
+  /** AWS region of the cluster. Required. */
+  region: pulumi.Input<string>;
+  /** Subnets of the job tasks. Required, non-empty. */
+  subnetIds: pulumi.Input<pulumi.Input<string>[]>;
+  /** Security groups of the job tasks. Required, non-empty. */
+  securityGroupIds: pulumi.Input<pulumi.Input<string>[]>;
+  /** Default task definition, `family:revision`. Required. */
+  taskDefinition: pulumi.Input<string>;
+  /** Tasks get a public IP (public subnets without NAT). Default false. */
+  enablePublicIp?: pulumi.Input<boolean>;
+  /** The driver connects to the task's public IP. Default: same as `enablePublicIp`. */
+  usePublicIp?: pulumi.Input<boolean>;
+  /** Fargate platform version. Default: `LATEST`. */
+  platformVersion?: pulumi.Input<string>;
+  /** RunTask capacity provider strategy. Default: the cluster's default strategy. */
+  capacityProviderStrategy?: CapacityProviderStrategyItem[];
+  /** Extra tags on every task. Default: none. */
+  tags?: pulumi.Input<Record<string, string>>;
+  /** Container that receives the job's SSH key. Default: the driver's `ci-coordinator`. */
+  containerName?: string;
+  /** Task definitions a job may pick with `FARGATE_TASK_DEFINITION`. Default: none. */
+  allowedTaskDefinitions?: pulumi.Input<pulumi.Input<string>[]>;
+  /** Seconds until a task is RUNNING. Default: the driver's (600). */
+  taskRunningTimeoutSeconds?: number;
+  /** Seconds until the task's sshd answers. Default: the driver's (180). */
+  sshReadyTimeoutSeconds?: number;
+  /** Driver log level. Default `info`. */
+  logLevel?: DriverLogLevel;
+  /** Driver log format. Default `text`. */
+  logFormat?: DriverLogFormat;
+}
+
+/** The S3 distributed cache; omit to run without one. */
+export interface RegistrationCacheArgs extends Omit<RunnerCacheInput, "bucketName" | "region"> {
+  /** Bucket name. Required. */
+  bucketName: pulumi.Input<string>;
+  /** Bucket region. Required. */
+  region: pulumi.Input<string>;
+}
+
+/** Arguments of {@link registerRunner}. */
+export interface RegisterRunnerArgs {
+  /** SSH access to the manager. */
+  connection: RegistrationConnectionArgs;
+  /** GitLab URL and token. */
+  gitlab: RegistrationGitLabArgs;
+  /** gitlab-runner settings. */
+  runner: RegistrationRunnerArgs;
+  /** ECS settings for the driver. */
+  fargate: RegistrationFargateArgs;
+  /** S3 cache. Default: none. */
+  cache?: RegistrationCacheArgs;
+  /**
+   * The manager instance id. A new id (the instance was replaced) re-runs the registration on the new instance.
+   * Default: none (pass it; otherwise a replaced instance stays unregistered until something else changes).
+   */
+  instanceId?: pulumi.Input<string>;
+  /**
+   * The bundled driver to push. Default: `dist/driver/fargate.js` of this package (built by `npm run build`);
+   * a missing file is an error at program time.
+   */
+  driverBundlePath?: string;
+  /** Directory on the manager, writable by the SSH user, where files are staged. Default `/home/<user>/gitlab-fargate-runner`. */
+  stagingDirectory?: string;
+}
+
+/** What {@link registerRunner} created. */
+export interface RunnerRegistration {
+  /** One upload per staged file, keyed by file name (`fargate.js`, `fargate.toml`, …). */
+  copies: Record<string, remote.CopyToRemote>;
+  /** The command that registers on create/update and unregisters on delete. */
+  command: remote.Command;
+  /** SHA-256 of every staged file, keyed by file name: what the command's `triggers` hold. */
+  fileHashes: pulumi.Output<Record<string, string>>;
+}
+
+/** `sha256:<hex>` of a text or file content. */
+export function contentHash(content: string | Buffer): string {
+  return `sha256:${createHash("sha256").update(content).digest("hex")}`;
+}
+
+/** Quotes a value for POSIX sh. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The driver bundle shipped with this package: `dist/driver/fargate.js`, looked up from the compiled module
+ * (`dist/components`) and from the sources (`components`). Throws a clear error when it was not built.
+ */
+export function defaultDriverBundlePath(): string {
+  const candidates = [
+    path.resolve(__dirname, "../driver/fargate.js"),
+    path.resolve(__dirname, "../dist/driver/fargate.js"),
+  ];
+  const found = candidates.find((candidate) => fs.existsSync(candidate));
+  if (!found) {
+    throw new Error(
+      `registerRunner: the driver bundle was not found (looked for ${candidates.join(" and ")}). ` +
+        'Run "npm run build" first, or pass driverBundlePath.',
+    );
+  }
+  return found;
+}
+
+/** Which token the registration uses. */
+export type TokenKind = "runner" | "registration";
+
+/** Checks `gitlab` and picks the token; throws naming the arguments when both or neither token are given. */
+export function selectToken(gitlab: RegistrationGitLabArgs): { kind: TokenKind; token: pulumi.Input<string> } {
+  const hasRunner = gitlab.runnerToken !== undefined && gitlab.runnerToken !== "";
+  const hasRegistration = gitlab.registrationToken !== undefined && gitlab.registrationToken !== "";
+  if (hasRunner && hasRegistration) {
+    throw new Error("gitlab.runnerToken and gitlab.registrationToken are mutually exclusive: give only one");
+  }
+  if (!hasRunner && !hasRegistration) {
+    throw new Error("gitlab.runnerToken (glrt-…, recommended) or gitlab.registrationToken (legacy) is required");
+  }
+  if (hasRunner && gitlab.legacyRegistration !== undefined) {
+    throw new Error(
+      "gitlab.legacyRegistration only applies to gitlab.registrationToken: with gitlab.runnerToken, tags, " +
+        "run-untagged and locked are set on the runner in GitLab",
+    );
+  }
+  return hasRunner
+    ? { kind: "runner", token: gitlab.runnerToken as pulumi.Input<string> }
+    : { kind: "registration", token: gitlab.registrationToken as pulumi.Input<string> };
+}
+
+function checkToken(kind: TokenKind, token: string): string {
+  const value = token.trim();
+  if (value === "" || /\s/.test(value)) throw new Error(`gitlab.${kind}Token: must be one non-empty word`);
+  if (kind === "runner" && value.startsWith("GR1348941")) {
+    throw new Error("gitlab.runnerToken: this is a legacy registration token; pass it as gitlab.registrationToken");
+  }
+  return value;
+}
+
+function validateUrl(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error(`gitlab.url: "${url}" is not a URL`);
+  }
+  if (parsed.protocol !== "https:") throw new Error(`gitlab.url: must use https://, got "${url}"`);
+}
+
+/** Settings of the register and unregister scripts (environment variables; nothing secret). */
+export interface RegistrationEnvironmentInput {
+  stagingDirectory: string;
+  url: string;
+  name: string;
+  tokenKind: TokenKind;
+  legacyRegistration?: RegistrationGitLabArgs["legacyRegistration"];
+  privateCa: boolean;
+}
+
+/** The environment the register script runs with (see the script's header). Throws on invalid legacy tags. */
+export function registrationEnvironment(input: RegistrationEnvironmentInput): Record<string, string> {
+  const env: Record<string, string> = {
+    GFR_STAGING: input.stagingDirectory,
+    GFR_URL: input.url,
+    GFR_NAME: input.name,
+    GFR_TOKEN_KIND: input.tokenKind,
+    GFR_PRIVATE_CA: input.privateCa ? "true" : "false",
+  };
+  if (input.tokenKind === "registration") {
+    const tags = input.legacyRegistration?.tags ?? [];
+    for (const tag of tags) {
+      if (tag.trim() === "" || tag.includes(",")) {
+        throw new Error(`gitlab.legacyRegistration.tags: "${tag}" must be non-empty and without commas`);
+      }
+    }
+    env.GFR_TAG_LIST = tags.join(",");
+    env.GFR_RUN_UNTAGGED = String(input.legacyRegistration?.runUntagged ?? tags.length === 0);
+    env.GFR_LOCKED = String(input.legacyRegistration?.locked ?? true);
+  }
+  return env;
+}
+
+/** `sudo -n env K='v'… sh '<script>'`: how the command runs a staged script as root. */
+export function remoteScriptCommand(scriptPath: string, env: Record<string, string>): string {
+  const assignments = Object.entries(env).map(([key, value]) => `${key}=${shellQuote(value)}`);
+  return ["sudo", "-n", "env", ...assignments, "sh", shellQuote(scriptPath)].join(" ");
+}
+
+/** `dependsOn` plus `extra`, keeping whatever form (resource, array, output) the caller used. */
+function withDependencies(
+  dependsOn: pulumi.CustomResourceOptions["dependsOn"],
+  extra: pulumi.Resource[],
+): pulumi.CustomResourceOptions["dependsOn"] {
+  if (dependsOn === undefined) return extra;
+  if (Array.isArray(dependsOn)) return [...dependsOn, ...extra];
+  if (pulumi.Resource.isInstance(dependsOn)) return [dependsOn, ...extra];
+  return pulumi
+    .output(dependsOn as pulumi.Input<pulumi.Input<pulumi.Resource>[]>)
+    .apply((resolved) => [...resolved, ...extra]);
+}
+
+function connectionArgs(connection: RegistrationConnectionArgs): types.input.remote.ConnectionArgs {
+  const proxy = connection.proxy;
+  return {
+    host: connection.host,
+    port: connection.port ?? 22,
+    user: connection.user ?? "ubuntu",
+    privateKey: pulumi.secret(connection.privateKey),
+    hostKey: connection.hostKey,
+    dialErrorLimit: connection.dialErrorLimit ?? 60,
+    perDialTimeout: connection.perDialTimeoutSeconds ?? 30,
+    proxy: proxy && {
+      host: proxy.host,
+      port: proxy.port ?? 22,
+      user: proxy.user ?? connection.user ?? "ubuntu",
+      privateKey: pulumi.secret(proxy.privateKey ?? connection.privateKey),
+      hostKey: proxy.hostKey,
+    },
+  };
+}
+
+/**
+ * Registers the manager as a GitLab runner and unregisters it on delete.
+ *
+ * Resources (all with `opts`; the staging copies and the command also wait for `opts.dependsOn`, e.g. the instance
+ * and its Elastic IP):
+ * - `${name}-stage-<file>`: `remote.CopyToRemote` of each file into the staging directory;
+ * - `${name}-register`: `remote.Command` after every copy. Create/update run the register script (token on stdin,
+ *   `cloud-init status --wait` first); delete runs the unregister script. Its `triggers` are the SHA-256 of every
+ *   staged file plus the instance id, so any change re-registers (one runner entry) and restarts gitlab-runner.
+ *   It is deleted before it is replaced, so a replacement never unregisters the new registration.
+ *
+ * Throws at program time on invalid arguments (naming them) and when the driver bundle is missing.
+ */
+export function registerRunner(
+  name: string,
+  args: RegisterRunnerArgs,
+  opts: pulumi.CustomResourceOptions = {},
+): RunnerRegistration {
+  const { kind, token } = selectToken(args.gitlab);
+  validateUrl(args.gitlab.url);
+  if (typeof args.runner?.name !== "string" || args.runner.name.trim() === "" || /[\r\n]/.test(args.runner.name)) {
+    throw new Error("runner.name: must be a non-empty single line");
+  }
+  const user = args.connection.user ?? "ubuntu";
+  const stagingDirectory = args.stagingDirectory ?? `/home/${user}/gitlab-fargate-runner`;
+  if (!path.posix.isAbsolute(stagingDirectory)) throw new Error("stagingDirectory: must be an absolute path");
+  const privateCa = args.gitlab.tlsCaCertificate !== undefined;
+  const env = registrationEnvironment({
+    stagingDirectory,
+    url: args.gitlab.url,
+    name: args.runner.name,
+    tokenKind: kind,
+    legacyRegistration: args.gitlab.legacyRegistration,
+    privateCa,
+  });
+
+  const driverPath = path.resolve(args.driverBundlePath ?? defaultDriverBundlePath());
+  if (!fs.existsSync(driverPath)) throw new Error(`driverBundlePath: ${driverPath} does not exist`);
+  const driverHash = contentHash(fs.readFileSync(driverPath));
+
+  const { name: _runnerName, ...runnerSettings } = args.runner;
+  const configuration = pulumi
+    .all([pulumi.output(args.fargate), args.cache ? pulumi.output(args.cache) : undefined])
+    .apply(([fargate, cache]) =>
+      renderManagerConfiguration({
+        fargate: {
+          cluster: fargate.cluster,
+          region: fargate.region,
+          subnets: fargate.subnetIds,
+          securityGroups: fargate.securityGroupIds,
+          taskDefinition: fargate.taskDefinition,
+          enablePublicIp: fargate.enablePublicIp ?? false,
+          usePublicIp: fargate.usePublicIp ?? fargate.enablePublicIp ?? false,
+          platformVersion: fargate.platformVersion,
+          capacityProviderStrategy: fargate.capacityProviderStrategy,
+          tags: fargate.tags,
+          containerName: fargate.containerName,
+          allowedTaskDefinitions: fargate.allowedTaskDefinitions,
+          taskRunningTimeoutSeconds: fargate.taskRunningTimeoutSeconds,
+          sshReadyTimeoutSeconds: fargate.sshReadyTimeoutSeconds,
+          logLevel: fargate.logLevel,
+          logFormat: fargate.logFormat,
+        },
+        global: runnerSettings,
+        template: { ...runnerSettings, privateCa, cache },
+      }),
+    );
+
+  const caCertificate = privateCa
+    ? pulumi.output(args.gitlab.tlsCaCertificate as pulumi.Input<string>).apply((pem) => {
+        if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
+          throw new Error("gitlab.tlsCaCertificate: must be PEM (-----BEGIN CERTIFICATE-----)");
+        }
+        return pem.endsWith("\n") ? pem : `${pem}\n`;
+      })
+    : undefined;
+
+  const texts: Record<string, pulumi.Input<string>> = {
+    fargate: LAUNCHER_SCRIPT,
+    "fargate.toml": configuration.fargateToml,
+    "config.toml": configuration.globalConfigToml,
+    "runner-template.toml": configuration.runnerTemplateToml,
+    "register.sh": REGISTER_SCRIPT,
+    "unregister.sh": UNREGISTER_SCRIPT,
+  };
+  if (caCertificate) texts["ca.crt"] = caCertificate;
+
+  const connection = connectionArgs(args.connection);
+  const stageOpts: pulumi.CustomResourceOptions = { ...opts };
+  const copies: Record<string, remote.CopyToRemote> = {
+    "fargate.js": new remote.CopyToRemote(
+      `${name}-stage-driver`,
+      { connection, source: new pulumi.asset.FileAsset(driverPath), remotePath: `${stagingDirectory}/fargate.js` },
+      stageOpts,
+    ),
+  };
+  const hashes: Record<string, pulumi.Input<string>> = { "fargate.js": driverHash };
+  for (const [file, text] of Object.entries(texts)) {
+    copies[file] = new remote.CopyToRemote(
+      `${name}-stage-${file === "fargate" ? "launcher" : file.replace(/\./g, "-")}`,
+      {
+        connection,
+        source: pulumi.output(text).apply((content) => new pulumi.asset.StringAsset(content)),
+        remotePath: `${stagingDirectory}/${file}`,
+      },
+      stageOpts,
+    );
+    hashes[file] = pulumi.output(text).apply(contentHash);
+  }
+  const fileHashes = pulumi.output(hashes) as pulumi.Output<Record<string, string>>;
+
+  const registerCommand = remoteScriptCommand(`${stagingDirectory}/register.sh`, env);
+  const command = new remote.Command(
+    `${name}-register`,
+    {
+      connection,
+      create: registerCommand,
+      update: registerCommand,
+      delete: remoteScriptCommand(`${stagingDirectory}/unregister.sh`, { GFR_STAGING: stagingDirectory }),
+      stdin: pulumi.secret(pulumi.output(token).apply((value) => `${checkToken(kind, value)}\n`)),
+      triggers: [fileHashes, args.instanceId ?? ""],
+      logging: "stderr",
+      addPreviousOutputInEnv: false,
+    },
+    {
+      ...opts,
+      dependsOn: withDependencies(opts.dependsOn, Object.values(copies)),
+      deleteBeforeReplace: true,
+      additionalSecretOutputs: ["stdout", "stderr"],
+    },
+  );
+  return { copies, command, fileHashes };
+}

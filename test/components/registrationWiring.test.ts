@@ -1,0 +1,166 @@
+import { strict as assert } from "node:assert";
+import * as iarna from "@iarna/toml";
+import * as pulumi from "@pulumi/pulumi";
+import { parse as smolParse } from "smol-toml";
+import type * as Components from "../../components";
+import {
+  installMocks,
+  isSecretOutput,
+  plainOccurrences,
+  ResourceRecorder,
+  settle,
+  valueOf,
+} from "../support/pulumiMocks";
+
+const TOKEN = "glrt-wiring-token-1a2b3c4d";
+const ACCESS_TOKEN = "glpat-wiring-access-5e6f7a8b";
+const REGISTER = "command:remote:Command";
+
+let recorder: ResourceRecorder;
+let components: typeof Components;
+let counter = 0;
+
+/** A runner built from `gitlab` (plus required args) whose children's resource options are recorded. */
+async function deploy(gitlab: Components.GitLabArgs, extra: Partial<Components.GitLabFargateRunnerArgs> = {}) {
+  const name = `wire${++counter}`;
+  const childOptions = new Map<string, pulumi.ResourceOptions>();
+  const runner = new components.GitLabFargateRunner(
+    name,
+    { gitlab, admin: { sshCidrBlocks: ["203.0.113.7/32"] }, ...extra },
+    {
+      transformations: [
+        (args) => {
+          childOptions.set(args.name, args.opts);
+          return undefined;
+        },
+      ],
+    },
+  );
+  await valueOf(runner.registration.command.id);
+  await settle();
+  const staged = async (file: string) => {
+    const copy = recorder.one(name, "command:remote:CopyToRemote", `stage-${file}`);
+    return (await copy.inputs.source.text) as string;
+  };
+  return { name, runner, childOptions, staged, resources: recorder.of(name) };
+}
+
+describe("GitLabFargateRunner wires the registration (Pulumi mocks)", function () {
+  before(async () => {
+    recorder = await installMocks();
+    components = await import("../../components");
+  });
+
+  it("registers only after the manager, its Elastic IP and the job infrastructure exist", async () => {
+    const { name, runner, childOptions } = await deploy({ url: "https://gitlab.example.com", runnerToken: TOKEN });
+    const dependsOn = childOptions.get(`${name}-register`)?.dependsOn as pulumi.Resource[];
+    for (const needed of runner.jobInfrastructure) assert.ok(dependsOn.includes(needed));
+    const names = await Promise.all(dependsOn.map((r) => valueOf(r.urn)));
+    assert.ok(
+      names.some((urn) => urn.endsWith(`::${name}-manager`)),
+      names.join("\n"),
+    );
+    assert.ok(
+      names.some((urn) => urn.endsWith(`::${name}-manager-eip`)),
+      names.join("\n"),
+    );
+  });
+
+  it("connects to the manager's Elastic IP as ubuntu with the component's key", async () => {
+    const { name, runner } = await deploy({ url: "https://gitlab.example.com", runnerToken: TOKEN });
+    const register = recorder.one(name, REGISTER, "register");
+    const connection = register.inputs.connection.value ?? register.inputs.connection;
+    assert.equal(connection.host, await valueOf(runner.managerPublicIp));
+    assert.equal(connection.user, "ubuntu");
+    assert.equal(connection.privateKey, await valueOf(runner.managerSshPrivateKey));
+  });
+
+  it("pushes a fargate.toml describing this component's cluster, subnets, security group and task definition", async () => {
+    const { runner, staged } = await deploy({ url: "https://gitlab.example.com", runnerToken: TOKEN });
+    const text = await staged("fargate-toml");
+    const fargate = smolParse(text).Fargate as Record<string, unknown>;
+    assert.deepEqual(JSON.parse(JSON.stringify(iarna.parse(text))), JSON.parse(JSON.stringify(smolParse(text))));
+    assert.equal(fargate.Cluster, await valueOf(runner.clusterName));
+    assert.equal(fargate.Region, await valueOf(runner.region));
+    assert.deepEqual(fargate.Subnets ?? [fargate.Subnet], await valueOf(runner.taskSubnetIds));
+    assert.deepEqual(fargate.SecurityGroups ?? [fargate.SecurityGroup], [await valueOf(runner.taskSecurityGroupId)]);
+    assert.equal(fargate.TaskDefinition, await valueOf(runner.taskDefinition));
+    assert.equal(fargate.EnablePublicIP, false);
+    assert.equal(fargate.UsePublicIP, false);
+  });
+
+  it("with public tasks, gives them a public IP but still connects to the private one (the SG admits the manager's SG)", async () => {
+    const { staged } = await deploy(
+      { url: "https://gitlab.example.com", runnerToken: TOKEN },
+      { network: { taskPlacement: "public" } },
+    );
+    const fargate = smolParse(await staged("fargate-toml")).Fargate as Record<string, unknown>;
+    assert.equal(fargate.EnablePublicIP, true);
+    assert.equal(fargate.UsePublicIP, false);
+  });
+
+  it("points the runner's S3 cache at the component's bucket, and has no cache section when the cache is off", async () => {
+    const on = await deploy({ url: "https://gitlab.example.com", runnerToken: TOKEN });
+    const template = smolParse(await on.staged("runner-template-toml")) as { runners: Record<string, Record<string, Record<string, unknown>>>[] };
+    assert.equal(template.runners[0].cache.s3.BucketName, await valueOf(on.runner.cacheBucketName));
+    assert.equal(template.runners[0].cache.s3.AuthenticationType, "iam");
+    const off = await deploy({ url: "https://gitlab.example.com", runnerToken: TOKEN }, { cache: { enabled: false } });
+    const bare = smolParse(await off.staged("runner-template-toml")) as { runners: Record<string, Record<string, Record<string, unknown>>>[] };
+    assert.equal(bare.runners[0].cache, undefined);
+  });
+
+  it("hands the runner token to the register command only as a secret, and to nothing else", async () => {
+    const { resources } = await deploy({ url: "https://gitlab.example.com", runnerToken: TOKEN });
+    const register = resources.find((r) => r.type === REGISTER)!;
+    assert.deepEqual(plainOccurrences(resources, TOKEN), []);
+    assert.ok(JSON.stringify(register.inputs.stdin).includes(TOKEN), "the token reaches the register command");
+    assert.deepEqual(plainOccurrences([register.inputs.stdin], TOKEN), []);
+  });
+
+  it("with gitlab.createRunner, creates the runner in GitLab and registers with the token GitLab returned", async () => {
+    const { name, runner, childOptions, resources } = await deploy({
+      url: "https://gitlab.example.com",
+      createRunner: { accessToken: ACCESS_TOKEN, scope: { groupId: 42 }, tags: ["fargate"] },
+    });
+    const created = recorder.one(name, "pulumi-nodejs:dynamic:Resource", "gitlab-runner");
+    assert.equal(created.inputs.url, "https://gitlab.example.com");
+    assert.ok(runner.gitlabRunner);
+    const register = recorder.one(name, REGISTER, "register");
+    assert.ok(JSON.stringify(register.inputs.stdin).includes(`glrt-created-${name}-gitlab-runner`));
+    assert.deepEqual(plainOccurrences(resources, ACCESS_TOKEN), []);
+    assert.deepEqual(plainOccurrences([register.inputs.stdin], `glrt-created-${name}-gitlab-runner`), []);
+    // The manager unregisters (the command's delete) before the runner is deleted in GitLab.
+    assert.ok((childOptions.get(`${name}-register`)?.dependsOn as pulumi.Resource[]).includes(runner.gitlabRunner));
+    assert.equal(typeof (await valueOf(runner.runnerId)), "number");
+    assert.ok(await isSecretOutput(runner.gitlabRunner.token));
+  });
+
+  it("refuses createRunner together with a token, and legacy settings without a registration token", () => {
+    const admin = { sshCidrBlocks: ["203.0.113.7/32"] };
+    const createRunner = { accessToken: ACCESS_TOKEN, scope: "instance" as const };
+    assert.throws(
+      () =>
+        new components.GitLabFargateRunner("refused1", {
+          gitlab: { url: "https://gitlab.example.com", runnerToken: TOKEN, createRunner },
+          admin,
+        }),
+      /gitlab\.createRunner/,
+    );
+    assert.throws(
+      () =>
+        new components.GitLabFargateRunner("refused2", {
+          gitlab: { url: "https://gitlab.example.com", runnerToken: TOKEN, legacyRegistration: { tags: ["a"] } },
+          admin,
+        }),
+      /gitlab\.legacyRegistration/,
+    );
+    assert.throws(
+      () =>
+        new components.GitLabFargateRunner("refused3", {
+          gitlab: { url: "https://gitlab.example.com", createRunner: { ...createRunner, scope: { groupId: -1 } } },
+          admin,
+        }),
+      /gitlab\.createRunner\.scope/,
+    );
+  });
+});

@@ -1,0 +1,314 @@
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as iarna from "@iarna/toml";
+import * as pulumi from "@pulumi/pulumi";
+import { parse as smolParse } from "smol-toml";
+import type * as Registration from "../../components/registration";
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const TOKEN = "glrt-mock_runner_T0ken";
+
+interface Captured {
+  type: string;
+  name: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  inputs: Record<string, any>;
+}
+
+function settled<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply(resolve));
+}
+
+/** Stands in for the manager's aws.ec2.Instance. */
+class FakeInstance extends pulumi.CustomResource {
+  constructor(name: string, opts: pulumi.CustomResourceOptions) {
+    super("aws:ec2/instance:Instance", name, {}, opts);
+  }
+}
+
+function isSecret(value: unknown): value is { value: unknown } {
+  return typeof value === "object" && value !== null && SECRET_SIG in value;
+}
+
+describe("registerRunner under Pulumi mocks", () => {
+  const resources: Captured[] = [];
+  const options = new Map<string, pulumi.ResourceOptions>();
+  let registration: typeof Registration;
+  let workdir: string;
+  let driverA: string;
+  let driverB: string;
+
+  before(async () => {
+    pulumi.runtime.setMocks(
+      {
+        newResource: (args) => {
+          resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+          return { id: `${args.name}-id`, state: args.inputs };
+        },
+        call: (args) => args.inputs,
+      },
+      "project",
+      "stack",
+      false,
+    );
+    registration = await import("../../components/registration");
+    workdir = fs.mkdtempSync(path.join(os.tmpdir(), "gfr-registration-"));
+    driverA = path.join(workdir, "a.js");
+    driverB = path.join(workdir, "b.js");
+    fs.writeFileSync(driverA, "console.log('driver A');\n");
+    fs.writeFileSync(driverB, "console.log('driver B');\n");
+  });
+  after(() => fs.rmSync(workdir, { recursive: true, force: true }));
+
+  function byName(name: string): Captured {
+    const found = resources.filter((r) => r.name === name);
+    assert.equal(found.length, 1, `expected one resource named ${name}`);
+    return found[0];
+  }
+
+  /** A parent that records every child's options, and a stand-in manager instance. */
+  function scaffold(name: string) {
+    const parent = new pulumi.ComponentResource(
+      "test:index:Parent",
+      name,
+      {},
+      {
+        transformations: [
+          (args) => {
+            options.set(args.name, args.opts);
+            return undefined;
+          },
+        ],
+      },
+    );
+    const instance = new FakeInstance(`${name}-manager`, { parent });
+    return { parent, instance };
+  }
+
+  function baseArgs(overrides: Partial<Registration.RegisterRunnerArgs> = {}): Registration.RegisterRunnerArgs {
+    return {
+      connection: { host: "203.0.113.10", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nkey\n" },
+      gitlab: { url: "https://gitlab.example.com", runnerToken: TOKEN },
+      runner: { name: "fargate-runner", concurrent: 4 },
+      fargate: {
+        cluster: pulumi.output("ci-cluster"),
+        region: "eu-west-1",
+        subnetIds: pulumi.output(["subnet-0a1b2c3d", "subnet-0e0f1a2b"]),
+        securityGroupIds: [pulumi.output("sg-0123abcd")],
+        taskDefinition: pulumi.output("ci-coordinator:3"),
+      },
+      instanceId: "i-0123456789abcdef0",
+      driverBundlePath: driverA,
+      ...overrides,
+    };
+  }
+
+  async function register(name: string, args: Registration.RegisterRunnerArgs) {
+    const { parent, instance } = scaffold(name);
+    const result = registration.registerRunner(name, args, { parent, dependsOn: [instance] });
+    await Promise.all([...Object.values(result.copies).map((c) => settled(c.id)), settled(result.command.id)]);
+    return { result, instance };
+  }
+
+  async function stagedText(name: string): Promise<string> {
+    const source = byName(name).inputs.source;
+    return await source.text;
+  }
+
+  it("stages every file, then registers after the copies and the instance; deletes before replacing", async () => {
+    const { result, instance } = await register("order", baseArgs());
+    const copyNames = resources.filter((r) => r.type === "command:remote:CopyToRemote" && r.name.startsWith("order-"));
+    assert.deepEqual(copyNames.map((r) => r.inputs.remotePath).sort(), [
+      "/home/ubuntu/gitlab-fargate-runner/config.toml",
+      "/home/ubuntu/gitlab-fargate-runner/fargate",
+      "/home/ubuntu/gitlab-fargate-runner/fargate.js",
+      "/home/ubuntu/gitlab-fargate-runner/fargate.toml",
+      "/home/ubuntu/gitlab-fargate-runner/register.sh",
+      "/home/ubuntu/gitlab-fargate-runner/runner-template.toml",
+      "/home/ubuntu/gitlab-fargate-runner/unregister.sh",
+    ]);
+    assert.equal(byName("order-register").type, "command:remote:Command");
+
+    for (const captured of copyNames) {
+      const deps = options.get(captured.name)?.dependsOn as pulumi.Resource[];
+      assert.ok(deps.includes(instance), `${captured.name} waits for the instance`);
+    }
+    const commandOpts = options.get("order-register") as pulumi.CustomResourceOptions;
+    const deps = commandOpts.dependsOn as pulumi.Resource[];
+    assert.ok(deps.includes(instance), "the register command waits for the instance");
+    for (const copy of Object.values(result.copies)) {
+      assert.ok(deps.includes(copy), "the register command waits for every copy");
+    }
+    assert.equal(commandOpts.deleteBeforeReplace, true);
+    for (const output of ["stdout", "stderr"]) {
+      assert.ok(commandOpts.additionalSecretOutputs?.includes(output), `${output} is kept as a secret in state`);
+    }
+  });
+
+  it("the token reaches the command only as secret stdin, never in a command line or a staged file", async () => {
+    await register("secret", baseArgs());
+    const command = byName("secret-register").inputs;
+    assert.ok(isSecret(command.stdin), "stdin is a secret");
+    assert.equal(command.stdin.value, `${TOKEN}\n`);
+    assert.ok(isSecret(command.connection), "the connection (private key) is a secret");
+    assert.equal(command.logging, "stderr");
+    const { stdin: _stdin, ...rest } = command;
+    assert.ok(!JSON.stringify(rest).includes(TOKEN), "the token appears outside stdin");
+    for (const captured of resources.filter((r) => r.name.startsWith("secret-stage-"))) {
+      const text = captured.inputs.source.text ? await captured.inputs.source.text : "";
+      assert.ok(!text.includes(TOKEN), `${captured.name} holds the token`);
+    }
+  });
+
+  it("create/update run the register script and delete the unregister script, as the script tests run them", async () => {
+    await register("lines", baseArgs());
+    const command = byName("lines-register").inputs;
+    const env = registration.registrationEnvironment({
+      stagingDirectory: "/home/ubuntu/gitlab-fargate-runner",
+      url: "https://gitlab.example.com",
+      name: "fargate-runner",
+      tokenKind: "runner",
+      privateCa: false,
+    });
+    const expected = registration.remoteScriptCommand("/home/ubuntu/gitlab-fargate-runner/register.sh", env);
+    assert.equal(command.create, expected);
+    assert.equal(command.update, expected);
+    assert.equal(
+      command.delete,
+      "sudo -n env GFR_STAGING='/home/ubuntu/gitlab-fargate-runner' sh '/home/ubuntu/gitlab-fargate-runner/unregister.sh'",
+    );
+    assert.equal(
+      await stagedText("lines-stage-register-sh"),
+      (await import("../../components/managerScripts")).REGISTER_SCRIPT,
+    );
+  });
+
+  it("triggers hold the hash of every staged file and the instance id, and change with a pushed file", async () => {
+    await register("t1", baseArgs());
+    await register("t2", baseArgs({ fargate: { ...baseArgs().fargate, cluster: "other-cluster" } }));
+    await register("t3", baseArgs({ driverBundlePath: driverB }));
+    await register("t4", baseArgs({ instanceId: "i-0fedcba9876543210" }));
+    const triggers = (name: string) => byName(`${name}-register`).inputs.triggers;
+    const [hashes1, instance1] = triggers("t1");
+    assert.deepEqual(Object.keys(hashes1).sort(), [
+      "config.toml",
+      "fargate",
+      "fargate.js",
+      "fargate.toml",
+      "register.sh",
+      "runner-template.toml",
+      "unregister.sh",
+    ]);
+    assert.equal(instance1, "i-0123456789abcdef0");
+    assert.equal(hashes1["fargate.toml"], registration.contentHash(await stagedText("t1-stage-fargate-toml")));
+    assert.equal(hashes1["fargate.js"], registration.contentHash(fs.readFileSync(driverA)));
+
+    const [hashes2] = triggers("t2");
+    assert.notEqual(hashes2["fargate.toml"], hashes1["fargate.toml"], "a new fargate.toml re-registers");
+    assert.deepEqual({ ...hashes2, "fargate.toml": "" }, { ...hashes1, "fargate.toml": "" });
+    const [hashes3] = triggers("t3");
+    assert.notEqual(hashes3["fargate.js"], hashes1["fargate.js"], "a new driver bundle re-registers");
+    assert.equal(await byName("t3-stage-driver").inputs.source.path, driverB);
+    assert.notEqual(triggers("t4")[1], instance1, "a replaced instance re-registers");
+  });
+
+  it("legacy token, private CA and cache: staged TOMLs read the same in two parsers and carry no token", async () => {
+    const legacy = "GR1348941legacy_T0ken";
+    const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
+    await register(
+      "legacy",
+      baseArgs({
+        gitlab: {
+          url: "https://gitlab.internal",
+          registrationToken: legacy,
+          legacyRegistration: { tags: ["fargate"] },
+          tlsCaCertificate: pem,
+        },
+        cache: { bucketName: pulumi.output("ci-cache"), region: "eu-west-1" },
+        fargate: { ...baseArgs().fargate, enablePublicIp: true },
+      }),
+    );
+    for (const file of ["fargate-toml", "config-toml", "runner-template-toml"]) {
+      const text = await stagedText(`legacy-stage-${file}`);
+      assert.deepEqual(JSON.parse(JSON.stringify(smolParse(text))), JSON.parse(JSON.stringify(iarna.parse(text))));
+      assert.ok(!text.includes(legacy));
+    }
+    const fargate = smolParse(await stagedText("legacy-stage-fargate-toml")).Fargate as Record<string, unknown>;
+    assert.equal(fargate.EnablePublicIP, true);
+    assert.equal(fargate.UsePublicIP, true, "public tasks are reached on their public IP by default");
+    const runner = (
+      smolParse(await stagedText("legacy-stage-runner-template-toml")).runners as Record<string, unknown>[]
+    )[0];
+    assert.equal(runner["tls-ca-file"], "/etc/gitlab-runner/certs/ca.crt");
+    assert.equal(((runner.cache as Record<string, unknown>).s3 as Record<string, unknown>).BucketName, "ci-cache");
+    assert.equal(await stagedText("legacy-stage-ca-crt"), `${pem}\n`);
+    const command = byName("legacy-register").inputs;
+    assert.equal(command.stdin.value, `${legacy}\n`);
+    assert.match(command.create, /GFR_TOKEN_KIND='registration'/);
+    assert.match(command.create, /GFR_TAG_LIST='fargate' GFR_RUN_UNTAGGED='false' GFR_LOCKED='true'/);
+    assert.match(command.create, /GFR_PRIVATE_CA='true'/);
+  });
+
+  it("connects with generous dial retries, as ubuntu, optionally through a bastion", async () => {
+    await register(
+      "proxy",
+      baseArgs({
+        connection: {
+          host: "203.0.113.10",
+          privateKey: "manager-key",
+          proxy: { host: "198.51.100.7", user: "jump" },
+        },
+      }),
+    );
+    const connection = byName("proxy-register").inputs.connection.value;
+    assert.equal(connection.user, "ubuntu");
+    assert.equal(connection.dialErrorLimit, 60);
+    assert.equal(connection.perDialTimeout, 30);
+    assert.equal(connection.proxy.host, "198.51.100.7");
+    assert.equal(connection.proxy.user, "jump");
+    assert.equal(connection.proxy.privateKey, "manager-key", "the bastion uses the manager's key by default");
+  });
+
+  describe("invalid arguments fail at program time, naming them", () => {
+    const cases: [string, Partial<Registration.RegisterRunnerArgs>, RegExp][] = [
+      [
+        "both tokens",
+        { gitlab: { url: "https://g.example", runnerToken: TOKEN, registrationToken: "GR1348941x" } },
+        /gitlab\.runnerToken and gitlab\.registrationToken are mutually exclusive/,
+      ],
+      [
+        "no token",
+        { gitlab: { url: "https://g.example" } },
+        /gitlab\.runnerToken .* or gitlab\.registrationToken .* is required/,
+      ],
+      [
+        "legacy attributes with a runner token",
+        { gitlab: { url: "https://g.example", runnerToken: TOKEN, legacyRegistration: { tags: ["a"] } } },
+        /gitlab\.legacyRegistration only applies to gitlab\.registrationToken/,
+      ],
+      ["plain http", { gitlab: { url: "http://g.example", runnerToken: TOKEN } }, /gitlab\.url: must use https/],
+      ["empty runner name", { runner: { name: " " } }, /runner\.name/],
+      [
+        "tag with a comma",
+        { gitlab: { url: "https://g.example", registrationToken: "x", legacyRegistration: { tags: ["a,b"] } } },
+        /gitlab\.legacyRegistration\.tags: "a,b"/,
+      ],
+      ["missing driver bundle", { driverBundlePath: "/nonexistent/fargate.js" }, /driverBundlePath: .* does not exist/],
+    ];
+    for (const [title, overrides, message] of cases) {
+      it(title, () => {
+        assert.throws(
+          () => registration.registerRunner(`bad-${title.replace(/\W+/g, "-")}`, baseArgs(overrides)),
+          (error: Error) => message.test(error.message),
+        );
+      });
+    }
+  });
+
+  it("finds the built driver bundle by default", () => {
+    const found = registration.defaultDriverBundlePath();
+    assert.equal(found, path.resolve(__dirname, "../../dist/driver/fargate.js"));
+  });
+});

@@ -1,0 +1,176 @@
+/**
+ * A stand-in for the runner manager, for running the registration scripts for real: a temporary root (the
+ * scripts' $GFR_ROOT), a staging directory, and fake `gitlab-runner`, `systemctl`, `cloud-init` and `sudo` on PATH
+ * that record every call (argv, the token variables of their environment, stdin) in one JSON-lines log.
+ *
+ * The fake gitlab-runner keeps config.toml like the real one: `register` appends a `[[runners]]` entry (url, name,
+ * token from CI_SERVER_TOKEN / REGISTRATION_TOKEN, merged with --template-config), `unregister --all-runners`
+ * removes every entry. It prints the token it got, like a careless tool would, so tests can check the scripts hide it.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export interface RecordedCall {
+  command: string;
+  argv: string[];
+  env: { CI_SERVER_TOKEN?: string; REGISTRATION_TOKEN?: string };
+  stdin: string;
+}
+
+export interface ScriptResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Behaviour switches of the fakes (environment of one run). */
+export interface FakeBehaviour {
+  /** Exit code of `cloud-init status --wait`. Default 0. */
+  cloudInitStatus?: number;
+  /** `gitlab-runner register` fails (after printing the token). */
+  registerFails?: boolean;
+  /** `gitlab-runner unregister` fails. */
+  unregisterFails?: boolean;
+}
+
+const FAKE_GITLAB_RUNNER = String.raw`
+const fs = require("node:fs");
+const toml = require(process.env.FAKE_TOML_MODULE);
+record("gitlab-runner");
+const args = process.argv.slice(2);
+const flag = (name) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const configPath = flag("--config");
+const read = () => (fs.existsSync(configPath) ? toml.parse(fs.readFileSync(configPath, "utf8")) : { concurrent: 1 });
+const write = (doc) => fs.writeFileSync(configPath, toml.stringify(doc), { mode: 0o600 });
+if (args[0] === "register") {
+  const token = process.env.CI_SERVER_TOKEN || process.env.REGISTRATION_TOKEN || flag("--token") || flag("--registration-token");
+  console.log("Verifying runner... runner=" + token);
+  if (process.env.FAKE_REGISTER_FAILS) {
+    console.error("ERROR: Verifying runner... is not valid runner=" + token);
+    process.exit(1);
+  }
+  const template = toml.parse(fs.readFileSync(flag("--template-config"), "utf8")).runners[0];
+  const doc = read();
+  doc.runners = [...(doc.runners || []), { ...template, name: flag("--name"), url: flag("--url"), token, executor: flag("--executor") }];
+  write(doc);
+  console.log("Runner registered successfully.");
+} else if (args[0] === "unregister") {
+  if (process.env.FAKE_UNREGISTER_FAILS) {
+    console.error("ERROR: Unregistering runner... failed");
+    process.exit(1);
+  }
+  const doc = read();
+  for (const runner of doc.runners || []) console.log("Unregistering runner... succeeded runner=" + runner.token);
+  doc.runners = [];
+  write(doc);
+} else {
+  process.exit(2);
+}
+`;
+
+const FAKE_CLOUD_INIT = String.raw`
+record("cloud-init");
+process.exit(Number(process.env.FAKE_CLOUD_INIT_STATUS || 0));
+`;
+
+const FAKE_SYSTEMCTL = String.raw`
+record("systemctl");
+`;
+
+/** Password-less sudo: drops -n and runs the rest (the environment passes through, unlike real sudo). */
+const FAKE_SUDO = String.raw`
+record("sudo");
+const args = process.argv.slice(2).filter((a) => a !== "-n");
+const result = require("node:child_process").spawnSync(args[0], args.slice(1), { stdio: "inherit" });
+process.exit(result.status === null ? 1 : result.status);
+`;
+
+const RECORDER = String.raw`
+function record(command) {
+  let stdin = "";
+  if (command !== "sudo") {
+    try { stdin = require("node:fs").readFileSync(0, "utf8"); } catch { stdin = ""; }
+  }
+  const env = {};
+  for (const key of ["CI_SERVER_TOKEN", "REGISTRATION_TOKEN"]) if (process.env[key] !== undefined) env[key] = process.env[key];
+  require("node:fs").appendFileSync(process.env.FAKE_LOG, JSON.stringify({ command, argv: process.argv.slice(2), env, stdin }) + "\n");
+}
+`;
+
+export class FakeManagerHost {
+  /** The scripts' $GFR_ROOT. */
+  readonly root: string;
+  /** Where the "deployment" stages files. */
+  readonly staging: string;
+  private readonly bin: string;
+  private readonly log: string;
+
+  constructor() {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), "gfr-manager-"));
+    this.root = path.join(base, "root");
+    this.staging = path.join(base, "staging");
+    this.bin = path.join(base, "bin");
+    this.log = path.join(base, "calls.jsonl");
+    for (const dir of [this.root, this.staging, this.bin]) fs.mkdirSync(dir, { recursive: true });
+    const fakes: Record<string, string> = {
+      "gitlab-runner": FAKE_GITLAB_RUNNER,
+      "cloud-init": FAKE_CLOUD_INIT,
+      systemctl: FAKE_SYSTEMCTL,
+      sudo: FAKE_SUDO,
+    };
+    for (const [name, body] of Object.entries(fakes)) {
+      fs.writeFileSync(path.join(this.bin, name), `#!${process.execPath}\n${RECORDER}\n${body}`, { mode: 0o755 });
+    }
+  }
+
+  /** Writes files into the staging directory. */
+  stage(files: Record<string, string>): void {
+    for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(this.staging, name), content);
+  }
+
+  /** Runs a command line with `sh -c` as the SSH session would, `stdin` on standard input. */
+  run(commandLine: string, stdin: string, behaviour: FakeBehaviour = {}): ScriptResult {
+    const env: Record<string, string> = {
+      PATH: `${this.bin}:/usr/local/bin:/usr/bin:/bin`,
+      HOME: this.root,
+      GFR_ROOT: this.root,
+      FAKE_LOG: this.log,
+      FAKE_TOML_MODULE: require.resolve("smol-toml"),
+    };
+    if (behaviour.cloudInitStatus !== undefined) env.FAKE_CLOUD_INIT_STATUS = String(behaviour.cloudInitStatus);
+    if (behaviour.registerFails) env.FAKE_REGISTER_FAILS = "1";
+    if (behaviour.unregisterFails) env.FAKE_UNREGISTER_FAILS = "1";
+    const result = spawnSync("sh", ["-c", commandLine], { input: stdin, env, encoding: "utf8", timeout: 30000 });
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  /** Every recorded call so far, in order. */
+  calls(): RecordedCall[] {
+    if (!fs.existsSync(this.log)) return [];
+    return fs
+      .readFileSync(this.log, "utf8")
+      .split("\n")
+      .filter((line) => line !== "")
+      .map((line) => JSON.parse(line) as RecordedCall);
+  }
+
+  /** Forgets the recorded calls. */
+  clearCalls(): void {
+    fs.rmSync(this.log, { force: true });
+  }
+
+  /** A path inside the root, e.g. `/etc/gitlab-runner/config.toml`. */
+  file(absolutePath: string): string {
+    return path.join(this.root, absolutePath);
+  }
+
+  /** Removes everything. */
+  cleanup(): void {
+    fs.rmSync(path.dirname(this.root), { recursive: true, force: true });
+  }
+}
