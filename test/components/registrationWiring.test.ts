@@ -101,11 +101,15 @@ describe("GitLabFargateRunner wires the registration (Pulumi mocks)", function (
 
   it("points the runner's S3 cache at the component's bucket, and has no cache section when the cache is off", async () => {
     const on = await deploy({ url: "https://gitlab.example.com", runnerToken: TOKEN });
-    const template = smolParse(await on.staged("runner-template-toml")) as { runners: Record<string, Record<string, Record<string, unknown>>>[] };
+    const template = smolParse(await on.staged("runner-template-toml")) as {
+      runners: Record<string, Record<string, Record<string, unknown>>>[];
+    };
     assert.equal(template.runners[0].cache.s3.BucketName, await valueOf(on.runner.cacheBucketName));
     assert.equal(template.runners[0].cache.s3.AuthenticationType, "iam");
     const off = await deploy({ url: "https://gitlab.example.com", runnerToken: TOKEN }, { cache: { enabled: false } });
-    const bare = smolParse(await off.staged("runner-template-toml")) as { runners: Record<string, Record<string, Record<string, unknown>>>[] };
+    const bare = smolParse(await off.staged("runner-template-toml")) as {
+      runners: Record<string, Record<string, Record<string, unknown>>>[];
+    };
     assert.equal(bare.runners[0].cache, undefined);
   });
 
