@@ -1,0 +1,231 @@
+/**
+ * Whole jobs through the built driver (dist/driver/fargate.js), called stage by stage as gitlab-runner's custom
+ * executor does, against the ECS emulator whose tasks are network namespaces running the real job image
+ * entrypoint and sshd. Every scenario also checks that no emulated task and no task namespace is left. Needs root.
+ */
+import { strict as assert } from "node:assert";
+import { existsSync, rmSync } from "node:fs";
+import { BUILD_FAILURE_EXIT_CODE, runDriverStage, SYSTEM_FAILURE_EXIT_CODE } from "../support/customExecutorHarness";
+import { LocalFargate, LocalFargateOptions, startLocalFargate } from "../support/localFargate";
+import { taskHostUnsupportedReason } from "../support/netnsTaskHost";
+
+function assertNothingLeft(fargate: LocalFargate): void {
+  const { tasks, namespaces } = fargate.leftovers();
+  assert.deepEqual(
+    tasks.map((task) => `${task.taskArn} ${task.lastStatus}`),
+    [],
+    "no emulated task is left running",
+  );
+  assert.deepEqual(namespaces, [], "no task network namespace is left");
+}
+
+describe("end to end: jobs through the driver, the ECS emulator and real sshd task hosts", function () {
+  this.timeout(120_000);
+  let fargate: LocalFargate | undefined;
+  let nextJobId = 5000 + Math.floor(Math.random() * 1000) * 100;
+  const jobId = () => ++nextJobId;
+  const start = async (options: LocalFargateOptions = {}) => {
+    fargate = await startLocalFargate(options);
+    return fargate;
+  };
+
+  before(function () {
+    const reason = taskHostUnsupportedReason();
+    if (reason) {
+      console.log(`    (skipped: the end-to-end tests ${reason})`);
+      this.skip();
+    }
+  });
+
+  afterEach(async () => {
+    await fargate?.close();
+    fargate = undefined;
+  });
+
+  it("happy path: every stage runs inside the task, the job succeeds, the task is stopped", async () => {
+    const local = await start();
+    const id = jobId();
+    const result = await local.runJob({
+      jobId: id,
+      script: ['echo "hello from job $CI_JOB_ID on $(hostname)"', "ip -4 -o addr show scope global | awk '{print $4}'"],
+      afterScript: ["echo after-script-ran"],
+    });
+    assert.equal(result.status, "success", result.log);
+    assert.equal(result.exitCode, 0);
+    const [task] = local.taskHost.history();
+    assert.ok(task, "a task host was launched");
+    assert.match(result.log, new RegExp(`hello from job ${id} on ${task.hostname}`));
+    assert.ok(result.log.includes(`${task.privateIp}/30`), "the script saw the task's own address");
+    assert.match(result.log, /after-script-ran/);
+    assert.match(result.log, /Job succeeded/);
+    assert.deepEqual(
+      result.stages.map((stage) => stage.stage),
+      [
+        "config",
+        "prepare",
+        "run:prepare_script",
+        "run:get_sources",
+        "run:restore_cache",
+        "run:download_artifacts",
+        "run:step_script",
+        "run:after_script",
+        "run:archive_cache",
+        "run:upload_artifacts_on_success",
+        "run:cleanup_file_variables",
+        "cleanup",
+      ],
+    );
+    assert.ok(
+      result.stages.every((stage) => stage.exitCode === 0),
+      "every stage exited 0",
+    );
+    assert.equal(local.emulator.tasks().length, 1, "one task per job");
+    assertNothingLeft(local);
+    assert.deepEqual(local.metadataFiles(), [], "cleanup removed the job's metadata file");
+  });
+
+  it("build failure: BUILD_FAILURE exit, the script's own code in BUILD_EXIT_CODE_FILE, after_script still runs", async () => {
+    const local = await start();
+    const result = await local.runJob({
+      jobId: jobId(),
+      script: ["echo before-failure", "exit 3", "echo never-printed"],
+      afterScript: ["echo after-script-ran"],
+    });
+    assert.equal(result.status, "build_failure", result.log);
+    assert.equal(result.exitCode, BUILD_FAILURE_EXIT_CODE);
+    assert.equal(result.buildExitCode, 3);
+    assert.match(result.log, /before-failure/);
+    assert.doesNotMatch(result.log, /never-printed/);
+    assert.match(result.log, /after-script-ran/);
+    assert.match(result.log, /ERROR: Job failed: exit code 3/);
+    assertNothingLeft(local);
+  });
+
+  it("task stopped before RUNNING: SYSTEM_FAILURE with the stop reason in the job log", async () => {
+    const local = await start({
+      faults: {
+        stopBeforeRunning: {
+          stoppedReason: "CannotPullContainerError: pull image manifest has been retried 7 time(s)",
+          containerReason: "CannotPullContainerError: ref not found",
+        },
+      },
+    });
+    const result = await local.runJob({ jobId: jobId(), script: ["echo unreachable"] });
+    assert.equal(result.status, "system_failure", result.log);
+    assert.equal(result.exitCode, SYSTEM_FAILURE_EXIT_CODE);
+    assert.match(result.log, /CannotPullContainerError/);
+    assert.ok(!result.stages.some((stage) => stage.stage.startsWith("run:")), "no run stage after a failed prepare");
+    assert.equal(local.taskHost.history().length, 0, "the container never started");
+    assertNothingLeft(local);
+  });
+
+  it("RunTask failures: SYSTEM_FAILURE naming the reason, no task left", async () => {
+    const local = await start({ faults: { runTaskFailures: 1000, runTaskFailureReason: "RESOURCE:CPU" } });
+    const result = await local.runJob({ jobId: jobId(), script: ["echo unreachable"] });
+    assert.equal(result.status, "system_failure", result.log);
+    assert.match(result.log, /RESOURCE:CPU/);
+    assert.equal(local.emulator.tasks().length, 0);
+    assertNothingLeft(local);
+  });
+
+  it("30 % of AWS calls throttled: jobs still succeed", async () => {
+    const local = await start({ faults: { throttleRate: 0.3 } });
+    const results = await Promise.all(
+      [0, 1, 2].map(() => local.runJob({ jobId: jobId(), script: ['echo "ok $CI_JOB_ID"'] })),
+    );
+    for (const result of results) assert.equal(result.status, "success", result.log);
+    assert.ok(local.emulator.calls.length >= 9, "the driver talked to the emulator");
+    assertNothingLeft(local);
+  });
+
+  it("cancel (SIGTERM) during prepare: the driver exits on its own, cleanup leaves no task", async () => {
+    const local = await start({ faults: { pendingMs: 4000 } });
+    const result = await local.runJob(
+      { jobId: jobId(), script: ["echo unreachable"] },
+      { cancel: { atStage: "prepare", afterMs: 1000 }, graceKillMs: 20_000 },
+    );
+    assert.equal(result.status, "cancelled", result.log);
+    const prepare = result.stages.find((stage) => stage.stage === "prepare");
+    assert.ok(prepare?.cancelled);
+    assert.equal(prepare?.signal, null, "prepare handled SIGTERM and exited (it was not SIGKILLed)");
+    assert.notEqual(prepare?.exitCode, 0);
+    assert.equal(result.stages.at(-1)?.stage, "cleanup");
+    assert.equal(local.emulator.tasks().length, 1, "prepare had started a task");
+    assertNothingLeft(local);
+  });
+
+  it("cleanup twice: the second cleanup succeeds and changes nothing", async () => {
+    const local = await start();
+    const result = await local.runJob({ jobId: jobId(), script: ["true"] }, { keepTmpDir: true });
+    try {
+      assert.equal(result.status, "success", result.log);
+      const again = await runDriverStage("cleanup", ["cleanup"], result.env, { configFile: local.configFile });
+      assert.equal(again.exitCode, 0, again.output);
+      assert.equal(local.emulator.tasks().length, 1);
+      assertNothingLeft(local);
+    } finally {
+      rmSync(result.tmpDir, { recursive: true, force: true });
+    }
+  });
+
+  it("cleanup after the metadata file is lost still stops the job's task", async () => {
+    const local = await start();
+    let runningBeforeCleanup = 0;
+    const result = await local.runJob(
+      { jobId: jobId(), script: ["true"] },
+      {
+        runStages: false,
+        afterPrepare: () => {
+          runningBeforeCleanup = local.emulator.runningTasks().length;
+          assert.ok(local.metadataFiles().length > 0, "prepare wrote a metadata file");
+          rmSync(local.metadataDir, { recursive: true, force: true });
+        },
+      },
+    );
+    assert.equal(runningBeforeCleanup, 1);
+    assert.ok(!existsSync(local.metadataDir));
+    const cleanup = result.stages.at(-1);
+    assert.equal(cleanup?.stage, "cleanup");
+    assert.equal(cleanup?.exitCode, 0, cleanup?.output);
+    const [task] = local.emulator.tasks();
+    assert.equal(task.lastStatus, "STOPPED");
+    assert.ok(task.stoppedReason, "the task was stopped with a reason");
+    assertNothingLeft(local);
+  });
+
+  it("sshd never starts: SYSTEM_FAILURE after SSHReady, task stopped", async () => {
+    const local = await start({ taskHostFaults: { sshdNeverStarts: true }, sshReadySeconds: 3 });
+    const result = await local.runJob({ jobId: jobId(), script: ["echo unreachable"] });
+    assert.equal(result.status, "system_failure", result.log);
+    assert.match(result.log, /ssh/i);
+    assertNothingLeft(local);
+  });
+
+  it("UsePublicIP: the driver reads the address with DescribeNetworkInterfaces and connects to it", async () => {
+    const local = await start({ usePublicIp: true });
+    const result = await local.runJob({ jobId: jobId(), script: ["echo public-ok"] });
+    assert.equal(result.status, "success", result.log);
+    assert.match(result.log, /public-ok/);
+    assert.ok(local.emulator.calls.some((call) => call.action === "DescribeNetworkInterfaces"));
+    assertNothingLeft(local);
+  });
+
+  it("20 concurrent jobs all succeed, each in its own task, and nothing is left", async function () {
+    this.timeout(300_000);
+    const local = await start();
+    const ids = Array.from({ length: 20 }, () => jobId());
+    const results = await Promise.all(
+      ids.map((id) => local.runJob({ jobId: id, script: ['echo "job=$CI_JOB_ID host=$(hostname)"'] })),
+    );
+    const hosts = new Set<string>();
+    results.forEach((result, index) => {
+      assert.equal(result.status, "success", result.log);
+      const match = /job=(\d+) host=(\S+)/.exec(result.log);
+      assert.equal(match?.[1], String(ids[index]));
+      hosts.add(match?.[2] ?? "");
+    });
+    assert.equal(hosts.size, 20, "every job ran in its own task");
+    assert.equal(local.emulator.tasks().length, 20);
+    assertNothingLeft(local);
+  });
+});
