@@ -139,7 +139,6 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
         clusterArn: cluster.arn,
         family: resolved.jobs.family,
         roles,
-        tasksUsePublicIp,
         cacheBucketArn: cacheBucket?.arn,
       },
       this,

@@ -134,7 +134,6 @@ export interface ManagerPolicyInputs {
   clusterArn: pulumi.Output<string>;
   family: string;
   roles: TaskRoles;
-  tasksUsePublicIp: boolean;
   cacheBucketArn?: pulumi.Output<string>;
 }
 
@@ -180,17 +179,8 @@ export function managerStatements(ctx: AwsContext, p: ManagerPolicyInputs): Stat
       Condition: { StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } },
     },
   ];
-  if (p.tasksUsePublicIp) {
-    statements.push({
-      // The one Resource "*": EC2 Describe* actions support no resource-level permissions. Read-only; lets the
-      // driver look up a public task's network interface (e.g. to log its public IP). It still connects over the
-      // private IP: see GitLabFargateRunner.connectToTaskPublicIp.
-      Sid: "ReadTaskNetworkInterfaces",
-      Effect: "Allow",
-      Action: ["ec2:DescribeNetworkInterfaces"],
-      Resource: "*",
-    });
-  }
+  // No ec2:DescribeNetworkInterfaces (an action EC2 allows only on Resource "*"): the driver always connects to the
+  // task's private IP, also with public tasks (see GitLabFargateRunner.connectToTaskPublicIp).
   if (p.cacheBucketArn) {
     statements.push({
       Sid: "UseCacheBucket",

@@ -74,7 +74,7 @@ function sortedByAction(grants: Grant[]): Grant[] {
 const onlyThisAccount = { StringEquals: { "aws:SourceAccount": ACCOUNT_ID } };
 
 /** The manager's grants for runner `name` (cluster and role names as the mocks report them). */
-function managerGrants(name: string, options: { publicIp?: boolean; cache?: boolean } = {}): Grant[] {
+function managerGrants(name: string, options: { cache?: boolean } = {}): Grant[] {
   const cluster = `${name}-cluster-c0ffee`;
   const onThisCluster = { ArnEquals: { "ecs:cluster": `arn:aws:ecs:${ARN}:cluster/${cluster}` } };
   const tasks = `arn:aws:ecs:${ARN}:task/${cluster}/*`;
@@ -108,9 +108,6 @@ function managerGrants(name: string, options: { publicIp?: boolean; cache?: bool
       Condition: { StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } },
     },
   ];
-  if (options.publicIp) {
-    grants.push({ Effect: "Allow", Action: ["ec2:DescribeNetworkInterfaces"], Resource: ["*"] });
-  }
   if (options.cache ?? true) {
     grants.push({
       Effect: "Allow",
@@ -188,8 +185,8 @@ describe("IAM: the exact permissions of each role", function () {
     assert.deepEqual(manager.statements, managerGrants("iamdefault"));
   });
 
-  it("manager with public tasks: additionally ec2:DescribeNetworkInterfaces (read-only; EC2 offers no resource scoping)", () => {
-    assert.deepEqual(rolesOf("iampublic")["manager-role"].statements, managerGrants("iampublic", { publicIp: true }));
+  it("manager with public tasks: the same grants (the driver connects to the private IP; no EC2 lookups)", () => {
+    assert.deepEqual(rolesOf("iampublic")["manager-role"].statements, managerGrants("iampublic"));
   });
 
   it("manager without the cache: no S3 permission at all", () => {
