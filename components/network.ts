@@ -115,21 +115,7 @@ export function createSecurityGroups(args: ResolvedArgs, vpcId: pulumi.Output<st
   });
   // Ubuntu's package mirrors are plain HTTP; everything else (GitLab, AWS APIs, packages.gitlab.com) is HTTPS.
   const managerPorts = [...new Set([80, 443, args.gitlab.port])];
-  for (const port of managerPorts) {
-    new aws.vpc.SecurityGroupEgressRule(
-      `${name}-manager-out-${port}`,
-      {
-        securityGroupId: manager.id,
-        description: `TCP ${port} out`,
-        ipProtocol: "tcp",
-        fromPort: port,
-        toPort: port,
-        cidrIpv4: "0.0.0.0/0",
-        tags,
-      },
-      opts,
-    );
-  }
+  allowTcpOut(`${name}-manager`, manager, managerPorts, tags, opts);
   new aws.vpc.SecurityGroupEgressRule(
     `${name}-manager-ssh-to-tasks`,
     {
@@ -157,11 +143,23 @@ export function createSecurityGroups(args: ResolvedArgs, vpcId: pulumi.Output<st
     },
     opts,
   );
-  for (const port of args.network.taskEgressPorts) {
+  allowTcpOut(`${name}-task`, task, args.network.taskEgressPorts, tags, opts);
+  return { manager, task };
+}
+
+/** Egress rules `<prefix>-out-<port>`: TCP to anywhere on each port. */
+function allowTcpOut(
+  prefix: string,
+  group: aws.ec2.SecurityGroup,
+  ports: number[],
+  tags: Record<string, string>,
+  opts: pulumi.CustomResourceOptions,
+) {
+  for (const port of ports) {
     new aws.vpc.SecurityGroupEgressRule(
-      `${name}-task-out-${port}`,
+      `${prefix}-out-${port}`,
       {
-        securityGroupId: task.id,
+        securityGroupId: group.id,
         description: `TCP ${port} out`,
         ipProtocol: "tcp",
         fromPort: port,
@@ -172,5 +170,4 @@ export function createSecurityGroups(args: ResolvedArgs, vpcId: pulumi.Output<st
       opts,
     );
   }
-  return { manager, task };
 }
