@@ -6,7 +6,7 @@
  * (instance profile on the manager). Endpoints: the SDK honours AWS_ENDPOINT_URL_ECS / AWS_ENDPOINT_URL_EC2
  * (and AWS_ENDPOINT_URL) itself. Retries: adaptive mode, which also rate-limits the client after throttling.
  */
-import { DescribeNetworkInterfacesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import type { EC2Client } from "@aws-sdk/client-ec2";
 import {
   DescribeTasksCommand,
   ECSClient,
@@ -108,6 +108,8 @@ export function createEcsPort(options: { region?: string }): EcsPort & { destroy
 
     publicIp: (networkInterfaceId, signal) =>
       call("EC2 DescribeNetworkInterfaces", async () => {
+        // The EC2 client costs ~50 MB of RSS: load it only for the UsePublicIP path.
+        const { DescribeNetworkInterfacesCommand, EC2Client } = await import("@aws-sdk/client-ec2");
         ec2 ??= new EC2Client(config);
         const out = await ec2.send(
           new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [networkInterfaceId] }),
