@@ -114,7 +114,12 @@ export type Architecture = "amd64" | "arm64";
 export interface ManagerArgs {
   /** EC2 instance type of the manager. Graviton types (`t4g.small`…) select an arm64 AMI. Default `t3.small`. */
   instanceType?: string;
-  /** AMI id. Default: the newest Ubuntu 24.04 LTS from Canonical (owner 099720109477) for the instance's arch. */
+  /**
+   * AMI id. Default: the newest Ubuntu 24.04 LTS from Canonical (owner 099720109477) for the instance's arch, looked
+   * up at the first deploy; newer Canonical images later do not replace the manager (roll it with
+   * `pulumi up --replace <manager urn>`, or set this option).
+   * @see https://documentation.ubuntu.com/aws/aws-how-to/instances/find-ubuntu-images/
+   */
   amiId?: pulumi.Input<string>;
   /** Root volume size in GiB (encrypted gp3). Default 20. */
   rootVolumeSizeGiB?: number;
@@ -124,6 +129,24 @@ export interface ManagerArgs {
    * stored as a secret in its state.
    */
   sshKey?: { publicKey: string; privateKey: pulumi.Input<string> };
+  /**
+   * A bastion the deployment jumps through (SSH `ProxyJump`) to reach the manager, when the machine running
+   * `pulumi up` cannot reach the manager directly. `admin.sshCidrBlocks` must then include the bastion's address.
+   * Default: connect directly to the manager's Elastic IP.
+   * @see https://www.pulumi.com/registry/packages/command/api-docs/remote/command/#proxyconnection
+   */
+  sshProxy?: {
+    /** Host name or IP of the bastion. */
+    host: pulumi.Input<string>;
+    /** Login user on the bastion. Default `ubuntu`. */
+    user?: string;
+    /** SSH port of the bastion. Default 22. */
+    port?: number;
+    /** Private key for the bastion (kept as a secret). */
+    privateKey: pulumi.Input<string>;
+    /** Expected host key of the bastion (`ssh-ed25519 AAAA…`). Default: not checked. */
+    hostKey?: pulumi.Input<string>;
+  };
 }
 
 /** A job image you build and publish yourself. */

@@ -201,7 +201,12 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
     this.registration = registerRunner(
       name,
       {
-        connection: { host: this.managerPublicIp, user: MANAGER_SSH_USER, privateKey: manager.sshPrivateKey },
+        connection: {
+          host: this.managerPublicIp,
+          user: MANAGER_SSH_USER,
+          privateKey: manager.sshPrivateKey,
+          proxy: resolved.manager.sshProxy,
+        },
         gitlab: { url: resolved.gitlab.url, tlsCaCertificate: resolved.gitlab.tlsCaCertificate, ...gitlabCredentials },
         runner: {
           name: resolved.runner.name,

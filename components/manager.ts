@@ -85,7 +85,9 @@ export function createManager(args: ResolvedArgs, placement: ManagerPlacement, p
       tags: { ...tags, Name: `${name}-manager` },
       volumeTags: { ...tags, Name: `${name}-manager` },
     },
-    opts,
+    // A looked-up AMI changes whenever Canonical publishes a new image; replacing the manager for that would cut
+    // running jobs. Roll it on purpose with `pulumi up --replace` or a given `manager.amiId`.
+    { ...opts, ignoreChanges: args.manager.amiId === undefined ? ["ami"] : [] },
   );
   const eip = new aws.ec2.Eip(
     `${name}-manager-eip`,

@@ -33,6 +33,13 @@ export interface ResolvedArgs {
     amiId?: pulumi.Input<string>;
     rootVolumeSizeGiB: number;
     sshKey?: { publicKey: string; privateKey: pulumi.Output<string> };
+    sshProxy?: {
+      host: pulumi.Input<string>;
+      user?: string;
+      port?: number;
+      privateKey: pulumi.Output<string>;
+      hostKey?: pulumi.Input<string>;
+    };
   };
   jobs: {
     cpu: number;
@@ -140,7 +147,19 @@ export function cidrFamily(argument: string, cidr: string): 4 | 6 {
   if (!match || family === 0 || bits > (family === 4 ? 32 : 128)) {
     fail(argument, `"${cidr}" is not a CIDR block such as 203.0.113.7/32 or 2001:db8::/48`);
   }
+  if (family === 4) {
+    const network = ipv4NetworkAddress(match![1], bits);
+    if (network !== match![1]) fail(argument, `"${cidr}" has host bits set; did you mean ${network}/${bits}?`);
+  }
   return family as 4 | 6;
+}
+
+/** The IPv4 address with every bit after the first `bits` cleared. */
+function ipv4NetworkAddress(address: string, bits: number): string {
+  const value = address.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
+  const mask = bits === 0 ? 0 : 2 ** 32 - 2 ** (32 - bits);
+  const network = Number(BigInt(value) & BigInt(mask));
+  return [24, 16, 8, 0].map((shift) => (network >>> shift) & 255).join(".");
 }
 
 function resolveSshCidrBlocks(blocks: string[] | undefined): string[] {
@@ -229,6 +248,14 @@ function resolveFamily(name: string, family: string | undefined): string {
   return result;
 }
 
+function resolveRunnerName(given: string | undefined, componentName: string): string {
+  if (given === undefined) return componentName;
+  if (typeof given !== "string" || given.trim() === "" || /[\r\n]/.test(given)) {
+    fail("runner.name", "it must be a non-empty single line");
+  }
+  return given;
+}
+
 function resolveTags(name: string, tags: Record<string, string> | undefined): Record<string, string> {
   for (const [key, value] of Object.entries(tags ?? {})) {
     if (typeof value !== "string") fail(`tags.${key}`, "tag values must be strings");
@@ -267,6 +294,9 @@ export function resolveArgs(name: string, args: GitLabFargateRunnerArgs): Resolv
   }
   if (manager.sshKey && (!manager.sshKey.publicKey || !manager.sshKey.privateKey)) {
     fail("manager.sshKey", "give both publicKey and privateKey");
+  }
+  if (manager.sshProxy && (!manager.sshProxy.host || !manager.sshProxy.privateKey)) {
+    fail("manager.sshProxy", "give at least host and privateKey of the bastion");
   }
 
   const jobs = args.jobs ?? {};
@@ -318,6 +348,10 @@ export function resolveArgs(name: string, args: GitLabFargateRunnerArgs): Resolv
         publicKey: manager.sshKey.publicKey,
         privateKey: pulumi.secret(pulumi.output(manager.sshKey.privateKey)),
       },
+      sshProxy: manager.sshProxy && {
+        ...manager.sshProxy,
+        privateKey: pulumi.secret(pulumi.output(manager.sshProxy.privateKey)),
+      },
     },
     jobs: {
       ...resolveCpuMemory(jobs.cpu, jobs.memory),
@@ -345,8 +379,8 @@ export function resolveArgs(name: string, args: GitLabFargateRunnerArgs): Resolv
       forceDestroy: cache.forceDestroy ?? false,
     },
     runner: {
-      name: runner.name ?? name,
-      concurrent: positiveInteger("runner.concurrent", runner.concurrent, 10, 1, 10000),
+      name: resolveRunnerName(runner.name, name),
+      concurrent: positiveInteger("runner.concurrent", runner.concurrent, 10, 1, 1000),
       checkInterval: positiveInteger("runner.checkInterval", runner.checkInterval, 3, 1, 3600),
     },
     tags: resolveTags(name, args.tags),

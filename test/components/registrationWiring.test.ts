@@ -75,6 +75,30 @@ describe("GitLabFargateRunner wires the registration (Pulumi mocks)", function (
     assert.equal(connection.privateKey, await valueOf(runner.managerSshPrivateKey));
   });
 
+  it("jumps through the given bastion, whose key stays secret", async () => {
+    const bastionKey = "-----BEGIN OPENSSH PRIVATE KEY-----\nbastion\n-----END OPENSSH PRIVATE KEY-----\n";
+    const { name, resources } = await deploy(
+      { url: "https://gitlab.example.com", runnerToken: TOKEN },
+      { manager: { sshProxy: { host: "bastion.example.com", user: "jump", privateKey: bastionKey } } },
+    );
+    const register = recorder.one(name, REGISTER, "register");
+    const connection = register.inputs.connection.value ?? register.inputs.connection;
+    assert.equal(connection.proxy.host, "bastion.example.com");
+    assert.equal(connection.proxy.user, "jump");
+    assert.equal(connection.proxy.privateKey, bastionKey);
+    assert.deepEqual(plainOccurrences(resources, bastionKey), []);
+  });
+
+  it("keeps the manager when Canonical publishes a newer AMI, but follows a given amiId", async () => {
+    const looked = await deploy({ url: "https://gitlab.example.com", runnerToken: TOKEN });
+    assert.deepEqual(looked.childOptions.get(`${looked.name}-manager`)?.ignoreChanges, ["ami"]);
+    const given = await deploy(
+      { url: "https://gitlab.example.com", runnerToken: TOKEN },
+      { manager: { amiId: "ami-1" } },
+    );
+    assert.deepEqual(given.childOptions.get(`${given.name}-manager`)?.ignoreChanges, []);
+  });
+
   it("pushes a fargate.toml describing this component's cluster, subnets, security group and task definition", async () => {
     const { runner, staged } = await deploy({ url: "https://gitlab.example.com", runnerToken: TOKEN });
     const text = await staged("fargate-toml");

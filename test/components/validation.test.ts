@@ -106,6 +106,29 @@ describe("GitLabFargateRunner argument validation", () => {
     });
   });
 
+  describe("admin.sshCidrBlocks host bits", () => {
+    it("refuses an IPv4 block with host bits set, suggesting the network address", () => {
+      refuses(
+        { ...required, admin: { sshCidrBlocks: ["203.0.113.7/24"] } },
+        /admin\.sshCidrBlocks/,
+        /203\.0\.113\.0\/24/,
+      );
+      refuses({ ...required, network: { cidrBlock: "10.1.2.3/16" } }, /network\.cidrBlock/, /10\.1\.0\.0\/16/);
+    });
+  });
+
+  describe("runner and manager", () => {
+    it("refuses an empty or multi-line runner.name and more than 1000 concurrent jobs", () => {
+      refuses({ ...required, runner: { name: " " } }, /runner\.name/);
+      refuses({ ...required, runner: { name: "a\nb" } }, /runner\.name/);
+      refuses({ ...required, runner: { concurrent: 1001 } }, /runner\.concurrent/);
+    });
+
+    it("refuses a bastion without host or key", () => {
+      refuses({ ...required, manager: { sshProxy: { host: "", privateKey: "k" } } }, /manager\.sshProxy/);
+    });
+  });
+
   describe("jobs", () => {
     it("refuses a cpu Fargate does not offer, listing the valid ones", () => {
       refuses({ ...required, jobs: { cpu: 3000 } }, /jobs\.cpu/, /256, 512, 1024, 2048, 4096, 8192, 16384/);
