@@ -49,8 +49,13 @@ const args: GitLabFargateRunnerArgs = {
     capacityProvider: config.get("jobCapacityProvider") as "FARGATE" | "FARGATE_SPOT" | undefined,
     logRetentionDays: config.getNumber("jobLogRetentionDays"),
     image: image ? { uri: image, credentialsSecretArn: config.get("jobImageCredentialsSecretArn") } : undefined,
+    build: image ? undefined : { forceDelete: config.getBoolean("jobImageForceDelete") },
   },
-  cache: { enabled: config.getBoolean("cacheEnabled"), expirationDays: config.getNumber("cacheExpirationDays") },
+  cache: {
+    enabled: config.getBoolean("cacheEnabled"),
+    expirationDays: config.getNumber("cacheExpirationDays"),
+    forceDestroy: config.getBoolean("cacheForceDestroy"),
+  },
   runner: { concurrent: config.getNumber("runnerConcurrent") },
   tags: parseTags(config.getObject<string[]>("tags") ?? []),
 };
