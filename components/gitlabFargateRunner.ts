@@ -7,7 +7,7 @@ import { AwsContext, createManagerIdentity, createTaskRoles } from "./iam";
 import { createManager, MANAGER_SSH_USER } from "./manager";
 import { GitLabRunner } from "./gitlabRunner";
 import { createNetwork, createSecurityGroups } from "./network";
-import { registerRunner, RunnerRegistration } from "./registration";
+import { defaultDriverBundlePath, registerRunner, RunnerRegistration } from "./registration";
 import { createJobImage } from "./registry";
 import { resolveArgs, ResolvedArgs } from "./validation";
 
@@ -112,6 +112,8 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
 
   constructor(name: string, args: GitLabFargateRunnerArgs, opts?: pulumi.ComponentResourceOptions) {
     const resolved: ResolvedArgs = resolveArgs(name, args);
+    // Checked before any resource exists: a missing bundle (`npm run build` not run) must not leave half a stack.
+    const driverBundlePath = defaultDriverBundlePath();
     claimName(name);
     // No inputs on the component itself: tokens and keys must not land in its state.
     super(GITLAB_FARGATE_RUNNER_TYPE, name, {}, opts);
@@ -227,6 +229,7 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
         },
         cache: cacheBucket ? { bucketName: cacheBucket.bucket, region: ctx.region } : undefined,
         instanceId: manager.instance.id,
+        driverBundlePath,
       },
       {
         parent: this,
