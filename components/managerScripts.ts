@@ -17,14 +17,19 @@ exec "$here/node/bin/node" "$here/fargate.js" "$@"
 /**
  * Registers the manager with GitLab. Reads the token (one line) from standard input; settings come from the
  * environment (see the header). Run as root by the deployment's register command, on create and on every update.
+ * It registers into a new config file first and swaps it in only on success, so a rejected token (revoked, wrong,
+ * or rotated by gitlab-runner itself) leaves the running runner as it was.
  */
 export const REGISTER_SCRIPT = String.raw`#!/bin/sh
 # Registers this runner manager with GitLab. Run as root by the deployment over SSH, on every change:
 #   1. waits until the first-boot script (cloud-init) has finished,
-#   2. installs the files staged in $GFR_STAGING (driver, launcher, fargate.toml, runner template, CA),
-#   3. unregisters the entry a previous run left, so GitLab keeps no stale record of this manager,
-#   4. rewrites config.toml with the global settings only, then registers exactly one runner from the template,
-#   5. restarts gitlab-runner.
+#   2. installs the runner template and the private CA staged in $GFR_STAGING (register needs them),
+#   3. registers exactly one runner into config.toml.new, built from the staged global settings; if GitLab
+#      refuses, it stops here: config.toml, the driver and the running gitlab-runner stay as they were,
+#   4. if config.toml held an entry with another token (a new token, or a legacy registration), unregisters that
+#      old entry, so GitLab keeps no stale record of this manager; the same runner token reuses this manager's
+#      system id (.runner_system_id next to config.toml), so there is nothing to unregister,
+#   5. installs the staged driver, launcher and fargate.toml, swaps in the new config.toml, restarts gitlab-runner.
 # The token is read from standard input and reaches gitlab-runner only through its environment: never a command
 # line (visible in ps), never this script's output. gitlab-runner's own output goes to a root-only log file.
 #
@@ -35,6 +40,7 @@ export const REGISTER_SCRIPT = String.raw`#!/bin/sh
 #   GFR_TOKEN_KIND  "runner" (glrt- runner authentication token, default) or "registration" (legacy token)
 #   GFR_TAG_LIST, GFR_RUN_UNTAGGED, GFR_LOCKED   legacy registration token only
 #   GFR_PRIVATE_CA  "true": install $GFR_STAGING/ca.crt and trust it for GitLab
+#   GFR_REVISION    ignored here; the deployment changes it with any staged file or the instance, to run again
 #   GFR_ROOT        prefix of every absolute path; empty on the manager, a temporary directory in tests
 set -e
 umask 077
@@ -58,6 +64,7 @@ config_dir=$GFR_ROOT/etc/gitlab-runner
 opt_dir=$GFR_ROOT/opt/gitlab-runner
 log_dir=$GFR_ROOT/var/log/gitlab-fargate-runner
 config=$config_dir/config.toml
+new_config=$config.new
 template=$config_dir/runner-template.toml
 ca=$config_dir/certs/ca.crt
 log=$log_dir/registration.log
@@ -82,6 +89,21 @@ show_log() {
     }' >&2
 }
 
+# runner_token FILE: the token of the first [[runners]] entry of FILE, empty when there is none. The value goes
+# to standard output only (captured into a variable), never onto a command line.
+runner_token() {
+  [ -f "$1" ] || return 0
+  awk '
+    /^[[:space:]]*\[\[runners\]\]/ { inside = 1; next }
+    inside && /^[[:space:]]*token[[:space:]]*=/ {
+      value = $0
+      sub(/^[^=]*=[[:space:]]*"/, "", value)
+      sub(/".*$/, "", value)
+      print value
+      exit
+    }' "$1"
+}
+
 # put MODE SOURCE DESTINATION: replaces DESTINATION in one rename, so a stage starting meanwhile sees the old or
 # the new file, never half of one.
 put() {
@@ -101,51 +123,67 @@ case $status in
 esac
 command -v gitlab-runner >/dev/null || die "gitlab-runner is not installed; see /var/log/cloud-init-output.log"
 
+for staged in fargate.js fargate fargate.toml config.toml runner-template.toml; do
+  [ -f "$GFR_STAGING/$staged" ] || die "staged file $GFR_STAGING/$staged is missing"
+done
 install -d -m 0700 "$config_dir" "$log_dir" "$opt_dir/metadata"
 install -d -m 0755 "$opt_dir" "$opt_dir/builds" "$opt_dir/cache"
-put 0644 "$GFR_STAGING/fargate.js" "$opt_dir/fargate.js"
-put 0755 "$GFR_STAGING/fargate" "$opt_dir/fargate"
-put 0600 "$GFR_STAGING/fargate.toml" "$config_dir/fargate.toml"
 put 0600 "$GFR_STAGING/runner-template.toml" "$template"
 if [ "$GFR_PRIVATE_CA" = true ]; then
   install -d -m 0755 "$config_dir/certs"
   put 0644 "$GFR_STAGING/ca.crt" "$ca"
-else
-  rm -f "$ca"
 fi
 
 : >"$log"
-if [ -f "$config" ] && grep -qF '[[runners]]' "$config"; then
+rm -f "$new_config"
+install -m 0600 "$GFR_STAGING/config.toml" "$new_config"
+set -- register --non-interactive --config "$new_config" --url "$GFR_URL" --name "$GFR_NAME" \
+  --executor custom --template-config "$template"
+if [ "$GFR_PRIVATE_CA" = true ]; then
+  set -- "$@" --tls-ca-file "$ca"
+fi
+if [ "$kind" = registration ]; then
+  set -- "$@" --run-untagged="$GFR_RUN_UNTAGGED" --locked="$GFR_LOCKED"
+  if [ -n "$GFR_TAG_LIST" ]; then
+    set -- "$@" --tag-list "$GFR_TAG_LIST"
+  fi
+fi
+registered=true
+if [ "$kind" = runner ]; then
+  CI_SERVER_TOKEN=$token gitlab-runner "$@" </dev/null >>"$log" 2>&1 || registered=false
+else
+  REGISTRATION_TOKEN=$token gitlab-runner "$@" </dev/null >>"$log" 2>&1 || registered=false
+fi
+if [ "$registered" = false ]; then
+  show_log
+  rm -f "$new_config"
+  die "gitlab-runner register failed (check the URL, the token and that the manager reaches GitLab on 443);" \
+    "nothing was changed: gitlab-runner keeps running with its current registration"
+fi
+
+count=$(grep -cF '[[runners]]' "$new_config" || true)
+if [ "$count" != 1 ]; then
+  rm -f "$new_config"
+  die "gitlab-runner register wrote $count runner entries instead of 1; nothing was changed"
+fi
+
+# [ is a shell builtin: comparing the tokens puts neither on a command line.
+old_token=$(runner_token "$config")
+new_token=$(runner_token "$new_config")
+if [ -n "$old_token" ] && [ "$old_token" != "$new_token" ]; then
   if ! gitlab-runner unregister --config "$config" --all-runners </dev/null >>"$log" 2>&1; then
     echo "register: warning: GitLab did not confirm removing the previous entry of this manager; it stays listed" \
       "as stale in GitLab until GitLab cleans it up" >&2
   fi
 fi
 
-put 0600 "$GFR_STAGING/config.toml" "$config"
-set -- register --non-interactive --config "$config" --url "$GFR_URL" --name "$GFR_NAME" \
-  --executor custom --template-config "$template"
-if [ "$GFR_PRIVATE_CA" = true ]; then
-  set -- "$@" --tls-ca-file "$ca"
+put 0644 "$GFR_STAGING/fargate.js" "$opt_dir/fargate.js"
+put 0755 "$GFR_STAGING/fargate" "$opt_dir/fargate"
+put 0600 "$GFR_STAGING/fargate.toml" "$config_dir/fargate.toml"
+mv -f "$new_config" "$config"
+if [ "$GFR_PRIVATE_CA" != true ]; then
+  rm -f "$ca"
 fi
-if [ "$kind" = runner ]; then
-  CI_SERVER_TOKEN=$token gitlab-runner "$@" </dev/null >>"$log" 2>&1 || {
-    show_log
-    die "gitlab-runner register failed (check the URL, the token and that the manager reaches GitLab on 443)"
-  }
-else
-  set -- "$@" --run-untagged="$GFR_RUN_UNTAGGED" --locked="$GFR_LOCKED"
-  if [ -n "$GFR_TAG_LIST" ]; then
-    set -- "$@" --tag-list "$GFR_TAG_LIST"
-  fi
-  REGISTRATION_TOKEN=$token gitlab-runner "$@" </dev/null >>"$log" 2>&1 || {
-    show_log
-    die "gitlab-runner register failed (check the URL, the token and that the manager reaches GitLab on 443)"
-  }
-fi
-
-count=$(grep -cF '[[runners]]' "$config" || true)
-[ "$count" = 1 ] || die "config.toml holds $count runner entries after registration instead of 1"
 
 systemctl enable --quiet gitlab-runner
 systemctl restart gitlab-runner || die "gitlab-runner did not restart; see: journalctl -u gitlab-runner"

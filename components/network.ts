@@ -93,7 +93,11 @@ export function createSecurityGroups(args: ResolvedArgs, vpcId: pulumi.Output<st
   );
   const task = new aws.ec2.SecurityGroup(
     `${name}-task-sg`,
-    { vpcId, description: `GitLab CI job tasks of ${name}`, tags: { ...tags, Name: `${name}-task` } },
+    {
+      vpcId,
+      description: `GitLab CI job tasks of ${name}`,
+      tags: { ...tags, Name: `${name}-task`, "gitlab-fargate-runner:role": "job-task" },
+    },
     opts,
   );
 

@@ -162,13 +162,26 @@ export interface RunnerRegistration {
   copies: Record<string, remote.CopyToRemote>;
   /** The command that registers on create/update and unregisters on delete. */
   command: remote.Command;
-  /** SHA-256 of every staged file, keyed by file name: what the command's `triggers` hold. */
+  /** SHA-256 of every staged file, keyed by file name. */
   fileHashes: pulumi.Output<Record<string, string>>;
+  /** {@link registrationRevision} of the staged files and the instance: `GFR_REVISION` in the command line. */
+  revision: pulumi.Output<string>;
 }
 
 /** `sha256:<hex>` of a text or file content. */
 export function contentHash(content: string | Buffer): string {
   return `sha256:${createHash("sha256").update(content).digest("hex")}`;
+}
+
+/**
+ * One hash of every staged file's hash and the instance id. It goes into the register command line as
+ * `GFR_REVISION`, so any change to them re-runs the registration as an update of the command.
+ */
+export function registrationRevision(fileHashes: Record<string, string>, instanceId: string): string {
+  const files = Object.keys(fileHashes)
+    .sort()
+    .map((file) => `${file}=${fileHashes[file]}`);
+  return contentHash([...files, `instance=${instanceId}`].join("\n"));
 }
 
 /** Quotes a value for POSIX sh. */
@@ -317,9 +330,10 @@ function connectionArgs(connection: RegistrationConnectionArgs): types.input.rem
  * and its Elastic IP):
  * - `${name}-stage-<file>`: `remote.CopyToRemote` of each file into the staging directory;
  * - `${name}-register`: `remote.Command` after every copy. Create/update run the register script (token on stdin,
- *   `cloud-init status --wait` first); delete runs the unregister script. Its `triggers` are the SHA-256 of every
- *   staged file plus the instance id, so any change re-registers (one runner entry) and restarts gitlab-runner.
- *   It is deleted before it is replaced, so a replacement never unregisters the new registration.
+ *   `cloud-init status --wait` first); delete runs the unregister script. Its command line carries
+ *   {@link registrationRevision} of every staged file and the instance id, so any change (or a new token on stdin)
+ *   updates it: the script registers anew and swaps the entry only once GitLab accepted the token. It is deleted
+ *   before it is replaced (a new SSH connection), so a replacement never unregisters the new registration.
  *
  * Throws at program time on invalid arguments (naming them) and when the driver bundle is missing.
  */
@@ -421,7 +435,15 @@ export function registerRunner(
   }
   const fileHashes = pulumi.output(hashes) as pulumi.Output<Record<string, string>>;
 
-  const registerCommand = remoteScriptCommand(`${stagingDirectory}/register.sh`, env);
+  // A changed staged file or a new instance changes the command line, which makes Pulumi *update* the command
+  // (run the register script again). `triggers` would *replace* it instead: the delete step (unregister, stop
+  // gitlab-runner) would run before the new token is known to work.
+  const revision = pulumi
+    .all([fileHashes, args.instanceId ?? ""])
+    .apply(([files, instanceId]) => registrationRevision(files, instanceId));
+  const registerCommand = revision.apply((value) =>
+    remoteScriptCommand(`${stagingDirectory}/register.sh`, { ...env, GFR_REVISION: value }),
+  );
   const command = new remote.Command(
     `${name}-register`,
     {
@@ -430,7 +452,6 @@ export function registerRunner(
       update: registerCommand,
       delete: remoteScriptCommand(`${stagingDirectory}/unregister.sh`, { GFR_STAGING: stagingDirectory }),
       stdin: pulumi.secret(pulumi.output(token).apply((value) => `${checkToken(kind, value)}\n`)),
-      triggers: [fileHashes, args.instanceId ?? ""],
       logging: "stderr",
       addPreviousOutputInEnv: false,
     },
@@ -441,5 +462,5 @@ export function registerRunner(
       additionalSecretOutputs: ["stdout", "stderr"],
     },
   );
-  return { copies, command, fileHashes };
+  return { copies, command, fileHashes, revision };
 }

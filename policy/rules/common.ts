@@ -30,11 +30,61 @@ export function parseJsonish(value: unknown): unknown {
   }
 }
 
-/** The values by which other resources may refer to `resource`: its id, name-like outputs and ARN. */
+/** What {@link readKnown} puts where the engine has no value yet (an output of a resource not created, in preview). */
+export const NOT_KNOWN_YET = Symbol("not known yet");
+
+/**
+ * Whether `error` is the engine's UnknownValueError: its props proxy throws it on reading a value that is unknown
+ * during preview. The class is internal to @pulumi/policy, so it is recognised by shape.
+ */
+export function isUnknownValueError(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    error.constructor.name === "UnknownValueError" &&
+    Array.isArray((error as { props?: unknown }).props)
+  );
+}
+
+/**
+ * `container[key]` as plain data, read through the engine's unknown-checking proxy without throwing: a value unknown
+ * in preview becomes {@link NOT_KNOWN_YET}, at any depth (so one unknown list element does not hide its known
+ * neighbours).
+ */
+export function readKnown(container: unknown, key: string | number): unknown {
+  let value: unknown;
+  try {
+    value = (container as Record<string | number, unknown> | undefined)?.[key];
+  } catch (error) {
+    if (isUnknownValueError(error)) {
+      return NOT_KNOWN_YET;
+    }
+    throw error;
+  }
+  if (Array.isArray(value)) {
+    return Array.from({ length: value.length }, (_, index) => readKnown(value, index));
+  }
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.keys(value).map((name) => [name, readKnown(value, name)]));
+  }
+  return value;
+}
+
+/** Whether {@link readKnown}'s result holds a value the engine does not know yet, at any depth. */
+export function hasUnknown(value: unknown): boolean {
+  if (value === NOT_KNOWN_YET) {
+    return true;
+  }
+  if (value !== null && typeof value === "object") {
+    return Object.values(value).some(hasUnknown);
+  }
+  return false;
+}
+
+/** The values by which other resources may refer to `resource`: its id, name-like outputs and ARN (known ones). */
 function identifiersOf(resource: PolicyResource, keys: string[]): Set<string> {
   const ids = new Set<string>();
   for (const key of keys) {
-    const value = resource.props[key];
+    const value = readKnown(resource.props, key);
     if (typeof value === "string" && value.length > 0) {
       ids.add(value);
     }
@@ -43,8 +93,9 @@ function identifiersOf(resource: PolicyResource, keys: string[]): Set<string> {
 }
 
 /**
- * Whether `referrer.props[property]` points at `target`: through the engine's property dependencies (works during
- * preview, when ids are unknown) or by value (the target's id, or one of `targetKeys` such as a bucket name).
+ * Whether `referrer.props[property]` points at `target`: through the engine's property dependencies first (they are
+ * known in preview, when ids are not), else by value (the target's id, or one of `targetKeys` such as a bucket name).
+ * A value unknown in preview refers to nothing that can be told.
  */
 export function refersTo(
   referrer: PolicyResource,
@@ -56,6 +107,6 @@ export function refersTo(
   if (dependencies.some((dependency) => dependency.urn === target.urn)) {
     return true;
   }
-  const value = referrer.props[property];
+  const value = readKnown(referrer.props, property);
   return typeof value === "string" && identifiersOf(target, ["id", ...targetKeys]).has(value);
 }

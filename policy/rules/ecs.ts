@@ -53,12 +53,19 @@ export const ecsTaskDefinitionHardened: ResourceValidationPolicy = {
   }),
 };
 
-/** Advisory: the driver needs a `ci-coordinator` container listening on TCP 22. */
+/** Tag GitLabFargateRunner puts on every resource it creates (value: the runner's name). */
+export const RUNNER_TAG = "gitlab-fargate-runner";
+
+/** Advisory: the driver needs a `ci-coordinator` container listening on TCP 22 in the component's task definitions. */
 export const ecsCoordinatorContainer: ResourceValidationPolicy = {
   name: "ecs-task-definition-ci-coordinator",
-  description: `ECS task definitions for runner jobs have a "${COORDINATOR_CONTAINER}" container that maps TCP port 22.`,
+  description: `ECS task definitions of a runner (tagged ${RUNNER_TAG}) have a "${COORDINATOR_CONTAINER}" container that maps TCP port 22.`,
   enforcementLevel: "advisory",
   validateResource: validateResourceOfType(aws.ecs.TaskDefinition, (taskDefinition, args, reportViolation) => {
+    const runner = taskDefinition.tags?.[RUNNER_TAG];
+    if (typeof runner !== "string" || runner.length === 0) {
+      return args.notApplicable(`Applies to task definitions tagged ${RUNNER_TAG} (created by GitLabFargateRunner)`);
+    }
     const label = resourceLabel(args.type, args.name);
     const coordinator = (containersOf(taskDefinition.containerDefinitions) ?? []).find(
       (container) => container.name === COORDINATOR_CONTAINER,

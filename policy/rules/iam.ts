@@ -67,14 +67,25 @@ function forEachAllowStatement(
   }
 }
 
-/** `*` or `service:*` for one of the guarded services; undefined when the action is fine. */
+/**
+ * An IAM wildcard pattern as a RegExp with IAM's own semantics: case-insensitive, `*` any run of characters (none
+ * included), `?` exactly one character, everything else literal.
+ */
+export function iamPattern(pattern: string): RegExp {
+  const source = [...pattern.trim()]
+    .map((char) => (char === "*" ? ".*" : char === "?" ? "." : char.replace(/[.+^${}()|[\]\\]/g, "\\$&")))
+    .join("");
+  return new RegExp(`^${source}$`, "is");
+}
+
+/** Actions no service has: a pattern that matches both for a service allows every action of that service. */
+const MADE_UP_ACTIONS = ["ZzNoSuchAction", "QqMadeUpAction"];
+
+/** The action pattern itself when it allows every action of a guarded service ("*", "iam:*", "iam:?*"…). */
 export function overBroadAction(action: string): string | undefined {
-  const normalized = action.trim().toLowerCase();
-  if (normalized === "*") {
-    return "*";
-  }
-  const [service, name] = normalized.split(":");
-  return GUARDED_SERVICES.includes(service) && name === "*" ? action : undefined;
+  const pattern = iamPattern(action);
+  const broad = GUARDED_SERVICES.some((service) => MADE_UP_ACTIONS.every((name) => pattern.test(`${service}:${name}`)));
+  return broad ? action : undefined;
 }
 
 /** No `*` or `service:*` actions (and no NotAction allows) for iam, ecs, ec2, s3, secretsmanager, kms. */
@@ -99,22 +110,20 @@ export const iamNoWildcardActions: ResourceValidationPolicy = {
     }),
 };
 
-/** Whether an action pattern grants iam:PassRole ("iam:PassRole", "iam:Pass*", "iam:*", "*"). */
+/** Whether an action pattern grants iam:PassRole ("iam:PassRole", "iam:Pass*", "iam:PassRol?", "*"). */
 export function grantsPassRole(action: string): boolean {
-  const pattern = new RegExp(
-    `^${action
-      .trim()
-      .split("*")
-      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
-      .join(".*")}$`,
-    "i",
-  );
-  return pattern.test("iam:PassRole");
+  return iamPattern(action).test("iam:PassRole");
 }
 
-/** A resource that matches every role: "*", "arn:aws:iam::*:*", "arn:aws:iam::123456789012:role/*". */
+/**
+ * A resource pattern that matches every role: one that matches a made-up role ARN in its own partition and account
+ * when it names them ("arn:aws-cn:iam::123456789012:role/*"), else in aws and a sample account ("*", "arn:*").
+ */
 export function isAnyRole(resource: string): boolean {
-  return resource.trim() === "*" || /^arn:[^:]*:iam::[^:]*:(\*|role\/\*)$/.test(resource.trim());
+  const [, partition, , , account] = resource.trim().split(":");
+  const literal = (part: string | undefined, fallback: string) => (part && !/[*?]/.test(part) ? part : fallback);
+  const madeUpRole = `arn:${literal(partition, "aws")}:iam::${literal(account, "123456789012")}:role/zz-any-role`;
+  return iamPattern(resource).test(madeUpRole);
 }
 
 /** iam:PassRole only on named roles: never "*", never every role, never via NotResource. */
@@ -174,20 +183,31 @@ function reportBroadManaged(label: string, arns: string[], reportViolation: Repo
   }
 }
 
-/** No over-broad AWS managed policies (AmazonECS_FullAccess, AdministratorAccess, …) on roles. */
+/** Resources that attach managed policies, and the property holding the ARN(s). */
+const ATTACHMENT_PROPERTIES: [Parameters<ResourceValidationArgs["isType"]>[0], string][] = [
+  [aws.iam.Role, "managedPolicyArns"],
+  [aws.iam.RolePolicyAttachment, "policyArn"],
+  [aws.iam.UserPolicyAttachment, "policyArn"],
+  [aws.iam.GroupPolicyAttachment, "policyArn"],
+  [aws.iam.PolicyAttachment, "policyArn"],
+  [aws.iam.RolePolicyAttachmentsExclusive, "policyArns"],
+  [aws.iam.UserPolicyAttachmentsExclusive, "policyArns"],
+  [aws.iam.GroupPolicyAttachmentsExclusive, "policyArns"],
+];
+
+/** No over-broad AWS managed policies (AmazonECS_FullAccess, AdministratorAccess, …) on roles, users or groups. */
 export const iamNoBroadManagedPolicies: ResourceValidationPolicy = {
   name: "iam-no-broad-managed-policies",
-  description: `Roles attach none of these AWS managed policies: ${BROAD_MANAGED_POLICIES.join(", ")}.`,
+  description: `Roles, users and groups attach none of these AWS managed policies: ${BROAD_MANAGED_POLICIES.join(", ")}.`,
   enforcementLevel: "mandatory",
   validateResource: (args, reportViolation: ReportViolation) => {
-    const label = resourceLabel(args.type, args.name);
-    if (args.isType(aws.iam.RolePolicyAttachment)) {
-      return reportBroadManaged(label, stringsOf(args.props.policyArn), reportViolation);
+    const found = ATTACHMENT_PROPERTIES.find(([resourceClass]) => args.isType<Resource>(resourceClass));
+    if (!found) {
+      return args.notApplicable(
+        "Applies to aws.iam.Role and the aws.iam policy attachment resources (Role/User/Group/PolicyAttachment, *PolicyAttachmentsExclusive) only",
+      );
     }
-    if (args.isType(aws.iam.Role)) {
-      return reportBroadManaged(label, stringsOf(args.props.managedPolicyArns), reportViolation);
-    }
-    return args.notApplicable("Applies to aws.iam.Role and aws.iam.RolePolicyAttachment only");
+    reportBroadManaged(resourceLabel(args.type, args.name), stringsOf(args.props[found[1]]), reportViolation);
   },
 };
 

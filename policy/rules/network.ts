@@ -6,7 +6,7 @@ import {
   StackValidationPolicy,
   validateResourceOfType,
 } from "@pulumi/policy";
-import { refersTo, resourceLabel, stringsOf } from "./common";
+import { NOT_KNOWN_YET, readKnown, refersTo, resourceLabel, stringsOf } from "./common";
 
 const SSH_PORT = 22;
 
@@ -47,54 +47,83 @@ export function isWorldCidr(cidr: string): boolean {
   return cidr.trim().endsWith("/0");
 }
 
-/** Inline `ingress` blocks of an aws.ec2.SecurityGroup. */
-export function inlineIngress(props: { ingress?: unknown }): Ingress[] {
-  const blocks = Array.isArray(props.ingress) ? (props.ingress as Record<string, unknown>[]) : [];
-  return blocks.map((block, index) => ({
-    where: `ingress[${index}]`,
-    protocol: String(block.protocol ?? ""),
-    fromPort: block.fromPort as number | undefined,
-    toPort: block.toPort as number | undefined,
-    cidrs: [...stringsOf(block.cidrBlocks), ...stringsOf(block.ipv6CidrBlocks)],
-    prefixLists: stringsOf(block.prefixListIds),
-    securityGroups: stringsOf(block.securityGroups),
-    self: block.self === true,
-  }));
+/** The property names one resource shape uses for an inbound permission. */
+interface IngressKeys {
+  protocol: string;
+  cidrs: string[];
+  prefixLists: string[];
+  securityGroups: string[];
+  self?: string;
+}
+
+/**
+ * One inbound permission read from `block` (resource props or an inline block), through the engine's proxy. Undefined
+ * when its protocol or ports are not known yet (preview): what it lets in cannot be told. An unknown source is left
+ * out (it is not known to be bad).
+ */
+function ingressFrom(where: string, block: unknown, keys: IngressKeys): Ingress | undefined {
+  const [protocol, fromPort, toPort] = [keys.protocol, "fromPort", "toPort"].map((key) => readKnown(block, key));
+  if ([protocol, fromPort, toPort].includes(NOT_KNOWN_YET)) {
+    return undefined;
+  }
+  const strings = (names: string[]) => names.flatMap((name) => stringsOf(readKnown(block, name)));
+  return {
+    where,
+    protocol: String(protocol ?? ""),
+    fromPort: typeof fromPort === "number" ? fromPort : undefined,
+    toPort: typeof toPort === "number" ? toPort : undefined,
+    cidrs: strings(keys.cidrs),
+    prefixLists: strings(keys.prefixLists),
+    securityGroups: strings(keys.securityGroups),
+    self: keys.self !== undefined && readKnown(block, keys.self) === true,
+  };
+}
+
+const defined = <T>(value: T | undefined): value is T => value !== undefined;
+
+/** Inline `ingress` blocks of an aws.ec2.SecurityGroup or aws.ec2.DefaultSecurityGroup (none while unknown). */
+export function inlineIngress(props: unknown): Ingress[] {
+  const blocks = readKnown(props, "ingress");
+  if (!Array.isArray(blocks)) {
+    return [];
+  }
+  return blocks
+    .map((block, index) =>
+      ingressFrom(`ingress[${index}]`, block, {
+        protocol: "protocol",
+        cidrs: ["cidrBlocks", "ipv6CidrBlocks"],
+        prefixLists: ["prefixListIds"],
+        securityGroups: ["securityGroups"],
+        self: "self",
+      }),
+    )
+    .filter(defined);
 }
 
 /** An aws.ec2.SecurityGroupRule of type "ingress" (egress rules yield nothing). */
-export function securityGroupRuleIngress(props: Record<string, unknown>): Ingress[] {
-  if (props.type !== "ingress") {
+export function securityGroupRuleIngress(props: unknown): Ingress[] {
+  if (readKnown(props, "type") !== "ingress") {
     return [];
   }
-  return [
-    {
-      where: "this rule",
-      protocol: String(props.protocol ?? ""),
-      fromPort: props.fromPort as number | undefined,
-      toPort: props.toPort as number | undefined,
-      cidrs: [...stringsOf(props.cidrBlocks), ...stringsOf(props.ipv6CidrBlocks)],
-      prefixLists: stringsOf(props.prefixListIds),
-      securityGroups: stringsOf(props.sourceSecurityGroupId),
-      self: props.self === true,
-    },
-  ];
+  const ingress = ingressFrom("this rule", props, {
+    protocol: "protocol",
+    cidrs: ["cidrBlocks", "ipv6CidrBlocks"],
+    prefixLists: ["prefixListIds"],
+    securityGroups: ["sourceSecurityGroupId"],
+    self: "self",
+  });
+  return [ingress].filter(defined);
 }
 
 /** An aws.vpc.SecurityGroupIngressRule (one source per rule). */
-export function vpcIngressRule(props: Record<string, unknown>): Ingress[] {
-  return [
-    {
-      where: "this rule",
-      protocol: String(props.ipProtocol ?? ""),
-      fromPort: props.fromPort as number | undefined,
-      toPort: props.toPort as number | undefined,
-      cidrs: [...stringsOf(props.cidrIpv4), ...stringsOf(props.cidrIpv6)],
-      prefixLists: stringsOf(props.prefixListId),
-      securityGroups: stringsOf(props.referencedSecurityGroupId),
-      self: false,
-    },
-  ];
+export function vpcIngressRule(props: unknown): Ingress[] {
+  const ingress = ingressFrom("this rule", props, {
+    protocol: "ipProtocol",
+    cidrs: ["cidrIpv4", "cidrIpv6"],
+    prefixLists: ["prefixListId"],
+    securityGroups: ["referencedSecurityGroupId"],
+  });
+  return [ingress].filter(defined);
 }
 
 function reportWorldOpen(label: string, ingresses: Ingress[], reportViolation: ReportViolation): void {
@@ -118,10 +147,14 @@ function reportWorldOpen(label: string, ingresses: Ingress[], reportViolation: R
 /** No security group or rule opens SSH (or all traffic) to 0.0.0.0/0 or ::/0. */
 export const noWorldSsh: ResourceValidationPolicy = {
   name: "security-group-no-world-ssh",
-  description: "No security group or ingress rule opens TCP 22, or all traffic, to 0.0.0.0/0 or ::/0.",
+  description:
+    "No security group (default ones included) or ingress rule opens TCP 22, or all traffic, to 0.0.0.0/0 or ::/0.",
   enforcementLevel: "mandatory",
   validateResource: [
     validateResourceOfType(aws.ec2.SecurityGroup, (sg, args, reportViolation) =>
+      reportWorldOpen(resourceLabel(args.type, args.name), inlineIngress(sg), reportViolation),
+    ),
+    validateResourceOfType(aws.ec2.DefaultSecurityGroup, (sg, args, reportViolation) =>
       reportWorldOpen(resourceLabel(args.type, args.name), inlineIngress(sg), reportViolation),
     ),
     validateResourceOfType(aws.ec2.SecurityGroupRule, (rule, args, reportViolation) =>
@@ -137,45 +170,37 @@ export const noWorldSsh: ResourceValidationPolicy = {
 export const ROLE_TAG = "gitlab-fargate-runner:role";
 /** Value of {@link ROLE_TAG} on the security group attached to job tasks. */
 export const JOB_TASK_ROLE = "job-task";
-/** Suffix of the Pulumi name GitLabFargateRunner gives its job task security group (`<runner>-task-sg`). */
-export const JOB_TASK_NAME_SUFFIX = "-task-sg";
-
-function tagsOf(resource: PolicyResource): Record<string, unknown> {
-  const tags = resource.props.tags;
-  return tags && typeof tags === "object" ? (tags as Record<string, unknown>) : {};
-}
-
-/** The job task security group: named `<runner>-task-sg` by the component, or tagged `gitlab-fargate-runner:role = job-task`. */
+/** The job task security group: an aws.ec2.SecurityGroup tagged `gitlab-fargate-runner:role = job-task`. */
 export function isJobTaskSecurityGroup(resource: PolicyResource): boolean {
-  return (
-    resource.isType(aws.ec2.SecurityGroup) &&
-    (resource.name.endsWith(JOB_TASK_NAME_SUFFIX) || tagsOf(resource)[ROLE_TAG] === JOB_TASK_ROLE)
-  );
+  if (!resource.isType(aws.ec2.SecurityGroup)) {
+    return false;
+  }
+  const tags = readKnown(resource.props, "tags");
+  return tags !== null && typeof tags === "object" && (tags as Record<string, unknown>)[ROLE_TAG] === JOB_TASK_ROLE;
 }
 
 /**
- * Every inbound permission of `group`: inline blocks and the separate rule resources that target it. A rule whose
- * source is the group itself counts as `self`, however it is written.
+ * Every inbound permission of `group` that is known: inline blocks and the separate rule resources that target it
+ * (found by property dependency first, so in preview too). A rule whose source is the group itself counts as `self`,
+ * however it is written. Values the engine does not know yet (preview) are left out: they are not known to be bad.
  */
 function ingressOf(group: PolicyResource, resources: PolicyResource[]): { label: string; ingress: Ingress }[] {
-  const groupId = group.props.id;
+  const groupId = readKnown(group.props, "id");
   const found = inlineIngress(group.props).map((ingress) => ({
     label: resourceLabel(group.type, group.name),
-    ingress: { ...ingress, self: ingress.self || ingress.securityGroups.includes(groupId as string) },
+    ingress: { ...ingress, self: ingress.self || ingress.securityGroups.some((source) => source === groupId) },
   }));
   for (const resource of resources) {
-    let ingresses: Ingress[];
-    let sourceProperty: string;
-    if (resource.isType(aws.ec2.SecurityGroupRule)) {
-      [ingresses, sourceProperty] = [securityGroupRuleIngress(resource.props), "sourceSecurityGroupId"];
-    } else if (resource.isType(aws.vpc.SecurityGroupIngressRule)) {
-      [ingresses, sourceProperty] = [vpcIngressRule(resource.props), "referencedSecurityGroupId"];
-    } else {
+    const shape = resource.isType(aws.ec2.SecurityGroupRule)
+      ? { read: securityGroupRuleIngress, sourceProperty: "sourceSecurityGroupId" }
+      : resource.isType(aws.vpc.SecurityGroupIngressRule)
+        ? { read: vpcIngressRule, sourceProperty: "referencedSecurityGroupId" }
+        : undefined;
+    if (!shape || !refersTo(resource, "securityGroupId", group, [])) {
       continue;
     }
-    if (!refersTo(resource, "securityGroupId", group, [])) {
-      continue;
-    }
+    const ingresses = shape.read(resource.props);
+    const sourceProperty = shape.sourceProperty;
     const fromItself = refersTo(resource, sourceProperty, group, []);
     const label = resourceLabel(resource.type, resource.name);
     found.push(...ingresses.map((ingress) => ({ label, ingress: { ...ingress, self: ingress.self || fromItself } })));
@@ -190,7 +215,7 @@ function ingressOf(group: PolicyResource, resources: PolicyResource[]): { label:
 export const taskSshFromSecurityGroupsOnly: StackValidationPolicy = {
   name: "task-security-group-ssh-from-security-groups-only",
   description:
-    "The job task security group (Pulumi name <runner>-task-sg, or tag gitlab-fargate-runner:role=job-task) accepts SSH only from other security groups, never from CIDR blocks, prefix lists or itself.",
+    "The job task security group (tag gitlab-fargate-runner:role=job-task) accepts SSH only from other security groups, never from CIDR blocks, prefix lists or itself.",
   enforcementLevel: "mandatory",
   validateStack: (args, reportViolation) => {
     const taskGroups = args.resources.filter(isJobTaskSecurityGroup);

@@ -1,4 +1,5 @@
 import * as aws from "@pulumi/aws";
+import { Resource } from "@pulumi/pulumi";
 import {
   PolicyResource,
   ResourceValidationPolicy,
@@ -6,7 +7,7 @@ import {
   StackValidationPolicy,
   validateResourceOfType,
 } from "@pulumi/policy";
-import { asList, refersTo, resourceLabel } from "./common";
+import { asList, NOT_KNOWN_YET, readKnown, refersTo, resourceLabel } from "./common";
 
 /** Type token of awsx's ECR repository component (a remote component: its aws child is checked separately). */
 export const AWSX_REPOSITORY_TYPE = "awsx:ecr:Repository";
@@ -42,16 +43,39 @@ const ENCRYPTION_CONFIG_TYPES = [
   aws.s3.BucketServerSideEncryptionConfigurationV2,
 ];
 
-/** Whether a list of server-side encryption rules sets a default algorithm. */
-function setsDefaultEncryption(rules: unknown): boolean {
-  return asList(rules as Record<string, unknown>[]).some((rule) => {
-    const byDefault = rule?.applyServerSideEncryptionByDefault as { sseAlgorithm?: unknown } | undefined;
-    return typeof byDefault?.sseAlgorithm === "string" && byDefault.sseAlgorithm.length > 0;
-  });
+/** Bucket types: aws.s3.Bucket and the deprecated aws.s3.BucketV2 (same S3 bucket, different inline shapes). */
+const BUCKET_TYPES = [aws.s3.Bucket, aws.s3.BucketV2];
+
+/** "yes" when server-side encryption rules set a default algorithm, "unknown" when that is not known yet (preview). */
+type Answer = "yes" | "no" | "unknown";
+
+function setsDefaultEncryption(rules: unknown): Answer {
+  const algorithms = asList(rules as unknown[]).map((rule) =>
+    readKnown(readKnown(rule, "applyServerSideEncryptionByDefault"), "sseAlgorithm"),
+  );
+  if (algorithms.some((algorithm) => typeof algorithm === "string" && algorithm.length > 0)) {
+    return "yes";
+  }
+  return rules === NOT_KNOWN_YET || algorithms.includes(NOT_KNOWN_YET) ? "unknown" : "no";
+}
+
+/**
+ * Whether the bucket itself declares default encryption: aws.s3.Bucket `serverSideEncryptionConfiguration.rules`,
+ * aws.s3.BucketV2 `serverSideEncryptionConfigurations[].rules`. In preview a new bucket's value is unknown only when
+ * the program did not set it (the provider computes it), so an unknown top-level value counts as not declared.
+ */
+function inlineEncryption(bucket: PolicyResource): Answer {
+  const configs = bucket.isType(aws.s3.BucketV2)
+    ? readKnown(bucket.props, "serverSideEncryptionConfigurations")
+    : [readKnown(bucket.props, "serverSideEncryptionConfiguration")];
+  const answers = asList(configs as unknown[]).map((config) =>
+    config === NOT_KNOWN_YET ? "no" : setsDefaultEncryption(readKnown(config, "rules")),
+  );
+  return answers.includes("yes") ? "yes" : answers.includes("unknown") ? "unknown" : "no";
 }
 
 function bucketsOrNotApplicable(args: StackValidationArgs): PolicyResource[] {
-  const buckets = args.resources.filter((resource) => resource.isType(aws.s3.Bucket));
+  const buckets = args.resources.filter((resource) => BUCKET_TYPES.some((type) => resource.isType<Resource>(type)));
   return buckets.length > 0 ? buckets : args.notApplicable("No S3 bucket in this stack");
 }
 
@@ -59,22 +83,28 @@ function isBucketConfigOf(config: PolicyResource, bucket: PolicyResource): boole
   return refersTo(config, "bucket", bucket, ["bucket"]);
 }
 
-/** Buckets have default server-side encryption, configured by a separate resource (aws v7) or inline. */
+/**
+ * Buckets have default server-side encryption, configured by a separate resource (aws v7) or inline. Separate
+ * configurations are matched first, by property dependency; the bucket's own (possibly computed) value is read only
+ * when no separate one settles it. What is not known yet in preview is left to the update run.
+ */
 export const s3BucketEncryption: StackValidationPolicy = {
   name: "s3-bucket-encryption",
   description:
-    "Every S3 bucket has default server-side encryption (an aws.s3.BucketServerSideEncryptionConfiguration for it).",
+    "Every S3 bucket (aws.s3.Bucket, aws.s3.BucketV2) has default server-side encryption (an aws.s3.BucketServerSideEncryptionConfiguration for it).",
   enforcementLevel: "mandatory",
   validateStack: (args, reportViolation) => {
     const configs = args.resources.filter((resource) => ENCRYPTION_CONFIG_TYPES.some((type) => resource.isType(type)));
     for (const bucket of bucketsOrNotApplicable(args)) {
-      const separate = configs.some(
-        (config) => isBucketConfigOf(config, bucket) && setsDefaultEncryption(config.props.rules),
-      );
-      const inline = setsDefaultEncryption(
-        (bucket.props.serverSideEncryptionConfiguration as { rules?: unknown } | undefined)?.rules,
-      );
-      if (!separate && !inline) {
+      const separate = configs
+        .filter((config) => isBucketConfigOf(config, bucket))
+        .map((config) => setsDefaultEncryption(readKnown(config.props, "rules")));
+      const answer = separate.includes("yes")
+        ? "yes"
+        : separate.includes("unknown")
+          ? "unknown"
+          : inlineEncryption(bucket);
+      if (answer === "no") {
         reportViolation(
           `${resourceLabel(bucket.type, bucket.name)} has no default server-side encryption. ` +
             "Fix: add an aws.s3.BucketServerSideEncryptionConfiguration for it with " +
@@ -91,7 +121,8 @@ const PUBLIC_ACCESS_FLAGS = ["blockPublicAcls", "blockPublicPolicy", "ignorePubl
 /** Buckets have a public access block with all four settings on. */
 export const s3BucketPublicAccessBlock: StackValidationPolicy = {
   name: "s3-bucket-public-access-block",
-  description: "Every S3 bucket has an aws.s3.BucketPublicAccessBlock with all four settings true.",
+  description:
+    "Every S3 bucket (aws.s3.Bucket, aws.s3.BucketV2) has an aws.s3.BucketPublicAccessBlock with all four settings true.",
   enforcementLevel: "mandatory",
   validateStack: (args, reportViolation) => {
     const blocks = args.resources.filter((resource) => resource.isType(aws.s3.BucketPublicAccessBlock));
@@ -106,9 +137,12 @@ export const s3BucketPublicAccessBlock: StackValidationPolicy = {
         );
         continue;
       }
-      const complete = mine.some((block) => PUBLIC_ACCESS_FLAGS.every((flag) => block.props[flag] === true));
-      if (!complete) {
-        const missing = PUBLIC_ACCESS_FLAGS.filter((flag) => !mine.some((block) => block.props[flag] === true));
+      const flagsOf = mine.map((block) => new Map(PUBLIC_ACCESS_FLAGS.map((f) => [f, readKnown(block.props, f)])));
+      // A flag not known yet (preview) is left to the update run; one known to be off is reported now.
+      const missing = PUBLIC_ACCESS_FLAGS.filter(
+        (flag) => !flagsOf.some((flags) => flags.get(flag) === true || flags.get(flag) === NOT_KNOWN_YET),
+      );
+      if (missing.length > 0) {
         reportViolation(
           `${label} has a public access block that leaves ${missing.join(", ")} off. ` +
             `Fix: set ${missing.map((flag) => `${flag}: true`).join(", ")} on ${resourceLabel(mine[0].type, mine[0].name)}.`,

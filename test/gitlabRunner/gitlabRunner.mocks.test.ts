@@ -89,6 +89,37 @@ describe("gitlabRunner: GitLabRunner under Pulumi mocks", () => {
     assert.equal(resource?.inputs.description, "fargate runner");
   });
 
+  it("asks the engine to keep the runner token and the access token secret in the state", async () => {
+    // Mocks ignore additionalSecretOutputs and the component re-wraps `token` itself, so the isSecret check above
+    // would pass without them: look at the options the resource registers with instead.
+    const seen = new Map<string, pulumi.ResourceOptions>();
+    const parent = new pulumi.ComponentResource(
+      "test:index:Parent",
+      "options-parent",
+      {},
+      {
+        transformations: [
+          (args) => {
+            seen.set(args.name, args.opts);
+            return undefined;
+          },
+        ],
+      },
+    );
+    const runner = new mod.GitLabRunner(
+      "options-runner",
+      { url: "https://gitlab.example.com", accessToken: ACCESS_TOKEN, scope: { groupId: 42 } },
+      { parent, additionalSecretOutputs: ["runnerId"] },
+    );
+    await resolved(runner.runnerId);
+    const options = seen.get("options-runner") as pulumi.CustomResourceOptions | undefined;
+    assert.ok(options, "the transformation saw the GitLabRunner resource");
+    const secretOutputs = options.additionalSecretOutputs ?? [];
+    assert.ok(secretOutputs.includes("token"), `token in additionalSecretOutputs: ${JSON.stringify(secretOutputs)}`);
+    assert.ok(secretOutputs.includes("accessToken"), "accessToken in additionalSecretOutputs");
+    assert.ok(secretOutputs.includes("runnerId"), "the caller's own additionalSecretOutputs are kept");
+  });
+
   it("hands the token on as a secret to whatever consumes it (the registration Command)", async () => {
     const runner = new mod.GitLabRunner("wired-runner", {
       url: "https://gitlab.example.com",

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { GitLabFargateRunnerArgs } from "../../components";
 import { resourcePolicies, stackPolicies } from "../../policy/rules";
 import { installMocks, ResourceRecorder, settle, unwrapSecrets } from "../support/pulumiMocks";
-import { runPack, StackResource, T } from "./harness";
+import { runPack, StackResource, T, UNKNOWN } from "./harness";
 
 const ADMIN_CIDRS = ["203.0.113.0/24", "2001:db8::/48"];
 
@@ -44,6 +44,49 @@ function asStackResources(recorder: ResourceRecorder, component: string): StackR
     name: resource.name,
     props: { ...(unwrapSecrets(resource.inputs) as Record<string, unknown>), id: resource.id },
   }));
+}
+
+/** Values the mocks give `resource` that only exist once it is created: its id, generated names and ARNs. */
+function createdValues(resource: StackResource): RegExp {
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const id = escape(String(resource.props.id));
+  return new RegExp(`(${id}|${escape(resource.name)}-(b4cket|r0le|c0ffee|pr0file|k3y))(?![\\w-])`);
+}
+
+/** Outputs the provider computes, which policies might read, unknown in a first preview unless the program set them. */
+const COMPUTED_OUTPUTS: Record<string, string[]> = {
+  [T.securityGroup]: ["ingress", "egress", "arn"],
+  [T.bucket]: ["bucket", "arn", "serverSideEncryptionConfiguration"],
+};
+
+/**
+ * The stack as a first `pulumi preview` shows it to the policies: every id unknown, every top-level property that
+ * holds another resource's created value unknown (with a property dependency on that resource, as the engine gives),
+ * and computed outputs the program did not set unknown.
+ */
+function asFirstPreview(resources: StackResource[]): StackResource[] {
+  const created = new Map(resources.map((resource) => [resource.name, createdValues(resource)]));
+  const preview = resources.map((resource): StackResource => ({
+    ...resource,
+    props: { ...resource.props, id: UNKNOWN },
+    dependsOn: {},
+  }));
+  for (const resource of preview) {
+    const dependsOn: Record<string, StackResource[]> = {};
+    for (const [property, value] of Object.entries(resource.props)) {
+      const text = typeof value === "string" ? value : JSON.stringify(value);
+      const targets = preview.filter((other) => other !== resource && created.get(other.name)?.test(text ?? ""));
+      if (targets.length > 0) {
+        resource.props[property] = UNKNOWN;
+        dependsOn[property] = targets;
+      }
+    }
+    for (const output of COMPUTED_OUTPUTS[resource.type] ?? []) {
+      resource.props[output] ??= UNKNOWN;
+    }
+    resource.dependsOn = dependsOn;
+  }
+  return preview;
 }
 
 function describeViolations(violations: { policy: string; message: string }[]): string {
@@ -85,6 +128,47 @@ describe("policy pack on GitLabFargateRunner (mocks)", function () {
     assert.deepEqual(
       all.filter((policy) => !applied.has(policy)),
       [],
+    );
+  });
+
+  it("a first preview (unknown ids, references and computed outputs): zero violations, every stack policy runs", async () => {
+    const resources = asFirstPreview(stacks.get("dflt") ?? []);
+    const taskRules = resources.filter((r) => r.type === T.ingressRule && r.dependsOn?.securityGroupId?.length);
+    assert.ok(taskRules.length >= 2, "the preview stack links rules to their groups by property dependency only");
+    const { violations, applied, cannotRunInPreview } = await runPack(resourcePolicies, stackPolicies, resources);
+    assert.equal(violations.length, 0, `violations:\n${describeViolations(violations)}`);
+    const stackNames = stackPolicies.map((policy) => policy.name);
+    assert.deepEqual(
+      stackNames.filter((policy) => !applied.has(policy)),
+      [],
+    );
+    assert.deepEqual(
+      cannotRunInPreview.filter((entry) => stackNames.includes(entry.policy)),
+      [],
+    );
+  });
+
+  it("a first preview of a widened runner: SSH from a CIDR into the new task group is caught", async () => {
+    const resources = asFirstPreview(stacks.get("dflt") ?? []);
+    const taskGroup = resources.find((r) => r.type === T.securityGroup && r.name === "dflt-task-sg");
+    assert.ok(taskGroup, "the default runner has a dflt-task-sg");
+    const vpn: StackResource = {
+      type: T.ingressRule,
+      name: "dflt-task-ssh-vpn",
+      props: {
+        id: UNKNOWN,
+        securityGroupId: UNKNOWN,
+        ipProtocol: "tcp",
+        fromPort: 22,
+        toPort: 22,
+        cidrIpv4: "10.8.0.0/16",
+      },
+      dependsOn: { securityGroupId: [taskGroup] },
+    };
+    const { violations } = await runPack(resourcePolicies, stackPolicies, [...resources, vpn]);
+    assert.deepEqual(
+      violations.map((violation) => violation.policy),
+      ["task-security-group-ssh-from-security-groups-only"],
     );
   });
 

@@ -9,11 +9,34 @@ import {
   StackValidationArgs,
   StackValidationPolicy,
 } from "@pulumi/policy";
+import * as policyProxy from "@pulumi/policy/proxy";
 
-/** What a policy run produced: its violations (message + urn) and whether every validation was not applicable. */
+/** The engine's own props wrapper (internal to @pulumi/policy, so untyped): reading an unknown value throws. */
+const engineProxy = policyProxy as unknown as {
+  unknownCheckingProxy<T extends object>(props: T): T;
+  unknownStringValue: string;
+  UnknownValueError: new (...args: never[]) => Error;
+};
+
+/**
+ * A value the engine does not know during preview (an output of a resource not created yet). The engine sends every
+ * unknown as this string sentinel and wraps props in {@link engineProxy}, which throws when a policy reads one.
+ */
+export const UNKNOWN = engineProxy.unknownStringValue;
+
+/** Whether `error` is the engine's "can't be known during preview" error (reported by the engine as advisory). */
+export function isUnknownValueError(error: unknown): boolean {
+  return error instanceof engineProxy.UnknownValueError;
+}
+
+/**
+ * What a policy run produced: its violations (message + urn), whether every validation was not applicable, and the
+ * "can't run during preview" errors the engine would turn into advisory notes (a policy stopped by an unknown value).
+ */
 export interface PolicyOutcome {
   violations: { message: string; urn?: string }[];
   notApplicable: boolean;
+  cannotRunInPreview: string[];
 }
 
 class NotApplicable extends Error {}
@@ -39,8 +62,9 @@ export function urnOf(type: string, name: string): string {
   return `urn:pulumi:test::policy-tests::${type}::${name}`;
 }
 
-/** Fake ResourceValidationArgs for a resource of `type` named `name` with inputs `props`. */
-export function resourceArgs(type: string, name: string, props: Record<string, unknown>): ResourceValidationArgs {
+/** Fake ResourceValidationArgs for a resource of `type` named `name` with inputs `props`, wrapped as the engine does. */
+export function resourceArgs(type: string, name: string, plainProps: Record<string, unknown>): ResourceValidationArgs {
+  const props = engineProxy.unknownCheckingProxy(plainProps);
   return {
     type,
     name,
@@ -68,13 +92,16 @@ export async function validateResource(
     : policy.validateResource
       ? [policy.validateResource]
       : [];
-  const outcome: PolicyOutcome = { violations: [], notApplicable: true };
+  const outcome: PolicyOutcome = { violations: [], notApplicable: true, cannotRunInPreview: [] };
   for (const validation of validations) {
     try {
       await validation(resourceArgs(type, name, props), (message, urn) => outcome.violations.push({ message, urn }));
       outcome.notApplicable = false;
     } catch (error) {
-      if (!(error instanceof NotApplicable)) {
+      if (isUnknownValueError(error)) {
+        outcome.notApplicable = false;
+        outcome.cannotRunInPreview.push((error as Error).message);
+      } else if (!(error instanceof NotApplicable)) {
         throw error;
       }
     }
@@ -90,21 +117,25 @@ export interface StackResource {
   dependsOn?: Record<string, StackResource[]>;
 }
 
-/** Fake StackValidationArgs over `resources`. */
+/**
+ * Fake StackValidationArgs over `resources`, their props wrapped in the engine's unknown-checking proxy (as
+ * @pulumi/policy's server does for every run): a policy that reads an {@link UNKNOWN} value gets the engine's error.
+ */
 export function stackArgs(resources: StackResource[]): StackValidationArgs {
   const byResource = new Map<StackResource, PolicyResource>();
   for (const resource of resources) {
+    const props = engineProxy.unknownCheckingProxy(resource.props);
     byResource.set(resource, {
       type: resource.type,
       name: resource.name,
-      props: resource.props,
+      props,
       urn: urnOf(resource.type, resource.name),
       opts: OPTIONS,
       dependencies: [],
       propertyDependencies: {},
       isType: (resourceClass) => isTypeOf(resource.type, resourceClass),
       asType: ((resourceClass: unknown) =>
-        isTypeOf(resource.type, resourceClass) ? resource.props : undefined) as PolicyResource["asType"],
+        isTypeOf(resource.type, resourceClass) ? props : undefined) as PolicyResource["asType"],
     });
   }
   for (const [resource, policyResource] of byResource) {
@@ -124,14 +155,17 @@ export function stackArgs(resources: StackResource[]): StackValidationArgs {
 
 /** Runs a stack policy over `resources`. */
 export async function validateStack(policy: StackValidationPolicy, resources: StackResource[]): Promise<PolicyOutcome> {
-  const outcome: PolicyOutcome = { violations: [], notApplicable: false };
+  const outcome: PolicyOutcome = { violations: [], notApplicable: false, cannotRunInPreview: [] };
   try {
     await policy.validateStack(stackArgs(resources), (message, urn) => outcome.violations.push({ message, urn }));
   } catch (error) {
-    if (!(error instanceof NotApplicable)) {
+    if (isUnknownValueError(error)) {
+      outcome.cannotRunInPreview.push((error as Error).message);
+    } else if (error instanceof NotApplicable) {
+      outcome.notApplicable = true;
+    } else {
       throw error;
     }
-    outcome.notApplicable = true;
   }
   return outcome;
 }
@@ -166,14 +200,16 @@ export interface PackViolation {
 
 /**
  * Runs every resource policy on every resource and every stack policy on the whole list, as `pulumi preview
- * --policy-pack` would. Returns the violations and the names of the policies that applied to something.
+ * --policy-pack` would. Returns the violations, the names of the policies that applied to something, and the
+ * policies an unknown value stopped (the engine's advisory "can't run … during preview").
  */
 export async function runPack(
   resourcePolicies: ResourceValidationPolicy[],
   stackPolicies: StackValidationPolicy[],
   resources: StackResource[],
-): Promise<{ violations: PackViolation[]; applied: Set<string> }> {
+): Promise<{ violations: PackViolation[]; applied: Set<string>; cannotRunInPreview: PackViolation[] }> {
   const violations: PackViolation[] = [];
+  const cannotRunInPreview: PackViolation[] = [];
   const applied = new Set<string>();
   const record = (policy: ResourceValidationPolicy | StackValidationPolicy, outcome: PolicyOutcome) => {
     if (!outcome.notApplicable) {
@@ -181,6 +217,9 @@ export async function runPack(
     }
     for (const { message } of outcome.violations) {
       violations.push({ policy: policy.name, enforcementLevel: policy.enforcementLevel, message });
+    }
+    for (const message of outcome.cannotRunInPreview) {
+      cannotRunInPreview.push({ policy: policy.name, enforcementLevel: "advisory", message });
     }
   };
   for (const policy of resourcePolicies) {
@@ -191,5 +230,5 @@ export async function runPack(
   for (const policy of stackPolicies) {
     record(policy, await validateStack(policy, resources));
   }
-  return { violations, applied };
+  return { violations, applied, cannotRunInPreview };
 }

@@ -1,11 +1,12 @@
 import * as assert from "node:assert/strict";
+import { StackValidationPolicy } from "@pulumi/policy";
 import { encryptedVolumes, imdsv2Required, noSecretsInUserData } from "../../policy/rules/compute";
 import { ecsCoordinatorContainer, ecsTaskDefinitionHardened, logGroupRetention } from "../../policy/rules/ecs";
 import { iamNoBroadManagedPolicies, iamNoWildcardActions, iamPassRoleScoped } from "../../policy/rules/iam";
 import { policies } from "../../policy/rules";
 import { noWorldSsh, taskSshFromSecurityGroupsOnly } from "../../policy/rules/network";
 import { ecrScanOnPush, s3BucketEncryption, s3BucketPublicAccessBlock } from "../../policy/rules/storage";
-import { PolicyOutcome, StackResource, T, urnOf, validateResource, validateStack } from "./harness";
+import { PolicyOutcome, StackResource, T, UNKNOWN, urnOf, validateResource, validateStack } from "./harness";
 
 function assertPasses(outcome: PolicyOutcome): void {
   assert.equal(outcome.notApplicable, false, "the policy should have applied to this resource");
@@ -114,6 +115,15 @@ describe("policy security-group-no-world-ssh", () => {
       cidrBlocks: ["0.0.0.0/0"],
     });
     assertViolates(outcome, "bad", ["TCP 22"]);
+  });
+
+  it("checks the inline ingress of aws.ec2.DefaultSecurityGroup", async () => {
+    const type = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup";
+    assertPasses(await validateResource(noWorldSsh, type, "default", sshFrom(["203.0.113.0/24"])));
+    assertViolates(await validateResource(noWorldSsh, type, "default", sshFrom(["0.0.0.0/0"])), "default", [
+      "TCP 22",
+      "0.0.0.0/0",
+    ]);
   });
 
   it("checks aws.vpc.SecurityGroupIngressRule", async () => {
@@ -227,13 +237,19 @@ describe("policy task-security-group-ssh-from-security-groups-only", () => {
     assertViolates(await validateStack(taskSshFromSecurityGroupsOnly, [inline]), "runner-tasks", ["self = true"]);
   });
 
-  it("recognises the component's <runner>-task-sg by its name, without the tag", async () => {
-    const named: StackResource = {
+  it("recognises the job task group only by its tag, never by a name ending in -task-sg", async () => {
+    const bastion: StackResource = {
       type: T.securityGroup,
-      name: "ci-task-sg",
+      name: "bastion-task-sg",
       props: { id: "sg-2", ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["10.0.0.0/8"] }] },
     };
-    assertViolates(await validateStack(taskSshFromSecurityGroupsOnly, [named]), "ci-task-sg", ["10.0.0.0/8"]);
+    assert.equal((await validateStack(taskSshFromSecurityGroupsOnly, [bastion])).notApplicable, true);
+    const tagged: StackResource = {
+      ...bastion,
+      name: "jobs",
+      props: { ...bastion.props, tags: { Name: "jobs", "gitlab-fargate-runner:role": "job-task" } },
+    };
+    assertViolates(await validateStack(taskSshFromSecurityGroupsOnly, [bastion, tagged]), "jobs", ["10.0.0.0/8"]);
   });
 
   it("is not applicable to a stack without a job task security group", async () => {
@@ -399,6 +415,28 @@ describe("policies s3-bucket-encryption and s3-bucket-public-access-block", () =
     assertPasses(await validateStack(s3BucketEncryption, [inline]));
   });
 
+  it("check aws.s3.BucketV2 too (its inline shape is serverSideEncryptionConfigurations[])", async () => {
+    const v2: StackResource = {
+      type: "aws:s3/bucketV2:BucketV2",
+      name: "old",
+      props: { id: "old-1", bucket: "old-1" },
+    };
+    assertViolates(await validateStack(s3BucketEncryption, [v2]), "old", ["BucketServerSideEncryptionConfiguration"]);
+    assertViolates(await validateStack(s3BucketPublicAccessBlock, [v2]), "old", ["BucketPublicAccessBlock"]);
+    const inline: StackResource = {
+      ...v2,
+      props: {
+        ...v2.props,
+        serverSideEncryptionConfigurations: [
+          { rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms" } }] },
+        ],
+      },
+    };
+    assertPasses(await validateStack(s3BucketEncryption, [inline]));
+    const block = { ...publicAccessBlock(allBlocked), props: { ...allBlocked, bucket: "old-1" } };
+    assertPasses(await validateStack(s3BucketPublicAccessBlock, [v2, block]));
+  });
+
   it("are not applicable to a stack without buckets", async () => {
     assert.equal((await validateStack(s3BucketEncryption, [encryption("AES256")])).notApplicable, true);
     assert.equal((await validateStack(s3BucketPublicAccessBlock, [])).notApplicable, true);
@@ -445,6 +483,26 @@ describe("policy iam-no-wildcard-actions", () => {
     );
   });
 
+  it("fails any pattern that matches every action of a guarded service ('?', doubled '*', service prefixes)", async () => {
+    const actions = ["iam:?*", "ecs:**", "*:*", "s3:*?", "Secrets*", "k*:*", "e?2:*", "i*"];
+    const outcome = await validateResource(iamNoWildcardActions, T.iamPolicy, "p", {
+      policy: policyJson({ Effect: "Allow", Action: actions, Resource: "*" }),
+    });
+    assert.deepEqual(
+      outcome.violations.map(({ message }) => /"([^"]+)" \(policy/.exec(message)?.[1]),
+      actions,
+    );
+  });
+
+  it("passes patterns that select some actions only (prefix wildcards, '?' for one character)", async () => {
+    const actions = ["ecs:Describe*", "s3:Get?bject", "ec2:*NetworkInterfaces", "iam:PassRol?", "logs:*"];
+    assertPasses(
+      await validateResource(iamNoWildcardActions, T.iamPolicy, "p", {
+        policy: policyJson({ Effect: "Allow", Action: actions, Resource: "*" }),
+      }),
+    );
+  });
+
   it("fails NotAction allows, and checks policy documents given as objects", async () => {
     const outcome = await validateResource(iamNoWildcardActions, T.iamPolicy, "p", {
       policy: { Version: "2012-10-17", Statement: [{ Effect: "Allow", NotAction: "iam:*", Resource: "*" }] },
@@ -478,9 +536,18 @@ describe("policy iam-passrole-scoped", () => {
       Condition: { StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } },
     });
 
-  it("passes PassRole on the two named roles", async () => {
+  it("passes PassRole on the two named roles, and on roles under one path", async () => {
     const roles = ["arn:aws:iam::123456789012:role/runner-execution", "arn:aws:iam::123456789012:role/runner-task"];
     assertPasses(await validateResource(iamPassRoleScoped, T.iamPolicy, "manager", { policy: passRole(roles) }));
+    const underPath = passRole("arn:aws:iam::123456789012:role/gitlab-runner/*");
+    assertPasses(await validateResource(iamPassRoleScoped, T.iamPolicy, "manager", { policy: underPath }));
+  });
+
+  it("leaves actions that cannot mean iam:PassRole alone ('?' is one character, not a literal)", async () => {
+    for (const action of ["iam:PassRol", "iam:PassRole?", "iam:Get*", "ecs:PassRole"]) {
+      const policy = passRole("*", action);
+      assertPasses(await validateResource(iamPassRoleScoped, T.iamPolicy, "manager", { policy }));
+    }
   });
 
   it("fails PassRole on '*', on every role, through a wildcard action, or with NotResource", async () => {
@@ -488,6 +555,16 @@ describe("policy iam-passrole-scoped", () => {
       ["*", "iam:PassRole"],
       ["arn:aws:iam::123456789012:role/*", "iam:PassRole"],
       ["*", "iam:Pass*"],
+      ["*", "iam:PassRol?"],
+      ["*", "IAM:passrole"],
+      ["*", "iam:*Role"],
+      ["arn:aws:iam::123456789012:role*", "iam:PassRole"],
+      ["arn:aws:iam::999999999999:role/*", "iam:PassRole"],
+      ["arn:aws-cn:iam::123456789012:role/*", "iam:PassRole"],
+      ["arn:*:iam::*:role/*", "iam:PassRole"],
+      ["arn:*", "iam:PassRole"],
+      ["arn:aws:iam::*:*", "iam:PassRole"],
+      ["arn:aws:iam::12345678901?:role/*", "iam:PassRole"],
     ]) {
       const outcome = await validateResource(iamPassRoleScoped, T.iamPolicy, "manager", {
         policy: passRole(resource, action),
@@ -524,6 +601,33 @@ describe("policy iam-no-broad-managed-policies", () => {
       managedPolicyArns: ["arn:aws:iam::aws:policy/AdministratorAccess"],
     });
     assertViolates(role, "manager", ["AdministratorAccess"]);
+  });
+
+  it("fails broad managed policies on users and groups, and through every attachment resource", async () => {
+    const admin = "arn:aws:iam::aws:policy/AdministratorAccess";
+    const ecsFull = "arn:aws:iam::aws:policy/AmazonECS_FullAccess";
+    const cases: [string, Record<string, unknown>][] = [
+      ["aws:iam/policyAttachment:PolicyAttachment", { name: "all", policyArn: admin, users: ["ci"] }],
+      ["aws:iam/userPolicyAttachment:UserPolicyAttachment", { user: "ci", policyArn: admin }],
+      ["aws:iam/groupPolicyAttachment:GroupPolicyAttachment", { group: "ops", policyArn: admin }],
+      [
+        "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
+        { roleName: "manager", policyArns: [ecsFull] },
+      ],
+      [
+        "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive",
+        { userName: "ci", policyArns: [ecsFull] },
+      ],
+      [
+        "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive",
+        { groupName: "ops", policyArns: [admin, "arn:aws:iam::aws:policy/ReadOnlyAccess"] },
+      ],
+    ];
+    for (const [type, props] of cases) {
+      assertViolates(await validateResource(iamNoBroadManagedPolicies, type, "attach", props), "attach", [
+        "customer policy",
+      ]);
+    }
   });
 });
 
@@ -570,9 +674,10 @@ describe("policy ecs-task-definition-hardened", () => {
 });
 
 describe("policy ecs-task-definition-ci-coordinator (advisory)", () => {
-  const withContainers = (containers: object[]) => ({
+  const withContainers = (containers: object[], tags: Record<string, string> = { "gitlab-fargate-runner": "ci" }) => ({
     family: "jobs",
     containerDefinitions: JSON.stringify(containers),
+    tags,
   });
 
   it("passes a ci-coordinator container that maps TCP 22", async () => {
@@ -596,6 +701,18 @@ describe("policy ecs-task-definition-ci-coordinator (advisory)", () => {
     );
     assertViolates(noPort, "jobs", ["containerPort: 22"]);
   });
+
+  it("applies only to task definitions tagged by the component, not to a stack's other task definitions", async () => {
+    const web = withContainers([{ name: "nginx", portMappings: [{ containerPort: 80 }] }], { team: "web" });
+    const outcome = await validateResource(ecsCoordinatorContainer, T.taskDefinition, "web", web);
+    assert.equal(outcome.notApplicable, true);
+    assert.deepEqual(outcome.violations, []);
+    const untagged = { family: "web", containerDefinitions: JSON.stringify([{ name: "nginx" }]) };
+    assert.equal(
+      (await validateResource(ecsCoordinatorContainer, T.taskDefinition, "u", untagged)).notApplicable,
+      true,
+    );
+  });
 });
 
 describe("policy cloudwatch-log-group-retention (advisory)", () => {
@@ -605,5 +722,150 @@ describe("policy cloudwatch-log-group-retention (advisory)", () => {
 
   it("fails a log group kept forever", async () => {
     assertViolates(await validateResource(logGroupRetention, T.logGroup, "jobs", {}), "jobs", ["retentionInDays"]);
+  });
+});
+
+// The engine wraps every resource's props in a proxy that throws on reading a value unknown during preview (a new
+// resource's id, computed outputs). The harness does the same, so these stacks are what a first `pulumi preview` sees.
+describe("stack policies during a first preview (unknown ids and computed outputs)", () => {
+  const newTaskGroup: StackResource = {
+    type: T.securityGroup,
+    name: "runner-tasks",
+    props: {
+      id: UNKNOWN,
+      arn: UNKNOWN,
+      vpcId: UNKNOWN,
+      ingress: UNKNOWN,
+      egress: UNKNOWN,
+      tags: { Name: "runner-task", "gitlab-fargate-runner:role": "job-task" },
+    },
+  };
+  const newRule = (name: string, source: Record<string, unknown>, dependsOn = {}): StackResource => ({
+    type: T.ingressRule,
+    name,
+    props: { id: UNKNOWN, securityGroupId: UNKNOWN, ipProtocol: "tcp", fromPort: 22, toPort: 22, ...source },
+    dependsOn: { securityGroupId: [newTaskGroup], ...dependsOn },
+  });
+
+  it("the harness stops a policy that reads an unknown value, as the engine does", async () => {
+    const readsId: StackValidationPolicy = {
+      name: "reads-id",
+      description: "reads every resource's id",
+      validateStack: (args) => void args.resources.map((resource) => resource.props.id),
+    };
+    const outcome = await validateStack(readsId, [newTaskGroup]);
+    assert.equal(outcome.cannotRunInPreview.length, 1);
+    assert.match(outcome.cannotRunInPreview[0], /\.id can't be known during preview/);
+  });
+
+  it("catches a new task group's separate SSH rule from a CIDR", async () => {
+    const outcome = await validateStack(taskSshFromSecurityGroupsOnly, [
+      newTaskGroup,
+      newRule("vpn", { cidrIpv4: "10.8.0.0/16" }),
+    ]);
+    assert.deepEqual(outcome.cannotRunInPreview, []);
+    assertViolates(outcome, "vpn", ["10.8.0.0/16"]);
+  });
+
+  it("catches an aws.ec2.SecurityGroupRule whose computed source group is unknown, and self by dependency", async () => {
+    const legacy: StackResource = {
+      type: T.securityGroupRule,
+      name: "legacy",
+      props: {
+        type: "ingress",
+        securityGroupId: UNKNOWN,
+        sourceSecurityGroupId: UNKNOWN,
+        protocol: "tcp",
+        fromPort: 0,
+        toPort: 65535,
+        cidrBlocks: ["192.0.2.0/24", UNKNOWN],
+      },
+      dependsOn: { securityGroupId: [newTaskGroup] },
+    };
+    const itself = newRule(
+      "itself",
+      { referencedSecurityGroupId: UNKNOWN },
+      { referencedSecurityGroupId: [newTaskGroup] },
+    );
+    const outcome = await validateStack(taskSshFromSecurityGroupsOnly, [newTaskGroup, legacy, itself]);
+    assert.deepEqual(outcome.cannotRunInPreview, []);
+    assert.equal(outcome.violations.length, 2, JSON.stringify(outcome.violations));
+    assert.match(outcome.violations[0].message, /"legacy".*from 192\.0\.2\.0\/24 \(/);
+    assert.match(outcome.violations[1].message, /"itself".*self = true/);
+  });
+
+  it("passes the new task group's rule from the manager's new group, and leaves a rule with unknown ports to the update", async () => {
+    const manager: StackResource = {
+      type: T.securityGroup,
+      name: "runner-manager",
+      props: { id: UNKNOWN, ingress: UNKNOWN },
+    };
+    const fromManager = newRule(
+      "ssh",
+      { referencedSecurityGroupId: UNKNOWN },
+      { referencedSecurityGroupId: [manager] },
+    );
+    const unknownPorts = newRule("later", { fromPort: UNKNOWN, toPort: UNKNOWN, cidrIpv4: "10.0.0.0/8" });
+    const outcome = await validateStack(taskSshFromSecurityGroupsOnly, [
+      newTaskGroup,
+      manager,
+      fromManager,
+      unknownPorts,
+    ]);
+    assertPasses(outcome);
+    assert.deepEqual(outcome.cannotRunInPreview, []);
+  });
+
+  const newBucket: StackResource = {
+    type: T.bucket,
+    name: "cache",
+    props: {
+      id: UNKNOWN,
+      arn: UNKNOWN,
+      bucket: UNKNOWN,
+      bucketPrefix: "cache-",
+      serverSideEncryptionConfiguration: UNKNOWN,
+    },
+  };
+  const forBucket = (type: string, name: string, props: Record<string, unknown>): StackResource => ({
+    type,
+    name,
+    props: { id: UNKNOWN, bucket: UNKNOWN, ...props },
+    dependsOn: { bucket: [newBucket] },
+  });
+  const fullBlock = forBucket(T.bucketPublicAccessBlock, "cache-pab", {
+    blockPublicAcls: true,
+    blockPublicPolicy: true,
+    ignorePublicAcls: true,
+    restrictPublicBuckets: true,
+  });
+
+  it("catches a new bucket without an encryption configuration (its computed inline value is unknown)", async () => {
+    const outcome = await validateStack(s3BucketEncryption, [newBucket, fullBlock]);
+    assert.deepEqual(outcome.cannotRunInPreview, []);
+    assertViolates(outcome, "cache", ["BucketServerSideEncryptionConfiguration"]);
+  });
+
+  it("passes a new bucket with its encryption configuration and public access block (by dependency)", async () => {
+    const sse = forBucket(T.bucketEncryption, "cache-sse", {
+      rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: UNKNOWN } }],
+    });
+    const stack = [newBucket, sse, fullBlock];
+    for (const policy of [s3BucketEncryption, s3BucketPublicAccessBlock]) {
+      const outcome = await validateStack(policy, stack);
+      assertPasses(outcome);
+      assert.deepEqual(outcome.cannotRunInPreview, []);
+    }
+  });
+
+  it("catches a public access block flag known to be off, and leaves one not known yet to the update", async () => {
+    const partial = forBucket(T.bucketPublicAccessBlock, "cache-pab", {
+      ...fullBlock.props,
+      blockPublicPolicy: false,
+      restrictPublicBuckets: UNKNOWN,
+    });
+    const outcome = await validateStack(s3BucketPublicAccessBlock, [newBucket, partial]);
+    assert.deepEqual(outcome.cannotRunInPreview, []);
+    assertViolates(outcome, "cache", ["leaves blockPublicPolicy off"]);
   });
 });

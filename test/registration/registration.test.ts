@@ -163,7 +163,7 @@ describe("registerRunner under Pulumi mocks", () => {
   });
 
   it("create/update run the register script and delete the unregister script, as the script tests run them", async () => {
-    await register("lines", baseArgs());
+    const { result } = await register("lines", baseArgs());
     const command = byName("lines-register").inputs;
     const env = registration.registrationEnvironment({
       stagingDirectory: "/home/ubuntu/gitlab-fargate-runner",
@@ -172,7 +172,12 @@ describe("registerRunner under Pulumi mocks", () => {
       tokenKind: "runner",
       privateCa: false,
     });
-    const expected = registration.remoteScriptCommand("/home/ubuntu/gitlab-fargate-runner/register.sh", env);
+    const revision = await settled(result.revision);
+    assert.match(revision, /^sha256:[0-9a-f]{64}$/);
+    const expected = registration.remoteScriptCommand("/home/ubuntu/gitlab-fargate-runner/register.sh", {
+      ...env,
+      GFR_REVISION: revision,
+    });
     assert.equal(command.create, expected);
     assert.equal(command.update, expected);
     assert.equal(
@@ -185,13 +190,19 @@ describe("registerRunner under Pulumi mocks", () => {
     );
   });
 
-  it("triggers hold the hash of every staged file and the instance id, and change with a pushed file", async () => {
-    await register("t1", baseArgs());
-    await register("t2", baseArgs({ fargate: { ...baseArgs().fargate, cluster: "other-cluster" } }));
-    await register("t3", baseArgs({ driverBundlePath: driverB }));
-    await register("t4", baseArgs({ instanceId: "i-0fedcba9876543210" }));
-    const triggers = (name: string) => byName(`${name}-register`).inputs.triggers;
-    const [hashes1, instance1] = triggers("t1");
+  it("a pushed file or a new instance changes the command line (an update), never triggers (a replacement)", async () => {
+    const runs = {
+      t1: await register("t1", baseArgs()),
+      t2: await register("t2", baseArgs({ fargate: { ...baseArgs().fargate, cluster: "other-cluster" } })),
+      t3: await register("t3", baseArgs({ driverBundlePath: driverB })),
+      t4: await register("t4", baseArgs({ instanceId: "i-0fedcba9876543210" })),
+      same: await register("t5", baseArgs()),
+    };
+    // @pulumi/command replaces a Command whose triggers change, and this one is deleted before it is replaced:
+    // the delete step would unregister the working runner before the new token is tried.
+    for (const name of ["t1", "t2", "t3", "t4"]) assert.equal(byName(`${name}-register`).inputs.triggers, undefined);
+
+    const hashes1 = await settled(runs.t1.result.fileHashes);
     assert.deepEqual(Object.keys(hashes1).sort(), [
       "config.toml",
       "fargate",
@@ -201,17 +212,26 @@ describe("registerRunner under Pulumi mocks", () => {
       "runner-template.toml",
       "unregister.sh",
     ]);
-    assert.equal(instance1, "i-0123456789abcdef0");
     assert.equal(hashes1["fargate.toml"], registration.contentHash(await stagedText("t1-stage-fargate-toml")));
     assert.equal(hashes1["fargate.js"], registration.contentHash(fs.readFileSync(driverA)));
+    assert.equal(
+      await settled(runs.t1.result.revision),
+      registration.registrationRevision(hashes1, "i-0123456789abcdef0"),
+    );
 
-    const [hashes2] = triggers("t2");
-    assert.notEqual(hashes2["fargate.toml"], hashes1["fargate.toml"], "a new fargate.toml re-registers");
-    assert.deepEqual({ ...hashes2, "fargate.toml": "" }, { ...hashes1, "fargate.toml": "" });
-    const [hashes3] = triggers("t3");
-    assert.notEqual(hashes3["fargate.js"], hashes1["fargate.js"], "a new driver bundle re-registers");
+    const update = (name: string) => byName(`${name}-register`).inputs.update as string;
+    const revisionOf = (name: string) => /GFR_REVISION='(sha256:[0-9a-f]+)'/.exec(update(name))?.[1];
+    assert.ok(revisionOf("t1"));
+    assert.equal(revisionOf("t5"), revisionOf("t1"), "nothing changed: the same command line, no re-run");
+    assert.notEqual(revisionOf("t2"), revisionOf("t1"), "a new fargate.toml re-registers");
+    assert.notEqual(revisionOf("t3"), revisionOf("t1"), "a new driver bundle re-registers");
     assert.equal(await byName("t3-stage-driver").inputs.source.path, driverB);
-    assert.notEqual(triggers("t4")[1], instance1, "a replaced instance re-registers");
+    assert.notEqual(revisionOf("t4"), revisionOf("t1"), "a replaced instance re-registers");
+    assert.equal(
+      update("t2").replace(/GFR_REVISION='[^']*' /, ""),
+      update("t1").replace(/GFR_REVISION='[^']*' /, ""),
+      "only the revision differs",
+    );
   });
 
   it("legacy token, private CA and cache: staged TOMLs read the same in two parsers and carry no token", async () => {

@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parse } from "smol-toml";
+import { parse, stringify, TomlDate, type TomlTable } from "smol-toml";
 import { managerUserData } from "../../components/bootstrap";
 import { LAUNCHER_SCRIPT, REGISTER_SCRIPT, UNREGISTER_SCRIPT } from "../../components/managerScripts";
 import {
@@ -17,9 +17,12 @@ import { FakeManagerHost, RecordedCall } from "../support/fakeManagerHost";
 
 const TOKEN = "glrt-t1_s3cr3tRunnerT0ken";
 const URL = "https://gitlab.example.com";
+const CONFIG = "/etc/gitlab-runner/config.toml";
+/** Real tools the register script runs, wrapped to record their command lines. */
+const TRACED_TOOLS = ["awk", "grep", "tail", "install", "mv", "rm"];
 
 function runnerEntries(host: FakeManagerHost): Record<string, unknown>[] {
-  const text = fs.readFileSync(host.file("/etc/gitlab-runner/config.toml"), "utf8");
+  const text = fs.readFileSync(host.file(CONFIG), "utf8");
   return ((parse(text).runners as Record<string, unknown>[] | undefined) ?? []).map((r) => ({ ...r }));
 }
 
@@ -76,6 +79,46 @@ function assertTokenNeverInArgv(calls: RecordedCall[], token: string): void {
   for (const call of calls) {
     assert.ok(!call.argv.some((arg) => arg.includes(token)), `${call.command} got the token on its command line`);
   }
+}
+
+/** The gitlab-runner subcommands run, in order. */
+function runnerSubcommands(host: FakeManagerHost): string[] {
+  return named(host.calls(), "gitlab-runner").map((c) => c.argv[0]);
+}
+
+/** What a run must not have touched: the files the running gitlab-runner uses. */
+function installedFiles(host: FakeManagerHost): Record<string, string> {
+  const files = [
+    CONFIG,
+    "/etc/gitlab-runner/fargate.toml",
+    "/opt/gitlab-runner/fargate.js",
+    "/opt/gitlab-runner/fargate",
+  ];
+  return Object.fromEntries(files.map((file) => [file, fs.readFileSync(host.file(file), "utf8")]));
+}
+
+/**
+ * gitlab-runner's own token rotation: it saves the new token into config.toml, written in its own layout (entries
+ * indented, the token followed by token_obtained_at and token_expires_at).
+ */
+function rotateTokenLikeGitLabRunner(host: FakeManagerHost, rotated: string): void {
+  const doc = parse(fs.readFileSync(host.file(CONFIG), "utf8"));
+  const [{ name, url, token: _old, ...rest }] = doc.runners as TomlTable[];
+  doc.runners = [
+    {
+      name,
+      url,
+      id: 42,
+      token: rotated,
+      token_obtained_at: new TomlDate("2026-11-01T10:00:00Z"),
+      token_expires_at: new TomlDate("2026-12-01T10:00:00Z"),
+      ...rest,
+    },
+  ];
+  const [global, entries] = stringify(doc).split("[[runners]]");
+  const indented = entries.replace(/\n(?=.)/g, "\n  ");
+  fs.writeFileSync(host.file(CONFIG), `${global}[[runners]]${indented}`);
+  assert.match(fs.readFileSync(host.file(CONFIG), "utf8"), new RegExp(`\\n  token = "${rotated}"\\n`));
 }
 
 describe("registration scripts: shellcheck", () => {
@@ -151,7 +194,7 @@ describe("registration scripts: register and unregister, executed against fakes"
       "register",
       "--non-interactive",
       "--config",
-      host.file("/etc/gitlab-runner/config.toml"),
+      host.file(`${CONFIG}.new`),
       "--url",
       URL,
       "--name",
@@ -169,8 +212,10 @@ describe("registration scripts: register and unregister, executed against fakes"
     const entries = runnerEntries(host);
     assert.equal(entries.length, 1);
     assert.equal(entries[0].token, TOKEN);
+    assert.equal(fs.existsSync(host.file(`${CONFIG}.new`)), false, "the new config was renamed into place");
+    assert.deepEqual(host.gitlabEntries(), [TOKEN]);
     assert.equal((entries[0].custom as Record<string, unknown>).run_exec, "/opt/gitlab-runner/fargate");
-    const config = parse(fs.readFileSync(host.file("/etc/gitlab-runner/config.toml"), "utf8"));
+    const config = parse(fs.readFileSync(host.file(CONFIG), "utf8"));
     assert.equal(config.concurrent, 7, "config.toml starts from the pushed global settings");
 
     assert.equal(
@@ -178,14 +223,14 @@ describe("registration scripts: register and unregister, executed against fakes"
       fs.readFileSync(path.join(host.staging, "fargate.toml"), "utf8"),
     );
     assert.equal(mode(host.file("/etc/gitlab-runner/fargate.toml")), "600");
-    assert.equal(mode(host.file("/etc/gitlab-runner/config.toml")), "600");
+    assert.equal(mode(host.file(CONFIG)), "600");
     assert.equal(mode(host.file("/opt/gitlab-runner/fargate")), "755");
     assert.equal(fs.readFileSync(host.file("/opt/gitlab-runner/fargate.js"), "utf8"), "// driver bundle\n");
     assert.equal(mode(host.file("/opt/gitlab-runner/metadata")), "700");
     assert.equal(mode(host.file("/var/log/gitlab-fargate-runner/registration.log")), "600");
   });
 
-  it("a second run unregisters the previous entry first and leaves exactly one runner", () => {
+  it("a re-run with the same token registers again without unregistering, and applies the new files", () => {
     stageEverything(host);
     const { register } = commands(host);
     assert.equal(host.run(register, `${TOKEN}\n`).status, 0);
@@ -194,36 +239,140 @@ describe("registration scripts: register and unregister, executed against fakes"
     stageEverything(host, "other-cluster");
     const second = host.run(register, `${TOKEN}\n`);
     assert.equal(second.status, 0, second.stderr);
-    const calls = host.calls();
+    assert.deepEqual(runnerSubcommands(host), ["register"], "the same token is this same manager: nothing to remove");
     assert.deepEqual(
-      calls.filter((c) => c.command === "gitlab-runner").map((c) => c.argv[0]),
-      ["unregister", "register"],
+      runnerEntries(host).map((e) => e.token),
+      [TOKEN],
     );
-    assert.deepEqual(named(calls, "gitlab-runner", "unregister")[0].argv, [
-      "unregister",
-      "--config",
-      host.file("/etc/gitlab-runner/config.toml"),
-      "--all-runners",
-    ]);
-    assert.equal(runnerEntries(host).length, 1);
+    assert.deepEqual(host.gitlabEntries(), [TOKEN]);
     assert.match(fs.readFileSync(host.file("/etc/gitlab-runner/fargate.toml"), "utf8"), /Cluster = "other-cluster"/);
-    assert.equal(named(calls, "systemctl", "restart").length, 1);
+    assert.equal(named(host.calls(), "systemctl", "restart").length, 1);
   });
 
-  it("a rotated token replaces the entry: one runner, with the new token", () => {
+  it("a new token registers first, then unregisters the old entry from the old config: one runner, new token", () => {
+    stageEverything(host);
+    const { register } = commands(host);
+    assert.equal(host.run(register, `${TOKEN}\n`).status, 0);
+    host.clearCalls();
+
+    const rotated = "glrt-rotated_T0ken";
+    const result = host.run(register, `${rotated}\n`);
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(runnerSubcommands(host), ["register", "unregister"]);
+    const [unregistration] = named(host.calls(), "gitlab-runner", "unregister");
+    assert.deepEqual(unregistration.argv, ["unregister", "--config", host.file(CONFIG), "--all-runners"]);
+    // The fake unregisters the entries of the file it is given: GitLab keeping only the new token shows that the
+    // old config (old token) was unregistered, not the new one.
+    assert.deepEqual(host.gitlabEntries(), [rotated], "GitLab holds the new entry only: the old one was removed");
+    assert.deepEqual(
+      runnerEntries(host).map((e) => e.token),
+      [rotated],
+    );
+    assert.equal(named(host.calls(), "systemctl", "restart").length, 1);
+    assert.ok(!(result.stdout + result.stderr).includes(rotated));
+    assert.ok(!(result.stdout + result.stderr).includes(TOKEN));
+  });
+
+  it("neither token reaches a command line, including awk, grep and the file tools the script runs", () => {
+    host.cleanup();
+    host = new FakeManagerHost({ traceTools: TRACED_TOOLS });
     stageEverything(host);
     const { register } = commands(host);
     assert.equal(host.run(register, `${TOKEN}\n`).status, 0);
     const rotated = "glrt-rotated_T0ken";
     const result = host.run(register, `${rotated}\n`);
     assert.equal(result.status, 0, result.stderr);
-    const entries = runnerEntries(host);
+    const failed = host.run(register, `${TOKEN}\n`, { registerFails: true });
+    assert.notEqual(failed.status, 0);
+
+    const calls = host.calls();
+    for (const tool of ["awk", "grep", "install", "mv", "rm"]) {
+      assert.ok(named(calls, tool).length > 0, `${tool} was traced`);
+    }
+    const awkInputs = named(calls, "awk").map((c) => c.argv.slice(1));
     assert.deepEqual(
-      entries.map((e) => e.token),
-      [rotated],
+      awkInputs.filter((files) => files.length > 0).sort(),
+      [[host.file(CONFIG)], [host.file(`${CONFIG}.new`)], [host.file(`${CONFIG}.new`)]].sort(),
+      "awk read the tokens of the old and the new config from the files",
     );
-    assertTokenNeverInArgv(host.calls(), rotated);
-    assert.ok(!(result.stdout + result.stderr).includes(rotated));
+    assert.equal(awkInputs.filter((files) => files.length === 0).length, 1, "awk masked the failure's log once");
+    assert.equal(named(calls, "tail").length, 1);
+    assertTokenNeverInArgv(calls, TOKEN);
+    assertTokenNeverInArgv(calls, rotated);
+    assert.deepEqual(host.gitlabEntries(), [rotated]);
+  });
+
+  it("a refused token (revoked, mistyped, or rotated by gitlab-runner itself) changes nothing and fails", () => {
+    stageEverything(host);
+    const { register } = commands(host);
+    assert.equal(host.run(register, `${TOKEN}\n`).status, 0);
+    // GitLab enforces token expiry: gitlab-runner rotated its token; the one the stack holds is now refused.
+    const selfRotated = "glrt-rotated_by_gitlab_runner";
+    rotateTokenLikeGitLabRunner(host, selfRotated);
+    const before = installedFiles(host);
+    host.clearCalls();
+
+    stageEverything(host, "other-cluster");
+    fs.writeFileSync(path.join(host.staging, "fargate.js"), "// a new driver bundle\n");
+    const result = host.run(register, `${TOKEN}\n`, { registerFails: true });
+    assert.notEqual(result.status, 0);
+    assert.match(result.stderr, /gitlab-runner register failed/);
+    assert.match(result.stderr, /nothing was changed: gitlab-runner keeps running with its current registration/);
+    assert.deepEqual(runnerSubcommands(host), ["register"], "the working entry is not unregistered");
+    assert.deepEqual(installedFiles(host), before, "config.toml, the driver and fargate.toml are untouched");
+    assert.deepEqual(
+      runnerEntries(host).map((e) => e.token),
+      [selfRotated],
+    );
+    assert.equal(fs.existsSync(host.file(`${CONFIG}.new`)), false, "the half-built config is removed");
+    assert.equal(named(host.calls(), "systemctl").length, 0, "gitlab-runner is neither restarted nor stopped");
+    assert.ok(!(result.stdout + result.stderr).includes(TOKEN));
+
+    // With a fresh token set, the next run goes through and removes the entry the self-rotated token holds.
+    const fresh = "glrt-fresh_T0ken";
+    host.clearCalls();
+    const retry = host.run(register, `${fresh}\n`);
+    assert.equal(retry.status, 0, retry.stderr);
+    assert.deepEqual(
+      runnerSubcommands(host),
+      ["register", "unregister"],
+      "the token in gitlab-runner's layout is read",
+    );
+    assert.deepEqual(
+      runnerEntries(host).map((e) => e.token),
+      [fresh],
+    );
+    assert.match(fs.readFileSync(host.file("/etc/gitlab-runner/fargate.toml"), "utf8"), /Cluster = "other-cluster"/);
+  });
+
+  it("recognises its own token in config.toml as written by gitlab-runner: the same token unregisters nothing", () => {
+    stageEverything(host);
+    const { register } = commands(host);
+    assert.equal(host.run(register, `${TOKEN}\n`).status, 0);
+    const selfRotated = "glrt-rotated_by_gitlab_runner";
+    rotateTokenLikeGitLabRunner(host, selfRotated);
+    host.clearCalls();
+    const result = host.run(register, `${selfRotated}\n`);
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(runnerSubcommands(host), ["register"]);
+    assert.deepEqual(
+      runnerEntries(host).map((e) => e.token),
+      [selfRotated],
+    );
+  });
+
+  it("when GitLab does not confirm removing the old entry, it warns and still switches to the new one", () => {
+    stageEverything(host);
+    const { register } = commands(host);
+    assert.equal(host.run(register, `${TOKEN}\n`).status, 0);
+    const result = host.run(register, "glrt-new_T0ken\n", { unregisterFails: true });
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stderr, /warning: GitLab did not confirm removing the previous entry/);
+    assert.deepEqual(
+      runnerEntries(host).map((e) => e.token),
+      ["glrt-new_T0ken"],
+    );
+    assert.equal(named(host.calls(), "systemctl", "restart").length, 2);
   });
 
   it("legacy registration token: REGISTRATION_TOKEN environment and the tag, run-untagged and locked flags", () => {
@@ -244,6 +393,16 @@ describe("registration scripts: register and unregister, executed against fakes"
       "fargate,aws",
     ]);
     assertTokenNeverInArgv(host.calls(), legacy);
+    const [first] = runnerEntries(host).map((e) => e.token);
+
+    // Each legacy registration creates a new runner: the re-run removes the previous one.
+    host.clearCalls();
+    assert.equal(host.run(register, `${legacy}\n`).status, 0);
+    assert.deepEqual(runnerSubcommands(host), ["register", "unregister"]);
+    const entries = runnerEntries(host).map((e) => e.token);
+    assert.equal(entries.length, 1);
+    assert.notEqual(entries[0], first);
+    assert.deepEqual(host.gitlabEntries(), entries);
   });
 
   it("private CA: installs the certificate and registers with --tls-ca-file", () => {
@@ -256,6 +415,15 @@ describe("registration scripts: register and unregister, executed against fakes"
     const [registration] = named(host.calls(), "gitlab-runner", "register");
     assert.deepEqual(registration.argv.slice(-2), ["--tls-ca-file", ca]);
     assert.equal(runnerEntries(host)[0]["tls-ca-file"], "/etc/gitlab-runner/certs/ca.crt");
+
+    // Dropping the private CA: the running runner still trusts it until a registration without it succeeded.
+    stageEverything(host);
+    const withoutCa = commands(host).register;
+    assert.notEqual(host.run(withoutCa, `${TOKEN}\n`, { registerFails: true }).status, 0);
+    assert.equal(fs.readFileSync(ca, "utf8"), pem, "a failed run keeps the CA the running config uses");
+    assert.equal(host.run(withoutCa, `${TOKEN}\n`).status, 0);
+    assert.equal(fs.existsSync(ca), false);
+    assert.equal(runnerEntries(host)[0]["tls-ca-file"], undefined);
   });
 
   it("stops before registering when the first-boot script failed", () => {
@@ -264,7 +432,7 @@ describe("registration scripts: register and unregister, executed against fakes"
     assert.notEqual(result.status, 0);
     assert.match(result.stderr, /first-boot script failed \(cloud-init status 1\)/);
     assert.equal(named(host.calls(), "gitlab-runner").length, 0);
-    assert.equal(fs.existsSync(host.file("/etc/gitlab-runner/config.toml")), false);
+    assert.equal(fs.existsSync(host.file(CONFIG)), false);
   });
 
   it("accepts cloud-init's 'done with recoverable errors' (status 2)", () => {
@@ -281,6 +449,9 @@ describe("registration scripts: register and unregister, executed against fakes"
     assert.ok(!(result.stdout + result.stderr).includes(TOKEN));
     assert.ok(!(result.stdout + result.stderr).includes("s3cr3t"));
     assert.equal(named(host.calls(), "systemctl", "restart").length, 0);
+    assert.equal(fs.existsSync(host.file(CONFIG)), false, "no config.toml without a registration");
+    assert.equal(fs.existsSync(host.file(`${CONFIG}.new`)), false);
+    assert.deepEqual(host.gitlabEntries(), []);
   });
 
   it("refuses to run without a token on stdin", () => {
@@ -305,7 +476,7 @@ describe("registration scripts: register and unregister, executed against fakes"
       host.calls().map((c) => `${c.command} ${c.argv.join(" ")}`),
       [
         `sudo -n env GFR_STAGING=${host.staging} sh ${host.staging}/unregister.sh`,
-        `gitlab-runner unregister --config ${host.file("/etc/gitlab-runner/config.toml")} --all-runners`,
+        `gitlab-runner unregister --config ${host.file(CONFIG)} --all-runners`,
         "systemctl stop gitlab-runner",
         "systemctl disable --quiet gitlab-runner",
       ],

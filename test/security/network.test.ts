@@ -8,6 +8,7 @@ import { CapturedResource, installMocks, ResourceRecorder, settle } from "../sup
 const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
 const EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule";
 const SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup";
+const LEGACY_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule";
 const ADMIN_CIDRS = ["203.0.113.0/24", "2001:db8::/48"];
 
 /** A rule as "protocol from-to source": the whole of what it lets through. */
@@ -46,10 +47,32 @@ describe("network: who can reach the manager and the job tasks", function () {
   }
 
   it("no security group has inline rules (every permission is a separate, reviewable rule resource)", () => {
-    for (const group of recorder.ofType("netsec", SECURITY_GROUP)) {
+    const groups = recorder.ofType("netsec", SECURITY_GROUP);
+    assert.equal(groups.length, 2);
+    for (const group of groups) {
       assert.equal(group.inputs.ingress, undefined, group.name);
       assert.equal(group.inputs.egress, undefined, group.name);
     }
+  });
+
+  it("every rule is an aws.vpc ingress/egress rule on one of the two groups (so the checks below see them all)", () => {
+    assert.deepEqual(recorder.ofType("netsec", LEGACY_RULE), []);
+    const ruleTypes = recorder
+      .of("netsec")
+      .map((resource) => resource.type)
+      .filter((type) => /securityGroup(Ingress|Egress)?Rule/i.test(type));
+    assert.deepEqual([...new Set(ruleTypes)].sort(), [EGRESS, INGRESS]);
+    const groupIds = new Set(recorder.ofType("netsec", SECURITY_GROUP).map((group) => group.id));
+    for (const rule of [...recorder.ofType("netsec", INGRESS), ...recorder.ofType("netsec", EGRESS)]) {
+      assert.ok(groupIds.has(rule.inputs.securityGroupId), `${rule.name} targets ${rule.inputs.securityGroupId}`);
+    }
+  });
+
+  it("only the job task group carries the tag by which the policy pack finds it", () => {
+    const role = (part: string) =>
+      recorder.one("netsec", SECURITY_GROUP, part).inputs.tags?.["gitlab-fargate-runner:role"];
+    assert.equal(role("task-sg"), "job-task");
+    assert.equal(role("manager-sg"), undefined);
   });
 
   it("manager: SSH in only from the admin CIDRs; nothing from the job tasks", () => {

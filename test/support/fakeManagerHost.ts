@@ -4,8 +4,13 @@
  * that record every call (argv, the token variables of their environment, stdin) in one JSON-lines log.
  *
  * The fake gitlab-runner keeps config.toml like the real one: `register` appends a `[[runners]]` entry (url, name,
- * token from CI_SERVER_TOKEN / REGISTRATION_TOKEN, merged with --template-config), `unregister --all-runners`
- * removes every entry. It prints the token it got, like a careless tool would, so tests can check the scripts hide it.
+ * the CI_SERVER_TOKEN, or a new random token for a REGISTRATION_TOKEN, merged with --template-config) to --config,
+ * `unregister --all-runners` removes every entry. It prints the token it got, like a careless tool would, so tests
+ * can check the scripts hide it. GitLab's side is a list of the tokens registered and not yet unregistered
+ * ({@link FakeManagerHost.gitlabEntries}).
+ *
+ * With `traceTools`, ordinary tools (awk, grep…) are wrapped too: the wrapper records the call (argv, no stdin),
+ * then runs the real tool, so tests can check what reached their command lines.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -45,19 +50,25 @@ const flag = (name) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const configPath = flag("--config");
+const gitlabPath = process.env.FAKE_GITLAB_STATE;
+const gitlab = () => (fs.existsSync(gitlabPath) ? JSON.parse(fs.readFileSync(gitlabPath, "utf8")) : []);
+const saveGitlab = (entries) => fs.writeFileSync(gitlabPath, JSON.stringify(entries));
 const read = () => (fs.existsSync(configPath) ? toml.parse(fs.readFileSync(configPath, "utf8")) : { concurrent: 1 });
 const write = (doc) => fs.writeFileSync(configPath, toml.stringify(doc), { mode: 0o600 });
 if (args[0] === "register") {
-  const token = process.env.CI_SERVER_TOKEN || process.env.REGISTRATION_TOKEN || flag("--token") || flag("--registration-token");
-  console.log("Verifying runner... runner=" + token);
+  const given = process.env.CI_SERVER_TOKEN || process.env.REGISTRATION_TOKEN || flag("--token") || flag("--registration-token");
+  console.log("Verifying runner... runner=" + given);
   if (process.env.FAKE_REGISTER_FAILS) {
-    console.error("ERROR: Verifying runner... is not valid runner=" + token);
+    console.error("ERROR: Verifying runner... is not valid runner=" + given);
     process.exit(1);
   }
+  // A runner token is kept as is; a legacy registration token creates a new runner with a token of its own.
+  const token = process.env.REGISTRATION_TOKEN ? "legacy-" + require("node:crypto").randomBytes(8).toString("hex") : given;
   const template = toml.parse(fs.readFileSync(flag("--template-config"), "utf8")).runners[0];
   const doc = read();
   doc.runners = [...(doc.runners || []), { ...template, name: flag("--name"), url: flag("--url"), token, executor: flag("--executor") }];
   write(doc);
+  if (!gitlab().includes(token)) saveGitlab([...gitlab(), token]);
   console.log("Runner registered successfully.");
 } else if (args[0] === "unregister") {
   if (process.env.FAKE_UNREGISTER_FAILS) {
@@ -66,6 +77,8 @@ if (args[0] === "register") {
   }
   const doc = read();
   for (const runner of doc.runners || []) console.log("Unregistering runner... succeeded runner=" + runner.token);
+  const removed = (doc.runners || []).map((runner) => runner.token);
+  saveGitlab(gitlab().filter((token) => !removed.includes(token)));
   doc.runners = [];
   write(doc);
 } else {
@@ -90,10 +103,17 @@ const result = require("node:child_process").spawnSync(args[0], args.slice(1), {
 process.exit(result.status === null ? 1 : result.status);
 `;
 
+/** Records, then runs the real tool (path in REAL_TOOL) with the same argv, stdin and stdout. */
+const PASSTHROUGH = String.raw`
+record(require("node:path").basename(process.argv[1]), false);
+const result = require("node:child_process").spawnSync(REAL_TOOL, process.argv.slice(2), { stdio: "inherit" });
+process.exit(result.status === null ? 1 : result.status);
+`;
+
 const RECORDER = String.raw`
-function record(command) {
+function record(command, readStdin = command !== "sudo") {
   let stdin = "";
-  if (command !== "sudo") {
+  if (readStdin) {
     try { stdin = require("node:fs").readFileSync(0, "utf8"); } catch { stdin = ""; }
   }
   const env = {};
@@ -109,13 +129,16 @@ export class FakeManagerHost {
   readonly staging: string;
   private readonly bin: string;
   private readonly log: string;
+  private readonly gitlabState: string;
 
-  constructor() {
+  /** @param options.traceTools tools to record on top of the fakes, e.g. `["awk", "grep"]`. */
+  constructor(options: { traceTools?: string[] } = {}) {
     const base = fs.mkdtempSync(path.join(os.tmpdir(), "gfr-manager-"));
     this.root = path.join(base, "root");
     this.staging = path.join(base, "staging");
     this.bin = path.join(base, "bin");
     this.log = path.join(base, "calls.jsonl");
+    this.gitlabState = path.join(base, "gitlab.json");
     for (const dir of [this.root, this.staging, this.bin]) fs.mkdirSync(dir, { recursive: true });
     const fakes: Record<string, string> = {
       "gitlab-runner": FAKE_GITLAB_RUNNER,
@@ -126,6 +149,17 @@ export class FakeManagerHost {
     for (const [name, body] of Object.entries(fakes)) {
       fs.writeFileSync(path.join(this.bin, name), `#!${process.execPath}\n${RECORDER}\n${body}`, { mode: 0o755 });
     }
+    for (const tool of options.traceTools ?? []) {
+      const real = spawnSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).stdout.trim();
+      if (!real.startsWith("/")) throw new Error(`traceTools: ${tool} is not installed`);
+      const body = `const REAL_TOOL = ${JSON.stringify(real)};\n${RECORDER}\n${PASSTHROUGH}`;
+      fs.writeFileSync(path.join(this.bin, tool), `#!${process.execPath}\n${body}`, { mode: 0o755 });
+    }
+  }
+
+  /** The tokens GitLab holds a registration for (registered and not unregistered since), in order. */
+  gitlabEntries(): string[] {
+    return fs.existsSync(this.gitlabState) ? (JSON.parse(fs.readFileSync(this.gitlabState, "utf8")) as string[]) : [];
   }
 
   /** Writes files into the staging directory. */
@@ -140,6 +174,7 @@ export class FakeManagerHost {
       HOME: this.root,
       GFR_ROOT: this.root,
       FAKE_LOG: this.log,
+      FAKE_GITLAB_STATE: this.gitlabState,
       FAKE_TOML_MODULE: require.resolve("smol-toml"),
     };
     if (behaviour.cloudInitStatus !== undefined) env.FAKE_CLOUD_INIT_STATUS = String(behaviour.cloudInitStatus);
