@@ -100,7 +100,7 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
   public readonly taskRoleArn: pulumi.Output<string>;
   /**
    * What must exist before the runner takes a job (a `dependsOn` for the registration step): the capacity provider
-   * strategy, the manager's permissions and the task definition.
+   * strategy, the manager's permissions, the task definition and the task security group's rules.
    */
   public readonly jobInfrastructure: pulumi.Resource[];
   /** The runner the stack created in GitLab (`gitlab.createRunner`), or undefined when a token was given. */
@@ -150,6 +150,7 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
       {
         subnetId: network.publicSubnetIds.apply((ids) => ids[0]),
         securityGroupId: securityGroups.manager.id,
+        securityGroupRules: securityGroups.managerRules,
         instanceProfileName: identity.instanceProfile.name,
       },
       this,
@@ -182,7 +183,7 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
     this.logGroupName = logGroup.name;
     this.executionRoleArn = roles.execution.arn;
     this.taskRoleArn = roles.task.arn;
-    this.jobInfrastructure = [capacityProviders, identity.policy, taskDefinition];
+    this.jobInfrastructure = [capacityProviders, identity.policy, taskDefinition, ...securityGroups.taskRules];
 
     const token = resolved.gitlab.token;
     this.gitlabRunner =

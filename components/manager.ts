@@ -20,6 +20,8 @@ export interface Manager {
 export interface ManagerPlacement {
   subnetId: pulumi.Output<string>;
   securityGroupId: pulumi.Output<string>;
+  /** The security group's rules: first boot needs its egress, and they must outlive the instance on destroy. */
+  securityGroupRules: pulumi.Resource[];
   instanceProfileName: pulumi.Output<string>;
 }
 
@@ -87,7 +89,11 @@ export function createManager(args: ResolvedArgs, placement: ManagerPlacement, p
     },
     // A looked-up AMI changes whenever Canonical publishes a new image; replacing the manager for that would cut
     // running jobs. Roll it on purpose with `pulumi up --replace` or a given `manager.amiId`.
-    { ...opts, ignoreChanges: args.manager.amiId === undefined ? ["ami"] : [] },
+    {
+      ...opts,
+      dependsOn: placement.securityGroupRules,
+      ignoreChanges: args.manager.amiId === undefined ? ["ami"] : [],
+    },
   );
   const eip = new aws.ec2.Eip(
     `${name}-manager-eip`,

@@ -75,6 +75,10 @@ export function createNetwork(args: ResolvedArgs, parent: pulumi.Resource): Netw
 export interface SecurityGroups {
   manager: aws.ec2.SecurityGroup;
   task: aws.ec2.SecurityGroup;
+  /** The manager group's rules: what the manager needs to boot, be reached by the deployer and reach GitLab. */
+  managerRules: pulumi.Resource[];
+  /** The task group's rules: what a job task needs to be reached over SSH and reach GitLab. */
+  taskRules: pulumi.Resource[];
 }
 
 /**
@@ -83,7 +87,11 @@ export interface SecurityGroups {
  * ports. Traffic needed: see docs of gitlab-runner on Fargate (manager → GitLab 443, task → GitLab 443, manager →
  * task 22). DNS to the VPC resolver is not filtered by security groups.
  */
-export function createSecurityGroups(args: ResolvedArgs, vpcId: pulumi.Output<string>, parent: pulumi.Resource) {
+export function createSecurityGroups(
+  args: ResolvedArgs,
+  vpcId: pulumi.Output<string>,
+  parent: pulumi.Resource,
+): SecurityGroups {
   const { name, tags } = args;
   const opts = { parent };
   const manager = new aws.ec2.SecurityGroup(
@@ -101,9 +109,9 @@ export function createSecurityGroups(args: ResolvedArgs, vpcId: pulumi.Output<st
     opts,
   );
 
-  args.admin.sshCidrBlocks.forEach((cidr, i) => {
+  const managerRules: pulumi.Resource[] = args.admin.sshCidrBlocks.map((cidr, i) => {
     const ipv6 = cidr.includes(":");
-    new aws.vpc.SecurityGroupIngressRule(
+    return new aws.vpc.SecurityGroupIngressRule(
       `${name}-manager-ssh-in-${i + 1}`,
       {
         securityGroupId: manager.id,
@@ -119,8 +127,8 @@ export function createSecurityGroups(args: ResolvedArgs, vpcId: pulumi.Output<st
   });
   // Ubuntu's package mirrors are plain HTTP; everything else (GitLab, AWS APIs, packages.gitlab.com) is HTTPS.
   const managerPorts = [...new Set([80, 443, args.gitlab.port])];
-  allowTcpOut(`${name}-manager`, manager, managerPorts, tags, opts);
-  new aws.vpc.SecurityGroupEgressRule(
+  managerRules.push(...allowTcpOut(`${name}-manager`, manager, managerPorts, tags, opts));
+  const managerToTasks = new aws.vpc.SecurityGroupEgressRule(
     `${name}-manager-ssh-to-tasks`,
     {
       securityGroupId: manager.id,
@@ -134,7 +142,9 @@ export function createSecurityGroups(args: ResolvedArgs, vpcId: pulumi.Output<st
     opts,
   );
 
-  new aws.vpc.SecurityGroupIngressRule(
+  managerRules.push(managerToTasks);
+
+  const taskFromManager = new aws.vpc.SecurityGroupIngressRule(
     `${name}-task-ssh-from-manager`,
     {
       securityGroupId: task.id,
@@ -147,8 +157,8 @@ export function createSecurityGroups(args: ResolvedArgs, vpcId: pulumi.Output<st
     },
     opts,
   );
-  allowTcpOut(`${name}-task`, task, args.network.taskEgressPorts, tags, opts);
-  return { manager, task };
+  const taskRules = [taskFromManager, ...allowTcpOut(`${name}-task`, task, args.network.taskEgressPorts, tags, opts)];
+  return { manager, task, managerRules, taskRules };
 }
 
 /** Egress rules `<prefix>-out-<port>`: TCP to anywhere on each port. */
@@ -158,20 +168,21 @@ function allowTcpOut(
   ports: number[],
   tags: Record<string, string>,
   opts: pulumi.CustomResourceOptions,
-) {
-  for (const port of ports) {
-    new aws.vpc.SecurityGroupEgressRule(
-      `${prefix}-out-${port}`,
-      {
-        securityGroupId: group.id,
-        description: `TCP ${port} out`,
-        ipProtocol: "tcp",
-        fromPort: port,
-        toPort: port,
-        cidrIpv4: "0.0.0.0/0",
-        tags,
-      },
-      opts,
-    );
-  }
+): aws.vpc.SecurityGroupEgressRule[] {
+  return ports.map(
+    (port) =>
+      new aws.vpc.SecurityGroupEgressRule(
+        `${prefix}-out-${port}`,
+        {
+          securityGroupId: group.id,
+          description: `TCP ${port} out`,
+          ipProtocol: "tcp",
+          fromPort: port,
+          toPort: port,
+          cidrIpv4: "0.0.0.0/0",
+          tags,
+        },
+        opts,
+      ),
+  );
 }

@@ -134,7 +134,7 @@ describe("GitLabFargateRunner (Pulumi mocks)", function () {
     });
 
     it("keeps what the registration step needs: SSH target, secret key, cluster, subnets, SG, task definition", async () => {
-      const { runner, one } = await deployed();
+      const { runner, one, all } = await deployed();
       assert.equal(runner.managerSshUser, "ubuntu");
       assert.ok(await isSecretOutput(runner.managerSshPrivateKey));
       assert.match(await valueOf(runner.managerSshPrivateKey), /BEGIN OPENSSH PRIVATE KEY/);
@@ -148,7 +148,15 @@ describe("GitLabFargateRunner (Pulumi mocks)", function () {
       const ready = await Promise.all(runner.jobInfrastructure.map((r) => valueOf(r.urn)));
       assert.deepEqual(
         ready.map((urn) => urn.split("::").at(-1)),
-        [one(T.capacity).name, one(T.rolePolicy, "manager-policy").name, one(T.taskDefinition).name],
+        [
+          one(T.capacity).name,
+          one(T.rolePolicy, "manager-policy").name,
+          one(T.taskDefinition).name,
+          one(T.ingress, "task-ssh-from-manager").name,
+          ...all(T.egress)
+            .filter((rule) => rule.name.includes("-task-out-"))
+            .map((rule) => rule.name),
+        ],
       );
     });
   });

@@ -66,6 +66,25 @@ describe("GitLabFargateRunner wires the registration (Pulumi mocks)", function (
     );
   });
 
+  it("boots the manager after its security group rules, so they outlive it and the unregister step on destroy", async () => {
+    const { name, childOptions } = await deploy({ url: "https://gitlab.example.com", runnerToken: TOKEN });
+    const managerDependsOn = (childOptions.get(`${name}-manager`)?.dependsOn ?? []) as pulumi.Resource[];
+    const ruleNames = await Promise.all(managerDependsOn.map((r) => valueOf(r.urn)));
+    const managerRules = recorder
+      .of(name)
+      .filter((r) => r.type.startsWith("aws:vpc/securityGroup") && /-manager-/.test(r.name))
+      .map((r) => r.name);
+    assert.ok(managerRules.length >= 4, managerRules.join(", "));
+    for (const rule of managerRules)
+      assert.ok(
+        ruleNames.some((urn) => urn.endsWith(`::${rule}`)),
+        rule,
+      );
+    const registerDependsOn = childOptions.get(`${name}-register`)?.dependsOn as pulumi.Resource[];
+    const registerNames = await Promise.all(registerDependsOn.map((r) => valueOf(r.urn)));
+    assert.ok(registerNames.some((urn) => urn.endsWith(`::${name}-task-ssh-from-manager`)));
+  });
+
   it("connects to the manager's Elastic IP as ubuntu with the component's key", async () => {
     const { name, runner } = await deploy({ url: "https://gitlab.example.com", runnerToken: TOKEN });
     const register = recorder.one(name, REGISTER, "register");
