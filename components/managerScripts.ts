@@ -29,7 +29,8 @@ export const REGISTER_SCRIPT = String.raw`#!/bin/sh
 #   4. if config.toml held an entry with another token (a new token, or a legacy registration), unregisters that
 #      old entry, so GitLab keeps no stale record of this manager; the same runner token reuses this manager's
 #      system id (.runner_system_id next to config.toml), so there is nothing to unregister,
-#   5. installs the staged driver, launcher and fargate.toml, swaps in the new config.toml, restarts gitlab-runner.
+#   5. installs the staged driver, launcher and fargate.toml, swaps in the new config.toml, then starts gitlab-runner, or
+#      makes the running one reload its configuration (SIGHUP) so the jobs it runs are not aborted.
 # The token is read from standard input and reaches gitlab-runner only through its environment: never a command
 # line (visible in ps), never this script's output. gitlab-runner's own output goes to a root-only log file.
 #
@@ -186,8 +187,15 @@ if [ "$GFR_PRIVATE_CA" != true ]; then
 fi
 
 systemctl enable --quiet gitlab-runner
-systemctl restart gitlab-runner || die "gitlab-runner did not restart; see: journalctl -u gitlab-runner"
-echo "registered runner '$GFR_NAME' with $GFR_URL; gitlab-runner restarted"
+if systemctl is-active --quiet gitlab-runner; then
+  # SIGHUP makes gitlab-runner reload config.toml; a restart (SIGTERM) would abort the jobs it is running.
+  systemctl kill --kill-whom=main --signal=HUP gitlab-runner ||
+    die "could not tell gitlab-runner to reload; see: journalctl -u gitlab-runner"
+  echo "registered runner '$GFR_NAME' with $GFR_URL; gitlab-runner reloaded its configuration (running jobs go on)"
+else
+  systemctl start gitlab-runner || die "gitlab-runner did not start; see: journalctl -u gitlab-runner"
+  echo "registered runner '$GFR_NAME' with $GFR_URL; gitlab-runner started"
+fi
 `;
 
 /**

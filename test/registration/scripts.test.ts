@@ -34,6 +34,14 @@ function named(calls: RecordedCall[], command: string, subcommand?: string): Rec
   return calls.filter((c) => c.command === command && (subcommand === undefined || c.argv[0] === subcommand));
 }
 
+/** A running gitlab-runner was told to reload its configuration (SIGHUP), never restarted (that aborts its jobs). */
+function assertReloadedNotRestarted(calls: RecordedCall[]): void {
+  assert.equal(named(calls, "systemctl", "restart").length, 0, "a restart would abort running jobs");
+  const kills = named(calls, "systemctl", "kill");
+  assert.ok(kills.length >= 1, "the running service was not told to reload");
+  for (const kill of kills) assert.deepEqual(kill.argv, ["kill", "--kill-whom=main", "--signal=HUP", "gitlab-runner"]);
+}
+
 /** Stages what the deployment uploads: the scripts, launcher and TOMLs exactly as shipped. */
 function stageEverything(host: FakeManagerHost, cluster = "ci-cluster", extra: Record<string, string> = {}): void {
   const files = renderManagerConfiguration({
@@ -174,7 +182,7 @@ describe("registration scripts: register and unregister, executed against fakes"
   });
   afterEach(() => host.cleanup());
 
-  it("registers with the token from stdin passed by environment only, installs the files and restarts", () => {
+  it("registers with the token from stdin passed by environment only, installs the files and starts the service", () => {
     stageEverything(host);
     const { register } = commands(host);
     assert.ok(!register.includes(TOKEN));
@@ -186,7 +194,14 @@ describe("registration scripts: register and unregister, executed against fakes"
     const calls = host.calls();
     assert.deepEqual(
       calls.map((c) => `${c.command} ${c.argv[0]}`),
-      ["sudo -n", "cloud-init status", "gitlab-runner register", "systemctl enable", "systemctl restart"],
+      [
+        "sudo -n",
+        "cloud-init status",
+        "gitlab-runner register",
+        "systemctl enable",
+        "systemctl is-active",
+        "systemctl start",
+      ],
     );
     assert.deepEqual(named(calls, "cloud-init")[0].argv, ["status", "--wait"]);
     const [registration] = named(calls, "gitlab-runner", "register");
@@ -207,7 +222,7 @@ describe("registration scripts: register and unregister, executed against fakes"
     assert.deepEqual(registration.env, { CI_SERVER_TOKEN: TOKEN });
     assert.equal(registration.stdin, "", "gitlab-runner gets no standard input");
     assertTokenNeverInArgv(calls, TOKEN);
-    assert.deepEqual(named(calls, "systemctl", "restart")[0].argv, ["restart", "gitlab-runner"]);
+    assert.deepEqual(named(calls, "systemctl", "start")[0].argv, ["start", "gitlab-runner"]);
 
     const entries = runnerEntries(host);
     assert.equal(entries.length, 1);
@@ -246,7 +261,7 @@ describe("registration scripts: register and unregister, executed against fakes"
     );
     assert.deepEqual(host.gitlabEntries(), [TOKEN]);
     assert.match(fs.readFileSync(host.file("/etc/gitlab-runner/fargate.toml"), "utf8"), /Cluster = "other-cluster"/);
-    assert.equal(named(host.calls(), "systemctl", "restart").length, 1);
+    assertReloadedNotRestarted(host.calls());
   });
 
   it("a new token registers first, then unregisters the old entry from the old config: one runner, new token", () => {
@@ -268,7 +283,7 @@ describe("registration scripts: register and unregister, executed against fakes"
       runnerEntries(host).map((e) => e.token),
       [rotated],
     );
-    assert.equal(named(host.calls(), "systemctl", "restart").length, 1);
+    assertReloadedNotRestarted(host.calls());
     assert.ok(!(result.stdout + result.stderr).includes(rotated));
     assert.ok(!(result.stdout + result.stderr).includes(TOKEN));
   });
@@ -372,7 +387,7 @@ describe("registration scripts: register and unregister, executed against fakes"
       runnerEntries(host).map((e) => e.token),
       ["glrt-new_T0ken"],
     );
-    assert.equal(named(host.calls(), "systemctl", "restart").length, 2);
+    assertReloadedNotRestarted(host.calls());
   });
 
   it("legacy registration token: REGISTRATION_TOKEN environment and the tag, run-untagged and locked flags", () => {
@@ -448,7 +463,7 @@ describe("registration scripts: register and unregister, executed against fakes"
     assert.match(result.stderr, /is not valid runner=\[MASKED\]/);
     assert.ok(!(result.stdout + result.stderr).includes(TOKEN));
     assert.ok(!(result.stdout + result.stderr).includes("s3cr3t"));
-    assert.equal(named(host.calls(), "systemctl", "restart").length, 0);
+    assert.equal(named(host.calls(), "systemctl", "start").length + named(host.calls(), "systemctl", "kill").length, 0);
     assert.equal(fs.existsSync(host.file(CONFIG)), false, "no config.toml without a registration");
     assert.equal(fs.existsSync(host.file(`${CONFIG}.new`)), false);
     assert.deepEqual(host.gitlabEntries(), []);

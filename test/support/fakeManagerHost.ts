@@ -91,8 +91,15 @@ record("cloud-init");
 process.exit(Number(process.env.FAKE_CLOUD_INIT_STATUS || 0));
 `;
 
+/** Keeps whether gitlab-runner runs: start → active, stop → inactive; is-active answers from that. */
 const FAKE_SYSTEMCTL = String.raw`
 record("systemctl");
+const fs = require("node:fs");
+const active = process.env.FAKE_SERVICE_ACTIVE;
+const [verb] = process.argv.slice(2);
+if (verb === "start" || verb === "restart") fs.writeFileSync(active, "");
+if (verb === "stop") fs.rmSync(active, { force: true });
+if (verb === "is-active") process.exit(fs.existsSync(active) ? 0 : 3);
 `;
 
 /** Password-less sudo: drops -n and runs the rest (the environment passes through, unlike real sudo). */
@@ -175,6 +182,7 @@ export class FakeManagerHost {
       GFR_ROOT: this.root,
       FAKE_LOG: this.log,
       FAKE_GITLAB_STATE: this.gitlabState,
+      FAKE_SERVICE_ACTIVE: path.join(this.root, ".fake-gitlab-runner-active"),
       FAKE_TOML_MODULE: require.resolve("smol-toml"),
     };
     if (behaviour.cloudInitStatus !== undefined) env.FAKE_CLOUD_INIT_STATUS = String(behaviour.cloudInitStatus);
