@@ -79,7 +79,10 @@ export interface FargateConfigInput {
   logLevel?: DriverLogLevel;
   /** Driver log format. Default `text`. */
   logFormat?: DriverLogFormat;
-  /** User the driver logs in as inside the task. Default `root`. */
+  /**
+   * User the driver logs in as inside the task (letters, digits, `_ . -`, at most 32, as the driver checks). The
+   * shipped job image authorizes the job key for `root` only. Default `root`.
+   */
   sshUsername?: string;
   /** Port of the task's sshd. Default 22. */
   sshPort?: number;
@@ -159,9 +162,14 @@ export interface RunnerTemplateInput {
   cache?: RunnerCacheInput;
 }
 
-// The ids come from AWS resources (or the component's own validated arguments): only the kind is checked here.
+// The ids come from AWS resources (or the component's own validated arguments): only the kind is checked here, so
+// placeholder ids of Pulumi mocks pass. The driver is stricter (driver/settings.ts: `subnet-`/`sg-` and 8 or 17
+// hex digits, the only shapes AWS issues), which every real id satisfies; test/driver/configAgreement.test.ts
+// checks both sides together.
 const SUBNET_ID = /^subnet-[0-9A-Za-z-]+$/;
 const SECURITY_GROUP_ID = /^sg-[0-9A-Za-z-]+$/;
+/** Same rule as the driver's SSH.Username (driver/settings.ts SSH_USERNAME). */
+const SSH_USERNAME = /^[a-z_][a-z0-9_.-]{0,31}$/i;
 const PLATFORM_VERSION = /^(LATEST|\d+\.\d+\.\d+)$/;
 /** Characters ECS allows in tag keys and values. */
 const TAG_TEXT = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
@@ -252,7 +260,12 @@ function validateFargate(input: FargateConfigInput): void {
   requireInteger("fargate.sshReadyTimeoutSeconds", input.sshReadyTimeoutSeconds, 1, 86400);
   oneOf("fargate.logLevel", input.logLevel, ["debug", "info", "warn", "error"]);
   oneOf("fargate.logFormat", input.logFormat, ["text", "text-simple", "json"]);
-  if (input.sshUsername !== undefined) requireNonEmpty("fargate.sshUsername", input.sshUsername);
+  if (input.sshUsername !== undefined && !SSH_USERNAME.test(input.sshUsername)) {
+    fail(
+      "fargate.sshUsername",
+      `"${input.sshUsername}" is not a valid user name (letters, digits, _ . -; at most 32; not starting with a digit, . or -)`,
+    );
+  }
   requireInteger("fargate.sshPort", input.sshPort, 1, 65535);
 }
 

@@ -21,7 +21,7 @@ export const FARGATE_MEMORY_BY_CPU: ReadonlyMap<number, readonly number[]> = new
   [16384, range(32768, 122880, 8192)],
 ]);
 
-/** A task-level size override for RunTask (`overrides.cpu` / `overrides.memory`), both optional. */
+/** A task-level size override for RunTask (`overrides.cpu` / `overrides.memory`): both, or neither. */
 export interface TaskSize {
   cpu?: string;
   memory?: string;
@@ -34,26 +34,23 @@ function parseUnits(name: string, raw: string): number {
 
 /**
  * Validates a per-job size (job variables FARGATE_TASK_CPU / FARGATE_TASK_MEMORY) against Fargate's combinations,
- * so a typo fails in prepare with the valid choices instead of an opaque RunTask error.
+ * so a typo fails in prepare with the valid choices instead of an opaque RunTask error. Both must be given: one
+ * alone would be checked against a task definition size the driver does not know.
  */
-export function validateTaskSize(cpuRaw: string | undefined, memoryRaw: string | undefined): TaskSize {
-  const cpu = cpuRaw ? parseUnits("FARGATE_TASK_CPU", cpuRaw) : undefined;
-  const memory = memoryRaw ? parseUnits("FARGATE_TASK_MEMORY", memoryRaw) : undefined;
-  const cpus = [...FARGATE_MEMORY_BY_CPU.keys()];
-  if (cpu !== undefined && !FARGATE_MEMORY_BY_CPU.has(cpu)) {
+export function validateTaskSize(cpuRaw: string, memoryRaw: string): { cpu: number; memory: number } {
+  const cpu = parseUnits("FARGATE_TASK_CPU", cpuRaw);
+  const memory = parseUnits("FARGATE_TASK_MEMORY", memoryRaw);
+  const memories = FARGATE_MEMORY_BY_CPU.get(cpu);
+  if (!memories) {
+    const cpus = [...FARGATE_MEMORY_BY_CPU.keys()];
     throw new SystemFailure(`FARGATE_TASK_CPU=${cpu} is not a Fargate CPU size; valid values: ${cpus.join(", ")}`);
   }
-  if (memory !== undefined) {
-    const candidates = cpu !== undefined ? [cpu] : cpus;
-    if (!candidates.some((c) => FARGATE_MEMORY_BY_CPU.get(c)?.includes(memory))) {
-      const valid =
-        cpu !== undefined
-          ? `with ${cpu} CPU units: ${formatMemory(FARGATE_MEMORY_BY_CPU.get(cpu) ?? [])}`
-          : "it matches no Fargate CPU size";
-      throw new SystemFailure(`FARGATE_TASK_MEMORY=${memory} MiB is not valid ${valid}`);
-    }
+  if (!memories.includes(memory)) {
+    throw new SystemFailure(
+      `FARGATE_TASK_MEMORY=${memory} MiB is not valid with ${cpu} CPU units; valid: ${formatMemory(memories)}`,
+    );
   }
-  return { cpu: cpu?.toString(), memory: memory?.toString() };
+  return { cpu, memory };
 }
 
 function formatMemory(values: readonly number[]): string {

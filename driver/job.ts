@@ -104,6 +104,40 @@ export function isAllowedTaskDefinition(requested: string, settings: Settings["f
   );
 }
 
+/**
+ * A job's FARGATE_TASK_CPU / FARGATE_TASK_MEMORY: opt-in (only with Fargate.MaxTaskCPU and Fargate.MaxTaskMemory),
+ * both together, a valid Fargate combination, and within both limits.
+ */
+export function jobTaskSize(env: NodeJS.ProcessEnv, settings: Settings["fargate"]): TaskSize {
+  const cpuRaw = variable(env, "FARGATE_TASK_CPU");
+  const memoryRaw = variable(env, "FARGATE_TASK_MEMORY");
+  if (cpuRaw === undefined && memoryRaw === undefined) return {};
+  if (settings.maxTaskCpu === undefined || settings.maxTaskMemory === undefined) {
+    throw new SystemFailure(
+      "FARGATE_TASK_CPU / FARGATE_TASK_MEMORY are not allowed on this runner: per-job task sizes need " +
+        "Fargate.MaxTaskCPU and Fargate.MaxTaskMemory in fargate.toml (unset the variables to use the task " +
+        "definition's size)",
+    );
+  }
+  if (cpuRaw === undefined || memoryRaw === undefined) {
+    throw new SystemFailure(
+      `FARGATE_TASK_CPU and FARGATE_TASK_MEMORY must be set together (only ${cpuRaw ? "CPU" : "memory"} is set)`,
+    );
+  }
+  const { cpu, memory } = validateTaskSize(cpuRaw, memoryRaw);
+  if (cpu > settings.maxTaskCpu) {
+    throw new SystemFailure(
+      `FARGATE_TASK_CPU=${cpu} exceeds this runner's Fargate.MaxTaskCPU = ${settings.maxTaskCpu}`,
+    );
+  }
+  if (memory > settings.maxTaskMemory) {
+    throw new SystemFailure(
+      `FARGATE_TASK_MEMORY=${memory} exceeds this runner's Fargate.MaxTaskMemory = ${settings.maxTaskMemory}`,
+    );
+  }
+  return { cpu: String(cpu), memory: String(memory) };
+}
+
 export function jobOverrides(env: NodeJS.ProcessEnv, settings: Settings["fargate"]): JobOverrides {
   const requested = variable(env, "FARGATE_TASK_DEFINITION");
   if (requested !== undefined && !isAllowedTaskDefinition(requested, settings)) {
@@ -120,6 +154,6 @@ export function jobOverrides(env: NodeJS.ProcessEnv, settings: Settings["fargate
   return {
     taskDefinition: requested ?? settings.taskDefinition,
     platformVersion: platformVersion ?? settings.platformVersion,
-    size: validateTaskSize(variable(env, "FARGATE_TASK_CPU"), variable(env, "FARGATE_TASK_MEMORY")),
+    size: jobTaskSize(env, settings),
   };
 }

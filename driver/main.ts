@@ -191,8 +191,31 @@ async function createEcs(settings: Settings) {
 /** Seconds a stage may take to wind down after SIGTERM/SIGINT before the process exits anyway. */
 export const SIGNAL_GRACE_MS = 15_000;
 
+/**
+ * A driver crash (a bug, or stdout closed under us: EPIPE) must not exit 1, which gitlab-runner reads as the user's
+ * script failing: print one `ERROR:` line and exit with the system-failure code instead.
+ */
+function exitOnCrash(systemFailureCode: () => number): void {
+  let crashed = false;
+  const crash = (what: string) => (error: unknown) => {
+    if (crashed) return;
+    crashed = true;
+    try {
+      process.stderr.write(`ERROR: driver ${what}: ${describeError(error)}\n`);
+    } finally {
+      process.exit(systemFailureCode());
+    }
+  };
+  process.on("uncaughtException", crash("crashed"));
+  process.on("unhandledRejection", crash("crashed (unhandled rejection)"));
+  process.stdout.on("error", crash("could not write the job log"));
+  // Nothing to report on a closed stderr; an exit with the system-failure code is all that is left.
+  process.stderr.on("error", () => process.exit(systemFailureCode()));
+}
+
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let codes: ExitCodes = { buildFailure: 1, systemFailure: 2 };
+  exitOnCrash(() => codes.systemFailure);
   const controller = new AbortController();
   const onSignal = (name: string) => () => {
     process.stderr.write(`Received ${name}: cancelling\n`);
@@ -216,6 +239,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       log.warn(`ignoring unknown keys in ${args.config}: ${settings.unknownKeys.join(", ")}`);
     }
     await runStage({ args, settings, codes, log, env, signal: controller.signal });
+    // Let a failed write to a closed stdout surface (as an 'error' event) before reporting success.
+    await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
     return 0;
   } catch (err) {
     const code = exitCodeFor(err, codes);

@@ -1,8 +1,10 @@
 /**
  * The per-job file linking stages: task ARN and SSH key after RunTask, then address and pinned host key.
- * Written atomically (temp file + rename) with mode 0600 in a 0700 directory: it holds a private key.
+ * Written atomically (temp file + rename) with mode 0600 in a 0700 directory: it holds a private key. An existing
+ * directory open to group or others is tightened to 0700 on the first write.
  */
 import {
+  chmodSync,
   closeSync,
   existsSync,
   fsyncSync,
@@ -11,6 +13,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -66,6 +69,7 @@ export class MetadataStore {
   write(data: JobMetadata): void {
     try {
       mkdirSync(this.directory, { recursive: true, mode: 0o700 });
+      if ((statSync(this.directory).mode & 0o077) !== 0) chmodSync(this.directory, 0o700);
       const temp = `${this.path}.${process.pid}.tmp`;
       rmSync(temp, { force: true });
       const fd = openSync(temp, "wx", 0o600);

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { parse, TomlError } from "smol-toml";
 import { SystemFailure } from "./errors";
+import { FARGATE_MEMORY_BY_CPU } from "./fargateSizes";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFormat = "text" | "text-simple" | "json";
@@ -48,6 +49,12 @@ export interface Settings {
     capacityProviderStrategy: CapacityProviderItem[];
     /** `[Fargate.Tags]`: extra tags on every task. */
     tags: Record<string, string>;
+    /**
+     * `Fargate.MaxTaskCPU` / `Fargate.MaxTaskMemory` (CPU units, MiB), set together; undefined: jobs may not choose
+     * their task size (FARGATE_TASK_CPU / FARGATE_TASK_MEMORY are refused).
+     */
+    maxTaskCpu?: number;
+    maxTaskMemory?: number;
   };
   /** `TaskMetadata.Directory`, default /opt/gitlab-runner/metadata. */
   metadataDirectory: string;
@@ -87,7 +94,10 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
     "AllowedTaskDefinitions",
     "CapacityProviderStrategy",
     "Tags",
+    "MaxTaskCPU",
+    "MaxTaskMemory",
   ],
+  "Fargate.CapacityProviderStrategy[]": ["CapacityProvider", "Weight", "Base"],
   TaskMetadata: ["Directory"],
   SSH: ["Username", "Port"],
   Timeouts: ["TaskRunning", "SSHReady"],
@@ -137,6 +147,10 @@ class Reader {
     return v;
   }
 
+  optionalInteger(key: string, min: number, max: number): number | undefined {
+    return this.get(key) === undefined ? undefined : this.integer(key, 0, min, max);
+  }
+
   integer(key: string, fallback: number, min: number, max: number): number {
     const v = this.get(key);
     if (v === undefined) return fallback;
@@ -184,9 +198,40 @@ function unique(values: string[]): string[] {
   return [...new Set(values)];
 }
 
-function checkPattern(source: string, key: string, values: string[], pattern: RegExp, example: string): void {
-  const bad = values.find((v) => !pattern.test(v));
-  if (bad !== undefined) throw new SystemFailure(`${source}: ${key} "${bad}" does not look like ${example}`);
+/** AWS subnet IDs: `subnet-` and 8 or 17 lowercase hex digits. */
+export const SUBNET_ID = /^subnet-([0-9a-f]{8}|[0-9a-f]{17})$/;
+/** AWS security group IDs: `sg-` and 8 or 17 lowercase hex digits. */
+export const SECURITY_GROUP_ID = /^sg-([0-9a-f]{8}|[0-9a-f]{17})$/;
+/** Login names the driver accepts for SSH.Username (POSIX-portable; components/runnerConfig.ts uses the same). */
+export const SSH_USERNAME = /^[a-z_][a-z0-9_.-]{0,31}$/i;
+
+/** Reads one id key (`Subnet`) and its list form (`Subnets`), checking each value and naming the key it came from. */
+function readIds(source: string, f: Reader, single: string, list: string, pattern: RegExp, kind: string): string[] {
+  const one = f.string(single);
+  const many = f.stringList(list);
+  const check = (key: string, value: string): void => {
+    if (!pattern.test(value)) {
+      throw new SystemFailure(`${source}: ${key} "${value}" does not look like ${kind}`);
+    }
+  };
+  if (one !== undefined) check(`Fargate.${single}`, one);
+  many.forEach((value, index) => check(`Fargate.${list}[${index}]`, value));
+  return unique([...(one !== undefined ? [one] : []), ...many]);
+}
+
+function readMaxTaskSize(source: string, f: Reader): { maxTaskCpu?: number; maxTaskMemory?: number } {
+  const cpus = [...FARGATE_MEMORY_BY_CPU.keys()];
+  const maxTaskCpu = f.optionalInteger("MaxTaskCPU", cpus[0], cpus[cpus.length - 1]);
+  const maxTaskMemory = f.optionalInteger("MaxTaskMemory", 512, 122880);
+  if ((maxTaskCpu === undefined) !== (maxTaskMemory === undefined)) {
+    throw new SystemFailure(`${source}: Fargate.MaxTaskCPU and Fargate.MaxTaskMemory must be set together`);
+  }
+  if (maxTaskCpu !== undefined && !FARGATE_MEMORY_BY_CPU.has(maxTaskCpu)) {
+    throw new SystemFailure(
+      `${source}: Fargate.MaxTaskCPU must be a Fargate CPU size (${cpus.join(", ")}), got ${maxTaskCpu}`,
+    );
+  }
+  return { maxTaskCpu, maxTaskMemory };
 }
 
 const TAG_TEXT = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
@@ -224,13 +269,32 @@ function readStrategy(source: string, items: Table[]): CapacityProviderItem[] {
   });
 }
 
+function isTable(value: unknown): value is Table {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
+/** The tables a KNOWN_KEYS section names: `Fargate` is one table, `Fargate.X[]` every item of the array Fargate.X. */
+function tablesOf(root: Table, section: string): [string, Table][] {
+  if (section === "") return [["", root]];
+  const path = section.replace(/\[\]$/, "").split(".");
+  let value: unknown = root;
+  for (const part of path) value = isTable(value) ? value[part] : undefined;
+  const name = path.join(".");
+  if (section.endsWith("[]")) {
+    return Array.isArray(value)
+      ? value.flatMap((item, i): [string, Table][] => (isTable(item) ? [[`${name}[${i}]`, item]] : []))
+      : [];
+  }
+  return isTable(value) ? [[name, value]] : [];
+}
+
 function findUnknownKeys(root: Table): string[] {
   const unknown: string[] = [];
   for (const [section, known] of Object.entries(KNOWN_KEYS)) {
-    const table = section === "" ? root : root[section];
-    if (typeof table !== "object" || table === null || Array.isArray(table)) continue;
-    for (const key of Object.keys(table)) {
-      if (!known.includes(key)) unknown.push(section === "" ? key : `${section}.${key}`);
+    for (const [name, table] of tablesOf(root, section)) {
+      for (const key of Object.keys(table)) {
+        if (!known.includes(key)) unknown.push(name === "" ? key : `${name}.${key}`);
+      }
     }
   }
   return unknown;
@@ -248,14 +312,16 @@ export function parseSettings(text: string, source: string): Settings {
   }
   const top = new Reader(root, "", source);
   const f = new Reader(top.table("Fargate"), "Fargate.", source);
-  const subnets = unique([...(f.string("Subnet") ? [f.string("Subnet") as string] : []), ...f.stringList("Subnets")]);
+  const subnets = readIds(source, f, "Subnet", "Subnets", SUBNET_ID, "a subnet ID (subnet- and 8 or 17 hex digits)");
   if (subnets.length === 0) throw new SystemFailure(`${source}: Fargate.Subnet or Fargate.Subnets is required`);
-  checkPattern(source, "Fargate.Subnets", subnets, /^subnet-[0-9A-Za-z]+$/, "a subnet ID (subnet-…)");
-  const securityGroups = unique([
-    ...(f.string("SecurityGroup") ? [f.string("SecurityGroup") as string] : []),
-    ...f.stringList("SecurityGroups"),
-  ]);
-  checkPattern(source, "Fargate.SecurityGroups", securityGroups, /^sg-[0-9A-Za-z]+$/, "a security group ID (sg-…)");
+  const securityGroups = readIds(
+    source,
+    f,
+    "SecurityGroup",
+    "SecurityGroups",
+    SECURITY_GROUP_ID,
+    "a security group ID (sg- and 8 or 17 hex digits)",
+  );
   if (securityGroups.length > 5) throw new SystemFailure(`${source}: Fargate.SecurityGroups allows at most 5 groups`);
   if (subnets.length > 16) throw new SystemFailure(`${source}: Fargate.Subnets allows at most 16 subnets`);
   const platformVersion = f.string("PlatformVersion");
@@ -272,8 +338,10 @@ export function parseSettings(text: string, source: string): Settings {
   const ssh = new Reader(top.table("SSH"), "SSH.", source);
   const timeouts = new Reader(top.table("Timeouts"), "Timeouts.", source);
   const username = ssh.string("Username") ?? DEFAULTS.sshUsername;
-  if (!/^[a-z_][a-z0-9_.-]*$/i.test(username)) {
-    throw new SystemFailure(`${source}: SSH.Username "${username}" is not a valid user name`);
+  if (!SSH_USERNAME.test(username)) {
+    throw new SystemFailure(
+      `${source}: SSH.Username "${username}" is not a valid user name (letters, digits, _ . -; at most 32)`,
+    );
   }
   return {
     logLevel: top.oneOf("LogLevel", LOG_LEVELS, DEFAULTS.logLevel),
@@ -291,6 +359,7 @@ export function parseSettings(text: string, source: string): Settings {
       allowedTaskDefinitions: f.stringList("AllowedTaskDefinitions"),
       capacityProviderStrategy: readStrategy(source, f.tableList("CapacityProviderStrategy")),
       tags: readTags(source, f.table("Tags")),
+      ...readMaxTaskSize(source, f),
     },
     metadataDirectory: metadata.string("Directory") ?? DEFAULTS.metadataDirectory,
     ssh: { username, port: ssh.integer("Port", DEFAULTS.sshPort, 1, 65535) },

@@ -4,21 +4,11 @@
  */
 import { constants } from "node:os";
 import { Client, ClientChannel, ConnectConfig, utils } from "ssh2";
-import { Cancelled, SystemFailure } from "./errors";
+import { Cancelled } from "./errors";
 import { SshPort, SshTarget } from "./ports";
+import { SshError } from "./sshError";
 
-export type SshFailureKind = "refused" | "timeout" | "auth" | "hostkey" | "closed" | "other";
-
-export class SshError extends SystemFailure {
-  constructor(
-    readonly kind: SshFailureKind,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = "SshError";
-  }
-}
+export { SshError, SshFailureKind } from "./sshError";
 
 /** "<algorithm> <base64>" of a raw SSH public key blob (its first field is the algorithm name). */
 export function formatHostKey(blob: Buffer): string {

@@ -2,7 +2,7 @@
  * The cleanup stage (always called, also after failures and cancellations): stop the job's task and delete its
  * metadata (which holds the key). Idempotent. Without metadata, the job's tasks are found by their startedBy.
  */
-import { describeError } from "../errors";
+import { describeError, SystemFailure } from "../errors";
 import { Job, startedByFor } from "../job";
 import { Logger } from "../log";
 import { MetadataStore } from "../metadata";
@@ -23,26 +23,61 @@ export function cleanupReason(job: Pick<Job, "id">): string {
   return `GitLab job ${job.id}: cleanup`;
 }
 
+/**
+ * Stops the task named in the metadata first (the one cleanup knows for sure), then every task with the job's
+ * startedBy. Every stop is attempted; errors are collected and reported together at the end. The metadata file
+ * (it holds the key) is deleted once its task is stopped or gone, and kept otherwise so a later cleanup can retry.
+ */
 export async function runCleanupStage(deps: CleanupDeps): Promise<void> {
-  const { settings, job, ecs, print, signal } = deps;
+  const { settings, job, ecs, print, log, signal } = deps;
   const startedBy = startedByFor(job);
   let record;
+  let corrupt = false;
   try {
     record = deps.metadata.read();
   } catch (err) {
-    deps.log.warn("ignoring unreadable job metadata", { error: describeError(err) });
+    corrupt = true;
+    log.warn("ignoring unreadable job metadata", { error: describeError(err) });
+    print(`Ignoring unreadable job metadata ${deps.metadata.path}; looking for tasks started by ${startedBy}`);
   }
   const cluster = record?.cluster ?? settings.fargate.cluster;
-  const arns = new Set<string>();
-  if (record) arns.add(record.taskArn);
-  else print(`No job metadata at ${deps.metadata.path}; looking for tasks started by ${startedBy}`);
-  // Also catches tasks of an interrupted prepare attempt that never reached the metadata file.
-  for (const arn of await ecs.listTasksStartedBy(cluster, startedBy, signal)) arns.add(arn);
   const reason = cleanupReason(job);
-  for (const arn of arns) {
-    await ecs.stopTask(cluster, arn, reason, signal);
-    print(`Stopped task ${arn}`);
+  const errors: string[] = [];
+  const stopped = new Set<string>();
+  const stop = async (arn: string): Promise<boolean> => {
+    try {
+      await ecs.stopTask(cluster, arn, reason, signal);
+      print(`Stopped task ${arn}`);
+      stopped.add(arn);
+      return true;
+    } catch (err) {
+      errors.push(describeError(err));
+      print(`Could not stop task ${arn}: ${describeError(err)}`);
+      return false;
+    }
+  };
+
+  const knownStopped = record ? await stop(record.taskArn) : false;
+  if (!record && !corrupt) print(`No job metadata at ${deps.metadata.path}; looking for tasks started by ${startedBy}`);
+
+  // Also catches tasks of an interrupted prepare attempt that never reached the metadata file.
+  let listed: string[] = [];
+  try {
+    listed = await ecs.listTasksStartedBy(cluster, startedBy, signal);
+  } catch (err) {
+    // With the metadata, the job's task is dealt with above: a failed search is only a warning then.
+    if (!record) errors.push(describeError(err));
+    else {
+      log.warn("could not look for other tasks of this job", { startedBy, error: describeError(err) });
+      print(`Warning: could not look for other tasks started by ${startedBy}: ${describeError(err)}`);
+    }
   }
-  if (arns.size === 0) print(`No running task for job ${job.id}`);
-  deps.metadata.remove();
+  for (const arn of listed) if (arn !== record?.taskArn) await stop(arn);
+
+  if (stopped.size === 0 && errors.length === 0) print(`No running task for job ${job.id}`);
+  // A corrupt file names no task anybody could stop: delete it once the startedBy search succeeded.
+  if (record ? knownStopped : corrupt && errors.length === 0) deps.metadata.remove();
+  if (errors.length > 0) {
+    throw new SystemFailure(`cleanup of job ${job.id} failed: ${errors.join("; ")}`);
+  }
 }

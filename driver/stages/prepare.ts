@@ -10,6 +10,7 @@ import { Logger } from "../log";
 import { JobMetadata, MetadataStore } from "../metadata";
 import { Clock, EcsPort, Print, RunTaskInput, SshPort, TaskView } from "../ports";
 import { Settings } from "../settings";
+import { SshError } from "../sshError";
 
 export interface KeyPair {
   privateKey: string;
@@ -38,6 +39,13 @@ export interface PrepareDeps {
   sshRetry?: { initialMs: number; maxMs: number };
 }
 
+/** Consecutive "key refused" answers after which sshd is taken to refuse the key for good. */
+export const MAX_AUTH_REFUSALS = 3;
+/** DescribeTasks may not know a task right after RunTask (eventual consistency): MISSING counts only after this. */
+export const MISSING_GRACE_MS = 10_000;
+/** Consecutive MISSING answers (after the grace period) after which the task is taken to be gone. */
+export const MAX_MISSING_ANSWERS = 3;
+
 /** The RunTask request for a job. Pure: everything comes from the settings, the job and its key. */
 export function buildRunTaskInput(
   settings: Settings,
@@ -64,8 +72,9 @@ export function buildRunTaskInput(
       memory: overrides.size.memory,
     },
     tags: taskTags(job, f.tags),
+    // aws:ecs:* tags do not count against the 50-tag limit. Tags are not propagated from the task definition:
+    // they would count against it too, on top of Fargate.Tags and the driver's own.
     enableECSManagedTags: true,
-    propagateTags: "TASK_DEFINITION",
   };
   if (overrides.platformVersion) input.platformVersion = overrides.platformVersion;
   if (f.capacityProviderStrategy.length > 0) input.capacityProviderStrategy = f.capacityProviderStrategy;
@@ -119,6 +128,7 @@ export async function runPrepareStage(deps: PrepareDeps): Promise<void> {
     throw new SystemFailure(`ECS RunTask started no task: ${reasons || "no reason given"}${runTaskHint(reasons)}`);
   }
   const taskArn = result.taskArn;
+  print(`Task ${taskArn}`);
   const record: JobMetadata = {
     version: 1,
     cluster,
@@ -128,10 +138,9 @@ export async function runPrepareStage(deps: PrepareDeps): Promise<void> {
     privateKey: keys.privateKey,
     createdAt: new Date(clock.now()).toISOString(),
   };
-  metadata.write(record);
-  print(`Task ${taskArn}`);
 
   try {
+    metadata.write(record);
     throwIfCancelled(signal);
     const task = await waitForRunning(deps, taskArn, started);
     const host = await taskAddress(deps, task);
@@ -144,35 +153,58 @@ export async function runPrepareStage(deps: PrepareDeps): Promise<void> {
     );
     print(`Task ready in ${seconds(clock.now() - started)}`);
   } catch (err) {
-    await stopAfterFailure(deps, taskArn, err);
-    metadata.remove();
+    // Without a confirmed stop, the file (if it was written) is how cleanup finds the task again.
+    if (await stopAfterFailure(deps, taskArn, err)) removeQuietly(deps);
     throw err;
   }
 }
 
-/** A retried prepare (gitlab-runner retries system failures) must not leave the previous attempt's task running. */
+function removeQuietly(deps: PrepareDeps): void {
+  try {
+    deps.metadata.remove();
+  } catch (err) {
+    deps.log.warn("could not delete the job metadata", { path: deps.metadata.path, error: describeError(err) });
+  }
+}
+
+/**
+ * A retried prepare (gitlab-runner retries system failures) must not leave an earlier attempt's task running: the
+ * ARN in the old metadata, and every task with this job's startedBy (an attempt killed during RunTask wrote no
+ * metadata). Failures here are warnings: cleanup looks for the same tasks again.
+ */
 async function stopPreviousAttempt(deps: PrepareDeps): Promise<void> {
+  const { ecs, log, settings } = deps;
   let previous;
   try {
     previous = deps.metadata.read();
   } catch (err) {
-    deps.log.warn("replacing unreadable job metadata", { error: describeError(err) });
-    deps.metadata.remove();
-    return;
+    log.warn("replacing unreadable job metadata", { error: describeError(err) });
   }
-  if (!previous) return;
+  const bound = (): AbortSignal => AbortSignal.timeout(deps.stopTimeoutMs ?? 10_000);
+  const targets = new Map<string, string>(); // ARN → cluster
+  if (previous) targets.set(previous.taskArn, previous.cluster);
+  try {
+    const arns = await ecs.listTasksStartedBy(settings.fargate.cluster, startedByFor(deps.job), bound());
+    for (const arn of arns) if (!targets.has(arn)) targets.set(arn, settings.fargate.cluster);
+  } catch (err) {
+    log.warn("could not look for tasks of an earlier prepare attempt", { error: describeError(err) });
+  }
   const reason = `GitLab job ${deps.job.id}: prepare retried`;
-  await deps.ecs.stopTask(
-    previous.cluster,
-    previous.taskArn,
-    reason,
-    AbortSignal.timeout(deps.stopTimeoutMs ?? 10_000),
-  );
-  deps.log.info("stopped the task of a previous prepare attempt", { taskArn: previous.taskArn });
-  deps.metadata.remove();
+  for (const [arn, cluster] of targets) {
+    try {
+      await ecs.stopTask(cluster, arn, reason, bound());
+      deps.print(`Stopped task ${arn} of an earlier prepare attempt`);
+    } catch (err) {
+      log.warn("could not stop the task of an earlier prepare attempt; cleanup will retry", {
+        taskArn: arn,
+        error: describeError(err),
+      });
+    }
+  }
 }
 
-async function stopAfterFailure(deps: PrepareDeps, taskArn: string, err: unknown): Promise<void> {
+/** Stops the task after a failure or cancellation; true when it is stopped (or gone). */
+async function stopAfterFailure(deps: PrepareDeps, taskArn: string, err: unknown): Promise<boolean> {
   const cancelled = err instanceof Cancelled || deps.signal.aborted;
   const reason = `GitLab job ${deps.job.id}: prepare ${cancelled ? "cancelled" : "failed"}`;
   // A fresh, bounded signal: the stage's own signal may be the one that was aborted.
@@ -180,8 +212,11 @@ async function stopAfterFailure(deps: PrepareDeps, taskArn: string, err: unknown
   try {
     await deps.ecs.stopTask(deps.settings.fargate.cluster, taskArn, reason, bound);
     deps.print(`Stopped task ${taskArn} (${reason})`);
+    return true;
   } catch (stopError) {
+    deps.print(`Could not stop task ${taskArn}: ${describeError(stopError)}; cleanup will retry`);
     deps.log.warn("could not stop the task; cleanup will retry", { taskArn, error: describeError(stopError) });
+    return false;
   }
 }
 
@@ -192,8 +227,17 @@ async function waitForRunning(deps: PrepareDeps, taskArn: string, started: numbe
   let interval = poll.initialMs;
   let lastStatus: string | undefined;
   let pendingSince = started;
+  let missingAnswers = 0;
   for (;;) {
     const task = await deps.ecs.describeTask(settings.fargate.cluster, taskArn, signal);
+    const afterGrace = clock.now() - started >= MISSING_GRACE_MS;
+    missingAnswers = task ? 0 : missingAnswers + (afterGrace ? 1 : 0);
+    if (missingAnswers >= MAX_MISSING_ANSWERS) {
+      throw new SystemFailure(
+        `ECS no longer knows task ${taskArn} (DescribeTasks reported it MISSING ${missingAnswers} times in a row ` +
+          `after the first ${seconds(MISSING_GRACE_MS)}; ${seconds(clock.now() - started)} after RunTask)`,
+      );
+    }
     const status = task?.lastStatus;
     if (task && (status === "STOPPED" || (task.desiredStatus === "STOPPED" && task.stoppedReason))) {
       throw new SystemFailure(`Task stopped before it was RUNNING: ${stoppedTaskReason(task)}`);
@@ -248,6 +292,7 @@ async function waitForSsh(
   const deadline = clock.now() + settings.timeouts.sshReadySeconds * 1000;
   let delay = retry.initialMs;
   let attempts = 0;
+  let authRefusals = 0;
   for (;;) {
     attempts += 1;
     // One attempt never runs past the overall deadline.
@@ -264,6 +309,11 @@ async function waitForSsh(
             )
           : caught;
       deps.log.debug("SSH not ready yet", { attempt: attempts, error: describeError(err) });
+      // A refused key does not get better with time; refused connections and timeouts do (sshd still starting).
+      authRefusals = err instanceof SshError && err.kind === "auth" ? authRefusals + 1 : 0;
+      if (authRefusals >= MAX_AUTH_REFUSALS) {
+        throw new SystemFailure(`${describeError(err)} (${authRefusals} times in a row; giving up)`, { cause: err });
+      }
       const task = await deps.ecs.describeTask(settings.fargate.cluster, taskArn, signal);
       if (task?.lastStatus === "STOPPED") {
         throw new SystemFailure(`Task stopped while waiting for SSH: ${stoppedTaskReason(task)}`);

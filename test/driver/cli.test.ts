@@ -52,8 +52,8 @@ describe("driver CLI bundle", function () {
 [Fargate]
 Cluster = "ci"
 Region = "eu-west-1"
-Subnet = "subnet-a"
-SecurityGroup = "sg-1"
+Subnet = "subnet-0a0a0a0a"
+SecurityGroup = "sg-01010101"
 TaskDefinition = "ci-job:1"
 [TaskMetadata]
 Directory = "${join(dir, "metadata")}"
@@ -134,7 +134,7 @@ Port = 22
   });
 
   it("a bad fargate.toml exits SYSTEM_FAILURE with one line naming the key", async () => {
-    writeFileSync(configPath, `[Fargate]\nSubnet = "subnet-a"\nTaskDefinition = "x"\n`);
+    writeFileSync(configPath, `[Fargate]\nSubnet = "subnet-0a0a0a0a"\nTaskDefinition = "x"\n`);
     const result = await cli(["--config", configPath, "custom", "config"], jobEnv);
     assert.equal(result.code, SYSTEM);
     assert.equal(result.stdout, "");
@@ -222,7 +222,7 @@ process.on("exit", () => require("fs").writeFileSync(process.env.LOAD_LOG, JSON.
       assert.ok(loadsAwsSdk(loads()));
       assert.deepEqual(
         emulator.calls.filter((c) => !c.throttled).map((c) => c.action),
-        ["ListTasks", "StopTask"],
+        ["StopTask", "ListTasks"],
       );
     });
 
@@ -238,6 +238,42 @@ process.on("exit", () => require("fs").writeFileSync(process.env.LOAD_LOG, JSON.
       const result = await exit;
       assert.equal(result.code, SYSTEM);
       assert.match(result.stderr, /Received SIGTERM/);
+    });
+  });
+
+  describe("a driver crash is a system failure, never a build failure", () => {
+    async function prepareWithHook(hookSource: string): Promise<Result> {
+      emulator = await startEcsEmulator({ launcher: new FakeTaskLauncher(), faults: { pendingMs: 60_000 } });
+      const hook = join(dir, "crash.js");
+      writeFileSync(hook, hookSource);
+      const env = { ...jobEnv, AWS_ENDPOINT_URL_ECS: emulator.endpoint };
+      return cli(["--config", configPath, "custom", "prepare"], env, ["--require", hook]);
+    }
+
+    it("an uncaught exception exits SYSTEM_FAILURE with one ERROR line", async () => {
+      const result = await prepareWithHook(`setImmediate(() => { throw new Error("boom from a bug"); });\n`);
+      assert.equal(result.code, SYSTEM, result.stderr);
+      assert.deepEqual(
+        result.stderr.split("\n").filter((l) => l.startsWith("ERROR:")),
+        ["ERROR: driver crashed: boom from a bug"],
+      );
+    });
+
+    it("an unhandled promise rejection exits SYSTEM_FAILURE with one ERROR line", async () => {
+      const result = await prepareWithHook(`setImmediate(() => { Promise.reject(new Error("lost promise")); });\n`);
+      assert.equal(result.code, SYSTEM, result.stderr);
+      assert.deepEqual(
+        result.stderr.split("\n").filter((l) => l.startsWith("ERROR:")),
+        ["ERROR: driver crashed (unhandled rejection): lost promise"],
+      );
+    });
+
+    it("a closed stdout (EPIPE) exits SYSTEM_FAILURE with one ERROR line, not 0 or 1", async () => {
+      const child = start(["--config", configPath, "custom", "config"], jobEnv);
+      child.stdout?.destroy(); // gitlab-runner went away: the config JSON cannot be delivered
+      const result = await waitForExit(child);
+      assert.equal(result.code, SYSTEM, result.stderr);
+      assert.equal(result.stderr, "ERROR: driver could not write the job log: write EPIPE\n");
     });
   });
 

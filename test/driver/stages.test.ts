@@ -80,9 +80,11 @@ describe("driver stages through the AWS SDK, the ECS emulator and a real sshd", 
       `[Fargate]
 Cluster = "ci"
 Region = "eu-west-1"
-Subnets = ["subnet-a", "subnet-b"]
-SecurityGroup = "sg-1"
+Subnets = ["subnet-0a0a0a0a", "subnet-0b0b0b0b"]
+SecurityGroup = "sg-01010101"
 TaskDefinition = "ci-job:3"
+MaxTaskCPU = 1024
+MaxTaskMemory = 4096
 ${extra}
 [Fargate.Tags]
 team = "platform"
@@ -335,6 +337,21 @@ Weight = 1`);
     assert.equal(emulator.tasks().length, 2);
     assert.equal(emulator.runningTasks().length, 1);
     assert.equal(emulator.tasks()[0].stoppedReason, "GitLab job 42: prepare retried");
+    await cleanup(settings);
+  });
+
+  it("a retried prepare also stops an earlier attempt's task that never reached the metadata file", async () => {
+    const settings = settingsFor();
+    await prepare(settings);
+    rmSync(metadataFor(settings).path); // as if the first attempt had been killed right after RunTask
+    await prepare(settings);
+    assert.deepEqual(
+      emulator.tasks().map((t) => [t.lastStatus === "STOPPED", t.stoppedReason]),
+      [
+        [true, "GitLab job 42: prepare retried"],
+        [false, undefined],
+      ],
+    );
     await cleanup(settings);
   });
 });

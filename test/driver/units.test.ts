@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as iarna from "@iarna/toml";
@@ -11,7 +11,7 @@ import {
   exitCodesFromEnv,
   SystemFailure,
 } from "../../driver/errors";
-import { FARGATE_MEMORY_BY_CPU, validateTaskSize } from "../../driver/fargateSizes";
+import { validateTaskSize } from "../../driver/fargateSizes";
 import { isAllowedTaskDefinition, jobFromEnv, jobOverrides, startedByFor, taskTags } from "../../driver/job";
 import { formatLogLine } from "../../driver/log";
 import { parseArgs } from "../../driver/main";
@@ -67,10 +67,10 @@ describe("driver settings (fargate.toml)", () => {
     const doc = {
       Fargate: {
         Cluster: "c",
-        Subnet: "subnet-a",
-        Subnets: ["subnet-a", "subnet-b"],
-        SecurityGroup: "sg-1",
-        SecurityGroups: ["sg-2", "sg-1"],
+        Subnet: "subnet-0a0a0a0a",
+        Subnets: ["subnet-0a0a0a0a", "subnet-0b0b0b0b"],
+        SecurityGroup: "sg-01010101",
+        SecurityGroups: ["sg-02020202", "sg-01010101"],
         TaskDefinition: "ci",
         ContainerName: "job",
         AllowedTaskDefinitions: ["big", "gpu:2"],
@@ -84,8 +84,8 @@ describe("driver settings (fargate.toml)", () => {
     };
     // Written by a second TOML implementation, read by ours.
     const s = parseSettings(iarna.stringify(doc as unknown as iarna.JsonMap), "f.toml");
-    assert.deepEqual(s.fargate.subnets, ["subnet-a", "subnet-b"]);
-    assert.deepEqual(s.fargate.securityGroups, ["sg-1", "sg-2"]);
+    assert.deepEqual(s.fargate.subnets, ["subnet-0a0a0a0a", "subnet-0b0b0b0b"]);
+    assert.deepEqual(s.fargate.securityGroups, ["sg-01010101", "sg-02020202"]);
     assert.equal(s.fargate.containerName, "job");
     assert.deepEqual(s.fargate.capacityProviderStrategy, [
       { capacityProvider: "FARGATE_SPOT", weight: 3, base: 0 },
@@ -100,14 +100,100 @@ describe("driver settings (fargate.toml)", () => {
     assert.deepEqual(s.unknownKeys, ["Timeouts.SSHReadyy"]);
   });
 
-  const base = `[Fargate]\nCluster = "c"\nSubnet = "subnet-a"\nTaskDefinition = "t"\n`;
+  it("reads the example in docs/driver.md without unknown keys", () => {
+    const doc = readFileSync("docs/driver.md", "utf8");
+    const example = /Example with the additions:\n\n```toml\n([\s\S]*?)```/.exec(doc)?.[1];
+    assert.ok(example, "docs/driver.md has the example");
+    const s = parseSettings(example, "docs/driver.md");
+    assert.deepEqual(s.unknownKeys, []);
+    assert.deepEqual([s.fargate.maxTaskCpu, s.fargate.maxTaskMemory], [4096, 16384]);
+  });
+
+  it("reports unknown keys inside array-of-tables items, naming the item, but not tag names", () => {
+    const s = parseSettings(
+      `${GO_DRIVER_TOML}
+[[Fargate.CapacityProviderStrategy]]
+CapacityProvider = "FARGATE"
+Weight = 1
+[[Fargate.CapacityProviderStrategy]]
+CapacityProvider = "FARGATE_SPOT"
+Weigth = 3
+[Fargate.Tags]
+anything = "goes"
+`,
+      "f.toml",
+    );
+    assert.deepEqual(s.unknownKeys, ["Fargate.CapacityProviderStrategy[1].Weigth"]);
+    assert.deepEqual(s.fargate.capacityProviderStrategy[1], {
+      capacityProvider: "FARGATE_SPOT",
+      weight: undefined,
+      base: undefined,
+    });
+  });
+
+  it("accepts real AWS ids of both lengths and refuses other shapes", () => {
+    const withIds = (subnet: string, group: string) =>
+      parseSettings(
+        `[Fargate]\nCluster = "c"\nSubnet = "${subnet}"\nSecurityGroup = "${group}"\nTaskDefinition = "t"\n`,
+        "f.toml",
+      );
+    const s = withIds("subnet-0123456789abcdef0", "sg-0123456789abcdef0");
+    assert.deepEqual(s.fargate.subnets, ["subnet-0123456789abcdef0"]);
+    assert.deepEqual(s.fargate.securityGroups, ["sg-0123456789abcdef0"]);
+    assert.deepEqual(withIds("subnet-12ab34cd", "sg-12ab34cd").fargate.subnets, ["subnet-12ab34cd"]);
+    for (const bad of ["subnet-0123456789abcdef", "subnet-12ab34c", "subnet-12ab34cg", "subnet-priv1-vpc"]) {
+      expectFailure(() => withIds(bad, "sg-12ab34cd"), new RegExp(`Fargate\\.Subnet "${bad}"`));
+    }
+    expectFailure(() => withIds("subnet-12ab34cd", "sg-12ab34cd0"), /Fargate\.SecurityGroup "sg-12ab34cd0"/);
+  });
+
+  const base = `[Fargate]\nCluster = "c"\nSubnet = "subnet-0a0a0a0a"\nTaskDefinition = "t"\n`;
   const cases: [string, string, RegExp][] = [
     ["invalid TOML", "[Fargate\n", /f\.toml: invalid TOML \(line 1/],
-    ["missing cluster", `[Fargate]\nSubnet = "subnet-a"\nTaskDefinition = "t"\n`, /Fargate\.Cluster is required/],
+    [
+      "missing cluster",
+      `[Fargate]\nSubnet = "subnet-0a0a0a0a"\nTaskDefinition = "t"\n`,
+      /Fargate\.Cluster is required/,
+    ],
     ["missing subnets", `[Fargate]\nCluster = "c"\nTaskDefinition = "t"\n`, /Fargate\.Subnet or Fargate\.Subnets/],
-    ["bad subnet", `${base}Subnets = ["sg-1"]\n`, /Fargate\.Subnets "sg-1" does not look like a subnet/],
-    ["bad group", `${base}SecurityGroups = ["subnet-1"]\n`, /Fargate\.SecurityGroups "subnet-1"/],
-    ["subnets not a list", `${base}Subnets = "subnet-b"\n`, /Fargate\.Subnets must be a list/],
+    [
+      "bad subnet",
+      `${base}Subnets = ["sg-01010101"]\n`,
+      /Fargate\.Subnets\[0\] "sg-01010101" does not look like a subnet/,
+    ],
+    [
+      "bad single subnet, naming Subnet (not Subnets)",
+      `[Fargate]\nCluster = "c"\nSubnet = "subnet-xyz"\nSubnets = ["subnet-0a0a0a0a"]\nTaskDefinition = "t"\n`,
+      /f\.toml: Fargate\.Subnet "subnet-xyz" does not look like a subnet ID \(subnet- and 8 or 17 hex digits\)/,
+    ],
+    [
+      "second listed subnet",
+      `${base}Subnets = ["subnet-0b0b0b0b", "subnet-0abc"]\n`,
+      /Fargate\.Subnets\[1\] "subnet-0abc"/,
+    ],
+    ["bad group", `${base}SecurityGroups = ["subnet-01010101"]\n`, /Fargate\.SecurityGroups\[0\] "subnet-01010101"/],
+    [
+      "bad single group",
+      `${base}SecurityGroup = "sg-ABCDEF01"\n`,
+      /Fargate\.SecurityGroup "sg-ABCDEF01" does not look like/,
+    ],
+    ["bad user name", `${base}[SSH]\nUsername = "ci user"\n`, /SSH\.Username "ci user" is not a valid user name/],
+    [
+      "MaxTaskCPU without MaxTaskMemory",
+      `${base}MaxTaskCPU = 1024\n`,
+      /Fargate\.MaxTaskCPU and Fargate\.MaxTaskMemory must be set together/,
+    ],
+    [
+      "MaxTaskCPU not a Fargate size",
+      `${base}MaxTaskCPU = 1000\nMaxTaskMemory = 4096\n`,
+      /Fargate\.MaxTaskCPU must be a Fargate CPU size/,
+    ],
+    [
+      "MaxTaskMemory out of range",
+      `${base}MaxTaskCPU = 1024\nMaxTaskMemory = 200000\n`,
+      /Fargate\.MaxTaskMemory must be an integer from 512 to 122880/,
+    ],
+    ["subnets not a list", `${base}Subnets = "subnet-0b0b0b0b"\n`, /Fargate\.Subnets must be a list/],
     ["bad boolean", `${base}UsePublicIP = "yes"\n`, /Fargate\.UsePublicIP must be true or false/],
     ["bad platform", `${base}PlatformVersion = "1.4"\n`, /Fargate\.PlatformVersion must be LATEST/],
     ["bad region", `${base}Region = "Ireland"\n`, /Fargate\.Region "Ireland"/],
@@ -172,7 +258,7 @@ describe("driver job identity, startedBy and tags", () => {
 
 describe("driver per-job overrides", () => {
   const settings = parseSettings(
-    `[Fargate]\nCluster = "c"\nSubnet = "subnet-a"\nTaskDefinition = "ci:3"\nPlatformVersion = "1.4.0"\nAllowedTaskDefinitions = ["big", "gpu:2"]\n`,
+    `[Fargate]\nCluster = "c"\nSubnet = "subnet-0a0a0a0a"\nTaskDefinition = "ci:3"\nPlatformVersion = "1.4.0"\nAllowedTaskDefinitions = ["big", "gpu:2"]\n`,
     "f.toml",
   ).fargate;
 
@@ -194,11 +280,7 @@ describe("driver per-job overrides", () => {
     );
     assert.equal(o.taskDefinition, "big:7");
     assert.equal(o.platformVersion, "LATEST");
-    assert.deepEqual(jobOverrides({}, settings), {
-      taskDefinition: "ci:3",
-      platformVersion: "1.4.0",
-      size: { cpu: undefined, memory: undefined },
-    });
+    assert.deepEqual(jobOverrides({}, settings), { taskDefinition: "ci:3", platformVersion: "1.4.0", size: {} });
   });
 
   it("refuses a task definition outside the allow-list, naming the variable and the setting", () => {
@@ -212,31 +294,129 @@ describe("driver per-job overrides", () => {
     );
   });
 
-  it("accepts every Fargate CPU/memory combination and nothing else", () => {
-    for (const [cpu, memories] of FARGATE_MEMORY_BY_CPU) {
-      for (const memory of memories) {
-        assert.deepEqual(validateTaskSize(String(cpu), String(memory)), { cpu: String(cpu), memory: String(memory) });
-      }
+  it("refuses per-job task sizes unless fargate.toml sets MaxTaskCPU and MaxTaskMemory, naming both keys", () => {
+    const size = { CUSTOM_ENV_FARGATE_TASK_CPU: "512", CUSTOM_ENV_FARGATE_TASK_MEMORY: "1024" };
+    expectFailure(
+      () => jobOverrides(size, settings),
+      /FARGATE_TASK_CPU \/ FARGATE_TASK_MEMORY are not allowed on this runner: .*Fargate\.MaxTaskCPU and Fargate\.MaxTaskMemory/,
+    );
+    expectFailure(
+      () => jobOverrides({ CUSTOM_ENV_FARGATE_TASK_MEMORY: "1024" }, settings),
+      /Fargate\.MaxTaskCPU and Fargate\.MaxTaskMemory/,
+    );
+  });
+
+  describe("with MaxTaskCPU = 4096 and MaxTaskMemory = 16384", () => {
+    const capped = parseSettings(
+      `[Fargate]\nCluster = "c"\nSubnet = "subnet-0a0a0a0a"\nTaskDefinition = "ci:3"\nMaxTaskCPU = 4096\nMaxTaskMemory = 16384\n`,
+      "f.toml",
+    ).fargate;
+    const size = (cpu?: string, memory?: string) =>
+      jobOverrides({ CUSTOM_ENV_FARGATE_TASK_CPU: cpu, CUSTOM_ENV_FARGATE_TASK_MEMORY: memory }, capped).size;
+
+    it("passes a valid size within the limits to RunTask", () => {
+      assert.deepEqual(size("2048", "16384"), { cpu: "2048", memory: "16384" });
+      assert.deepEqual(size("4096", "8192"), { cpu: "4096", memory: "8192" });
+      assert.deepEqual(size(), {});
+    });
+
+    it("refuses sizes above either limit, naming the key", () => {
+      expectFailure(
+        () => size("8192", "16384"),
+        /FARGATE_TASK_CPU=8192 exceeds this runner's Fargate\.MaxTaskCPU = 4096/,
+      );
+      expectFailure(
+        () => size("4096", "17408"),
+        /FARGATE_TASK_MEMORY=17408 exceeds this runner's Fargate\.MaxTaskMemory = 16384/,
+      );
+    });
+
+    it("requires CPU and memory together", () => {
+      expectFailure(() => size("1024", undefined), /must be set together \(only CPU is set\)/);
+      expectFailure(() => size(undefined, "2048"), /must be set together \(only memory is set\)/);
+    });
+  });
+
+  // Fixed cases from AWS's table (not the driver's own): "Task CPU and memory" in the ECS developer guide
+  // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size).
+  const valid: [number, number][] = [
+    [256, 512],
+    [256, 1024],
+    [256, 2048],
+    [512, 1024],
+    [512, 4096],
+    [1024, 2048],
+    [1024, 5120],
+    [1024, 8192],
+    [2048, 4096],
+    [2048, 9216],
+    [2048, 16384],
+    [4096, 8192],
+    [4096, 9216],
+    [4096, 20480],
+    [4096, 30720],
+    [8192, 16384],
+    [8192, 20480],
+    [8192, 61440],
+    [16384, 32768],
+    [16384, 40960],
+    [16384, 122880],
+  ];
+  const invalid: [number, number][] = [
+    [256, 3072],
+    [256, 256],
+    [512, 512],
+    [512, 5120],
+    [1024, 1024],
+    [1024, 9216],
+    [2048, 3072],
+    [2048, 17408],
+    [4096, 7168],
+    [4096, 31744],
+    [8192, 15360],
+    [8192, 17408],
+    [8192, 65536],
+    [16384, 30720],
+    [16384, 36864],
+    [16384, 131072],
+  ];
+
+  it("accepts the combinations AWS lists", () => {
+    for (const [cpu, memory] of valid) {
+      assert.deepEqual(validateTaskSize(String(cpu), String(memory)), { cpu, memory }, `${cpu}/${memory}`);
     }
-    assert.deepEqual(validateTaskSize("1024", undefined), { cpu: "1024", memory: undefined });
-    assert.deepEqual(validateTaskSize(undefined, "3072"), { cpu: undefined, memory: "3072" });
-    expectFailure(
-      () => validateTaskSize("1000", "2048"),
-      /FARGATE_TASK_CPU=1000 is not a Fargate CPU size; valid values: 256, 512/,
-    );
-    expectFailure(
-      () => validateTaskSize("256", "4096"),
-      /FARGATE_TASK_MEMORY=4096 MiB is not valid with 256 CPU units: 512, 1024, 2048/,
-    );
-    expectFailure(() => validateTaskSize("8192", "20000"), /with 8192 CPU units: 16384\.\.61440 in steps of 4096/);
-    expectFailure(() => validateTaskSize(undefined, "100"), /FARGATE_TASK_MEMORY=100 MiB is not valid it matches no/);
-    expectFailure(() => validateTaskSize("1 vCPU", undefined), /FARGATE_TASK_CPU must be a whole number/);
+  });
+
+  it("refuses combinations outside AWS's table, listing the valid memory for that CPU", () => {
+    for (const [cpu, memory] of invalid) {
+      expectFailure(
+        () => validateTaskSize(String(cpu), String(memory)),
+        new RegExp(`FARGATE_TASK_MEMORY=${memory} MiB`),
+      );
+    }
+    expectFailure(() => validateTaskSize("256", "4096"), /not valid with 256 CPU units; valid: 512, 1024, 2048$/);
+    expectFailure(() => validateTaskSize("4096", "31744"), /valid: 8192\.\.30720 in steps of 1024$/);
+    expectFailure(() => validateTaskSize("8192", "20000"), /valid: 16384\.\.61440 in steps of 4096$/);
+    expectFailure(() => validateTaskSize("16384", "36864"), /valid: 32768\.\.122880 in steps of 8192$/);
+  });
+
+  it("refuses CPU values AWS does not offer and non-numbers", () => {
+    for (const cpu of ["128", "1000", "3072", "32768"]) {
+      expectFailure(
+        () => validateTaskSize(cpu, "2048"),
+        new RegExp(
+          `FARGATE_TASK_CPU=${cpu} is not a Fargate CPU size; valid values: 256, 512, 1024, 2048, 4096, 8192, 16384$`,
+        ),
+      );
+    }
+    expectFailure(() => validateTaskSize("1 vCPU", "2048"), /FARGATE_TASK_CPU must be a whole number/);
+    expectFailure(() => validateTaskSize("1024", "2GB"), /FARGATE_TASK_MEMORY must be a whole number/);
   });
 });
 
 describe("driver RunTask request and task reasons", () => {
   const settings = parseSettings(
-    `[Fargate]\nCluster = "c"\nSubnets = ["subnet-a", "subnet-b"]\nTaskDefinition = "ci:3"\nEnablePublicIP = true\n`,
+    `[Fargate]\nCluster = "c"\nSubnets = ["subnet-0a0a0a0a", "subnet-0b0b0b0b"]\nTaskDefinition = "ci:3"\nEnablePublicIP = true\n`,
     "f.toml",
   );
   const job = { id: "9", runnerShortToken: "tok" };
@@ -244,7 +424,11 @@ describe("driver RunTask request and task reasons", () => {
   it("builds the awsvpc request with the key override, startedBy and no strategy/platform when unset", () => {
     const input = buildRunTaskInput(settings, job, { taskDefinition: "ci:3", size: {} }, "ssh-ed25519 AAA k");
     assert.deepEqual(input.networkConfiguration, {
-      awsvpcConfiguration: { subnets: ["subnet-a", "subnet-b"], securityGroups: undefined, assignPublicIp: "ENABLED" },
+      awsvpcConfiguration: {
+        subnets: ["subnet-0a0a0a0a", "subnet-0b0b0b0b"],
+        securityGroups: undefined,
+        assignPublicIp: "ENABLED",
+      },
     });
     assert.deepEqual(input.overrides?.containerOverrides, [
       { name: "ci-coordinator", environment: [{ name: "SSH_PUBLIC_KEY", value: "ssh-ed25519 AAA k" }] },
@@ -253,6 +437,27 @@ describe("driver RunTask request and task reasons", () => {
     assert.equal("capacityProviderStrategy" in input, false);
     assert.equal("platformVersion" in input, false);
     assert.equal("launchType" in input, false, "the cluster's default capacity provider strategy decides");
+  });
+
+  it("sends at most 50 countable tags: the driver's 4 and the 46 allowed Fargate.Tags, none propagated", () => {
+    const tags = Object.fromEntries(Array.from({ length: 46 }, (_, i) => [`k${i}`, "v"]));
+    const full = parseSettings(
+      `[Fargate]\nCluster = "c"\nSubnet = "subnet-0a0a0a0a"\nTaskDefinition = "ci:3"\n[Fargate.Tags]\n${Object.keys(
+        tags,
+      )
+        .map((k) => `${k} = "v"`)
+        .join("\n")}\n`,
+      "f.toml",
+    );
+    const input = buildRunTaskInput(
+      full,
+      { id: "9", runnerShortToken: "tok", pipelineId: "1", projectPath: "g/p", runnerId: "3" },
+      { taskDefinition: "ci:3", size: {} },
+      "k",
+    );
+    assert.equal(input.tags?.length, 50);
+    assert.equal(input.propagateTags, undefined, "propagated task-definition tags would push the task past 50");
+    assert.equal(input.enableECSManagedTags, true, "aws:ecs:* tags do not count against the limit");
   });
 
   it("shows the stopped reason with every container's reason and exit code", () => {
@@ -383,6 +588,14 @@ describe("driver metadata file", () => {
     assert.equal(store.read()?.host, "10.0.0.1");
     assert.equal(store.remove(), true);
     assert.equal(store.remove(), false);
+  });
+
+  it("tightens an existing directory that is open to group or others to 0700", () => {
+    const shared = join(dir, "shared");
+    mkdirSync(shared, { mode: 0o755 });
+    chmodSync(shared, 0o755); // regardless of the umask
+    new MetadataStore(shared, "gl-t-1.json").write(record);
+    assert.equal(statSync(shared).mode & 0o777, 0o700);
   });
 
   it("names a corrupt file", () => {

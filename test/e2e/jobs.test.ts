@@ -6,8 +6,10 @@
 import { strict as assert } from "node:assert";
 import { existsSync, rmSync } from "node:fs";
 import { BUILD_FAILURE_EXIT_CODE, runDriverStage, SYSTEM_FAILURE_EXIT_CODE } from "../support/customExecutorHarness";
+import { EmulatedTask } from "../support/ecsEmulator";
 import { LocalFargate, LocalFargateOptions, startLocalFargate } from "../support/localFargate";
 import { taskHostUnsupportedReason } from "../support/netnsTaskHost";
+import { skipUnlessAvailable } from "../support/requirements";
 
 function assertNothingLeft(fargate: LocalFargate): void {
   const { tasks, namespaces } = fargate.leftovers();
@@ -30,11 +32,7 @@ describe("end to end: jobs through the driver, the ECS emulator and real sshd ta
   };
 
   before(function () {
-    const reason = taskHostUnsupportedReason();
-    if (reason) {
-      console.log(`    (skipped: the end-to-end tests ${reason})`);
-      this.skip();
-    }
+    skipUnlessAvailable(this, taskHostUnsupportedReason());
   });
 
   afterEach(async () => {
@@ -134,23 +132,46 @@ describe("end to end: jobs through the driver, the ECS emulator and real sshd ta
       [0, 1, 2].map(() => local.runJob({ jobId: jobId(), script: ['echo "ok $CI_JOB_ID"'] })),
     );
     for (const result of results) assert.equal(result.status, "success", result.log);
-    assert.ok(local.emulator.calls.length >= 9, "the driver talked to the emulator");
+    const throttled = local.emulator.calls.filter((call) => call.throttled);
+    assert.ok(throttled.length > 0, `some of the ${local.emulator.calls.length} AWS calls were throttled`);
+    assert.ok(
+      throttled.some((call) => call.action === "RunTask" || call.action === "DescribeTasks"),
+      "calls the job depends on were throttled and retried",
+    );
     assertNothingLeft(local);
   });
 
-  it("cancel (SIGTERM) during prepare: the driver exits on its own, cleanup leaves no task", async () => {
+  it("cancel (SIGTERM) during prepare: prepare itself stops its task and exits with SYSTEM_FAILURE", async () => {
     const local = await start({ faults: { pendingMs: 4000 } });
+    const id = jobId();
+    let beforeCleanup: { stages: string[]; tasks: EmulatedTask[]; namespaces: string[] } | undefined;
     const result = await local.runJob(
-      { jobId: jobId(), script: ["echo unreachable"] },
-      { cancel: { atStage: "prepare", afterMs: 1000 }, graceKillMs: 20_000 },
+      { jobId: id, script: ["echo unreachable"] },
+      {
+        cancel: { atStage: "prepare", afterMs: 1000 },
+        graceKillMs: 20_000,
+        beforeCleanup: (stages) => {
+          beforeCleanup = {
+            stages: stages.map((stage) => stage.stage),
+            tasks: local.emulator.tasks(),
+            namespaces: local.taskHost.leftoverNamespaces(),
+          };
+        },
+      },
     );
     assert.equal(result.status, "cancelled", result.log);
     const prepare = result.stages.find((stage) => stage.stage === "prepare");
     assert.ok(prepare?.cancelled);
     assert.equal(prepare?.signal, null, "prepare handled SIGTERM and exited (it was not SIGKILLed)");
-    assert.notEqual(prepare?.exitCode, 0);
+    assert.equal(prepare?.exitCode, SYSTEM_FAILURE_EXIT_CODE, prepare?.output);
+    // What prepare left behind, observed before the cleanup stage ran.
+    assert.deepEqual(beforeCleanup?.stages, ["config", "prepare"]);
+    assert.equal(beforeCleanup?.tasks.length, 1, "prepare had started a task");
+    const [task] = beforeCleanup?.tasks ?? [];
+    assert.equal(task.desiredStatus, "STOPPED", "prepare stopped its task before exiting");
+    assert.equal(task.stoppedReason, `GitLab job ${id}: prepare cancelled`);
+    assert.deepEqual(beforeCleanup?.namespaces, [], "the task never got a container");
     assert.equal(result.stages.at(-1)?.stage, "cleanup");
-    assert.equal(local.emulator.tasks().length, 1, "prepare had started a task");
     assertNothingLeft(local);
   });
 
@@ -195,9 +216,20 @@ describe("end to end: jobs through the driver, the ECS emulator and real sshd ta
 
   it("sshd never starts: SYSTEM_FAILURE after SSHReady, task stopped", async () => {
     const local = await start({ taskHostFaults: { sshdNeverStarts: true }, sshReadySeconds: 3 });
-    const result = await local.runJob({ jobId: jobId(), script: ["echo unreachable"] });
+    const id = jobId();
+    let stoppedBeforeCleanup: EmulatedTask[] = [];
+    const result = await local.runJob(
+      { jobId: id, script: ["echo unreachable"] },
+      { beforeCleanup: () => void (stoppedBeforeCleanup = local.emulator.tasks()) },
+    );
     assert.equal(result.status, "system_failure", result.log);
-    assert.match(result.log, /ssh/i);
+    assert.equal(result.exitCode, SYSTEM_FAILURE_EXIT_CODE);
+    assert.match(result.log, /sshd did not accept the job's key within 3 s \(\d+ attempts\)/);
+    assert.deepEqual(
+      stoppedBeforeCleanup.map((task) => [task.desiredStatus, task.stoppedReason]),
+      [["STOPPED", `GitLab job ${id}: prepare failed`]],
+      "prepare stopped the task it gave up on",
+    );
     assertNothingLeft(local);
   });
 

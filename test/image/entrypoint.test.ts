@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateEd25519KeyPair } from "../../driver/ssh";
 import { NetnsTaskHost, taskHostUnsupportedReason } from "../support/netnsTaskHost";
+import { missingCommand, missingRoot, skipUnlessAvailable } from "../support/requirements";
 import { generateKeyPair, KeyPair, ssh } from "./opensshClient";
 
 function pidsInNamespace(namespace: string): number[] {
@@ -40,8 +41,7 @@ describe("job image entrypoint in a task host", function () {
     });
 
   before(function () {
-    const reason = taskHostUnsupportedReason();
-    if (reason) this.skip();
+    skipUnlessAvailable(this, taskHostUnsupportedReason());
     key = generateKeyPair();
   });
 
@@ -161,9 +161,14 @@ describe("job image entrypoint in a task host", function () {
   it("fault knob: sshd never starts while the container stays up", async () => {
     host.faults.sshdNeverStarts = true;
     const task = await launch({ SSH_PUBLIC_KEY: key.publicKey });
+    let exited: string | undefined;
+    void task.exited.then((result) => (exited = result.reason));
     await assert.rejects(host.waitForListening(`img${taskCounter}`, 1500), /did not listen/);
-    const stillUp = await Promise.race([task.exited.then(() => false), Promise.resolve(true)]);
-    assert.ok(stillUp, "the container keeps running");
+    assert.equal(exited, undefined, "the container did not exit while sshd was awaited");
+    // Its processes are alive right now: tini (PID 1) and the stand-in sshd the entrypoint exec'd.
+    const alive = pidsInNamespace(host.host(`img${taskCounter}`)!.namespace).map(processName);
+    assert.ok(alive.includes("tini"), `tini runs in the task (processes: ${alive.join(", ")})`);
+    assert.ok(alive.includes("sleep"), `the stand-in sshd runs in the task (processes: ${alive.join(", ")})`);
   });
 
   it("stop() kills every process of the task and deletes its namespace and veth", async () => {
@@ -189,17 +194,17 @@ describe("job image files", () => {
   const dir = `${__dirname}/../../images/ci-coordinator`;
   const dockerfile = readFileSync(`${dir}/Dockerfile`, "utf8");
 
-  it("entrypoint is shellcheck-clean", function () {
-    try {
-      execFileSync("sh", ["-c", "command -v shellcheck"], { stdio: "ignore" });
-    } catch {
-      this.skip();
-    }
-    execFileSync("shellcheck", [`${dir}/docker-entrypoint.sh`], { encoding: "utf8" });
+  it("entrypoint and download verification script are shellcheck-clean", function () {
+    skipUnlessAvailable(this, missingCommand("shellcheck", "apt-get install shellcheck"));
+    execFileSync("shellcheck", [`${dir}/docker-entrypoint.sh`, `${dir}/verify-gitlab-runner.sh`], { encoding: "utf8" });
   });
 
   it("sshd_config passes sshd's own check", function () {
-    if (process.getuid?.() !== 0 || !existsSync("/usr/sbin/sshd")) this.skip();
+    skipUnlessAvailable(
+      this,
+      missingRoot("sshd -T reads its host key as root") ??
+        (existsSync("/usr/sbin/sshd") ? undefined : "needs /usr/sbin/sshd (apt-get install openssh-server)"),
+    );
     const hostKey = generateKeyPair();
     try {
       // -T prints the effective configuration: it proves keys-only, root by key only.
@@ -227,10 +232,21 @@ describe("job image files", () => {
   });
 
   it("Dockerfile pins its base and gitlab-runner, verifies the download, bakes no host key and runs tini", () => {
-    assert.match(dockerfile, /^FROM debian:bookworm-\d{8}-slim$/m);
+    const froms = dockerfile.match(/^FROM .*$/gm) ?? [];
+    assert.equal(froms.length, 2, "a download stage and the image");
+    for (const from of froms) assert.match(from, /^FROM (--platform=\$BUILDPLATFORM )?debian:bookworm-\d{8}-slim\b/);
     assert.match(dockerfile, /^ARG GITLAB_RUNNER_VERSION=v\d+\.\d+\.\d+$/m);
-    assert.match(dockerfile, /sha256sum -c -/);
+    // GitLab's release signing key, as published in its docs (linux-repository, "Current GPG public key").
+    assert.match(dockerfile, /^ARG GITLAB_RUNNER_GPG_FINGERPRINT=931DA69CFA3AFEBBC97DAA8C6C57C29C6BA75A4E$/m);
+    assert.match(dockerfile, /release\.sha256\.asc/);
     assert.match(dockerfile, /gitlab-runner-linux-\$\{TARGETARCH\}/);
+    // The verification runs, on every download, with the pinned fingerprint and the binary's release path.
+    assert.match(
+      dockerfile,
+      /sh \/usr\/local\/bin\/verify-gitlab-runner\.sh "\$\{GITLAB_RUNNER_GPG_FINGERPRINT\}" \\\n\s+release-key\.asc release\.sha256 release\.sha256\.asc gitlab-runner "\$\{file\}"/,
+    );
+    assert.match(dockerfile, /^COPY --from=gitlab-runner \/download\/gitlab-runner \/usr\/local\/bin\/gitlab-runner$/m);
+    assert.doesNotMatch(dockerfile, /GITLAB_RUNNER_SHA256_/, "no unsigned digest source is left");
     assert.match(dockerfile, /rm -f \/etc\/ssh\/ssh_host_\*/);
     assert.match(dockerfile, /^EXPOSE 22$/m);
     assert.match(dockerfile, /^ENTRYPOINT \["\/usr\/bin\/tini", "--", "\/usr\/local\/bin\/docker-entrypoint\.sh"\]$/m);
@@ -239,7 +255,10 @@ describe("job image files", () => {
 
 describe("driver keys and the image's OpenSSH", () => {
   it("every key pair the driver generates is a valid OpenSSH ed25519 public key", function () {
-    if (!existsSync("/usr/bin/ssh-keygen")) this.skip();
+    skipUnlessAvailable(
+      this,
+      existsSync("/usr/bin/ssh-keygen") ? undefined : "needs /usr/bin/ssh-keygen (apt-get install openssh-client)",
+    );
     // ssh2 alone gets about 1 key in 256 wrong (a dropped leading zero byte); 1000 keys catch that ~98 % of runs.
     const keys = Array.from({ length: 1000 }, (_, i) => generateEd25519KeyPair(`job-${i}`).publicKey);
     const dir = mkdtempSync(join(tmpdir(), "h4keys-"));

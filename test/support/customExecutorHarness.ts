@@ -84,6 +84,12 @@ export interface HarnessOptions {
   afterPrepare?: (env: NodeJS.ProcessEnv) => Promise<void> | void;
   /** Run the run sub-stages after prepare; default true (false: prepare then straight to cleanup). */
   runStages?: boolean;
+  /**
+   * Called once the job is decided and before the cleanup stage runs (whenever cleanup is due), with the stages run
+   * so far: to observe what prepare or run left behind before cleanup tidies up. Record state here; assertions
+   * belong after runJob returns (an exception here is reported only after cleanup ran).
+   */
+  beforeCleanup?: (stages: readonly StageRun[]) => Promise<void> | void;
 }
 
 export interface StageRun {
@@ -395,8 +401,17 @@ export async function runJob(spec: JobSpec, options: HarnessOptions): Promise<Jo
     return finish();
   } finally {
     // Cleanup is always called once a prepare started, whatever happened; its output is not in the job log.
-    if (cleanupNeeded) await stage("cleanup", ["cleanup"], false);
-    if (!options.keepTmpDir) rmSync(tmpDir, { recursive: true, force: true });
+    try {
+      if (cleanupNeeded) {
+        try {
+          await options.beforeCleanup?.(stages);
+        } finally {
+          await stage("cleanup", ["cleanup"], false);
+        }
+      }
+    } finally {
+      if (!options.keepTmpDir) rmSync(tmpDir, { recursive: true, force: true });
+    }
   }
 
   function finish(): JobResult {

@@ -1,0 +1,395 @@
+/**
+ * Error paths of prepare, run and cleanup over injected ports: a scripted ECS, a scripted SSH probe and a virtual
+ * clock (sleeping advances it), with real metadata files in a temp directory. No process, socket or timer is left.
+ */
+import { strict as assert } from "node:assert";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Cancelled, SystemFailure } from "../../driver/errors";
+import { Job, metadataFileName } from "../../driver/job";
+import { createLogger } from "../../driver/log";
+import { JobMetadata, MetadataStore } from "../../driver/metadata";
+import { Clock, EcsPort, RunTaskResult, SshPort, TaskView } from "../../driver/ports";
+import { parseSettings, Settings } from "../../driver/settings";
+import { SshError } from "../../driver/sshError";
+import { runCleanupStage } from "../../driver/stages/cleanup";
+import { MAX_AUTH_REFUSALS, MISSING_GRACE_MS, runPrepareStage } from "../../driver/stages/prepare";
+import { runRunStage } from "../../driver/stages/run";
+
+const TASK = "arn:aws:ecs:eu-west-1:123456789012:task/ci/new";
+const OLD_TASK = "arn:aws:ecs:eu-west-1:123456789012:task/ci/old";
+const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKey";
+
+function task(lastStatus: string, extra: Partial<TaskView> = {}): TaskView {
+  return { taskArn: TASK, lastStatus, desiredStatus: "RUNNING", containers: [], privateIp: "10.0.0.5", ...extra };
+}
+
+/** ECS as a script: answers come from the fields below; every call is recorded. */
+class ScriptedEcs implements EcsPort {
+  calls: string[] = [];
+  stops: { arn: string; reason: string }[] = [];
+  runResult: RunTaskResult = { taskArn: TASK, failures: [] };
+  /** DescribeTasks answers in order; the last one repeats. */
+  describeAnswers: (TaskView | undefined)[] = [task("RUNNING")];
+  listed: string[] | Error = [];
+  stopFailures = new Map<string, Error>();
+  publicIpAnswer: string | undefined = "203.0.113.7";
+  private described = 0;
+
+  async runTask(): Promise<RunTaskResult> {
+    this.calls.push("RunTask");
+    return this.runResult;
+  }
+  async describeTask(): Promise<TaskView | undefined> {
+    this.calls.push("DescribeTasks");
+    const answer = this.describeAnswers[Math.min(this.described, this.describeAnswers.length - 1)];
+    this.described += 1;
+    return answer;
+  }
+  async stopTask(_cluster: string, arn: string, reason: string): Promise<void> {
+    this.calls.push(`StopTask ${arn}`);
+    const failure = this.stopFailures.get(arn);
+    if (failure) throw failure;
+    this.stops.push({ arn, reason });
+  }
+  async listTasksStartedBy(): Promise<string[]> {
+    this.calls.push("ListTasks");
+    if (this.listed instanceof Error) throw this.listed;
+    return this.listed;
+  }
+  async publicIp(): Promise<string | undefined> {
+    this.calls.push("DescribeNetworkInterfaces");
+    return this.publicIpAnswer;
+  }
+}
+
+/** Sleeping only moves the clock: timeouts are reached without waiting and without timed assertions. */
+class VirtualClock implements Clock {
+  time = 1_000_000;
+  now(): number {
+    return this.time;
+  }
+  async sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) throw new Cancelled();
+    this.time += ms;
+  }
+}
+
+class ScriptedSsh implements SshPort {
+  probes = 0;
+  constructor(private readonly answer: (attempt: number) => Promise<string>) {}
+  probe(): Promise<string> {
+    this.probes += 1;
+    return this.answer(this.probes);
+  }
+  async runScript(): Promise<number> {
+    throw new Error("not used");
+  }
+}
+
+const refused = () => Promise.reject(new SshError("refused", "SSH connection to 10.0.0.5:22 refused"));
+const keyRefused = () => Promise.reject(new SshError("auth", `sshd at 10.0.0.5:22 refused the job's key`));
+
+describe("driver stage error paths (injected ports)", () => {
+  const job: Job = { id: "77", runnerShortToken: "tok" };
+  const log = createLogger("error", "text", () => undefined);
+  let dir: string;
+  let lines: string[];
+  let ecs: ScriptedEcs;
+  let clock: VirtualClock;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "driver-errors-"));
+    lines = [];
+    ecs = new ScriptedEcs();
+    clock = new VirtualClock();
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  function settingsFor(extra = "", metadataDirectory = join(dir, "metadata")): Settings {
+    return parseSettings(
+      `[Fargate]
+Cluster = "ci"
+Subnet = "subnet-0a0a0a0a"
+TaskDefinition = "ci-job:3"
+${extra}
+[TaskMetadata]
+Directory = "${metadataDirectory}"
+[Timeouts]
+TaskRunning = 30
+SSHReady = 20
+`,
+      "test.toml",
+    );
+  }
+
+  const storeFor = (settings: Settings) => new MetadataStore(settings.metadataDirectory, metadataFileName(job));
+
+  function prepare(settings: Settings, ssh: SshPort = new ScriptedSsh(async () => HOST_KEY)) {
+    return runPrepareStage({
+      settings,
+      job,
+      overrides: { taskDefinition: settings.fargate.taskDefinition, size: {} },
+      ecs,
+      ssh,
+      clock,
+      metadata: storeFor(settings),
+      generateKeyPair: () => ({ privateKey: "PRIVATE", publicKey: "ssh-ed25519 AAAA job" }),
+      print: (line) => lines.push(line),
+      log,
+      signal: new AbortController().signal,
+      poll: { initialMs: 250, maxMs: 1000 },
+      sshRetry: { initialMs: 200, maxMs: 2000 },
+    });
+  }
+
+  function cleanup(settings: Settings) {
+    return runCleanupStage({ settings, job, ecs, metadata: storeFor(settings), print: (l) => lines.push(l), log });
+  }
+
+  const record = (extra: Partial<JobMetadata> = {}): JobMetadata => ({
+    version: 1,
+    cluster: "ci",
+    taskArn: OLD_TASK,
+    startedBy: "gl-tok-77",
+    jobId: "77",
+    privateKey: "PRIVATE",
+    createdAt: "2026-01-01T00:00:00.000Z",
+    ...extra,
+  });
+
+  async function rejectsWith(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
+    await assert.rejects(promise, (err: unknown) => {
+      assert.ok(err instanceof SystemFailure, `expected a SystemFailure, got ${String(err)}`);
+      assert.match(err.message, pattern);
+      return true;
+    });
+  }
+
+  describe("prepare", () => {
+    it("stops the started task when the metadata file cannot be written", async () => {
+      const blocker = join(dir, "not-a-directory");
+      writeFileSync(blocker, "");
+      const settings = settingsFor("", join(blocker, "metadata"));
+      await rejectsWith(prepare(settings), /cannot write job metadata .*not-a-directory\/metadata/);
+      assert.deepEqual(ecs.stops, [{ arn: TASK, reason: "GitLab job 77: prepare failed" }]);
+      assert.equal(ecs.calls.includes("DescribeTasks"), false, "no waiting for a task nobody can reach");
+    });
+
+    it("fails after Timeouts.TaskRunning when the task stays PENDING, and stops it", async () => {
+      ecs.describeAnswers = [task("PROVISIONING"), task("PENDING")];
+      const settings = settingsFor();
+      const started = clock.now();
+      await rejectsWith(prepare(settings), /did not reach RUNNING within 30 s \(last status PENDING\)/);
+      assert.ok(clock.now() - started <= 30_000, "gave up at the deadline, not after it");
+      assert.ok(clock.now() - started >= 29_000, "did not give up early");
+      assert.deepEqual(ecs.stops, [{ arn: TASK, reason: "GitLab job 77: prepare failed" }]);
+      assert.equal(existsSync(storeFor(settings).path), false, "metadata of a stopped task is deleted");
+    });
+
+    it("tolerates MISSING right after RunTask (eventual consistency), then proceeds", async () => {
+      ecs.describeAnswers = [undefined, undefined, undefined, undefined, task("PENDING"), task("RUNNING")];
+      await prepare(settingsFor());
+      assert.ok(lines.at(-1)?.startsWith("Task ready in "), lines.join("\n"));
+      assert.deepEqual(ecs.stops, []);
+    });
+
+    it("fails after repeated MISSING answers once the grace period is over, instead of waiting for TaskRunning", async () => {
+      ecs.describeAnswers = [undefined];
+      const started = clock.now();
+      await rejectsWith(prepare(settingsFor()), /ECS no longer knows task .*MISSING 3 times in a row/);
+      assert.ok(clock.now() - started >= MISSING_GRACE_MS, "not before the grace period");
+      assert.ok(clock.now() - started < 30_000, "well before Timeouts.TaskRunning");
+    });
+
+    it("fails when the task stops while waiting for SSH, with the stopped reason", async () => {
+      ecs.describeAnswers = [
+        task("RUNNING"),
+        task("RUNNING"),
+        task("STOPPED", { stoppedReason: "Essential container in task exited" }),
+      ];
+      const ssh = new ScriptedSsh(refused);
+      await rejectsWith(prepare(settingsFor(), ssh), /Task stopped while waiting for SSH: Essential container/);
+      assert.equal(ssh.probes, 2);
+    });
+
+    it("fails when ECS reports a RUNNING task without a private IP", async () => {
+      ecs.describeAnswers = [task("RUNNING", { privateIp: undefined })];
+      await rejectsWith(prepare(settingsFor()), /RUNNING but ECS reports no private IP/);
+      assert.equal(ecs.stops.length, 1);
+    });
+
+    it("with UsePublicIP, fails naming the settings when the ENI has no public IP", async () => {
+      ecs.describeAnswers = [task("RUNNING", { networkInterfaceId: "eni-0123abcd" })];
+      ecs.publicIpAnswer = undefined;
+      await rejectsWith(
+        prepare(settingsFor("EnablePublicIP = true\nUsePublicIP = true")),
+        /eni-0123abcd has no public IP: set Fargate\.EnablePublicIP = true .* or Fargate\.UsePublicIP = false/,
+      );
+      assert.equal(ecs.stops.length, 1);
+    });
+
+    it(`gives up after ${MAX_AUTH_REFUSALS} consecutive key refusals instead of retrying until SSHReady`, async () => {
+      const ssh = new ScriptedSsh(keyRefused);
+      const started = clock.now();
+      await rejectsWith(prepare(settingsFor(), ssh), /refused the job's key \(3 times in a row; giving up\)/);
+      assert.equal(ssh.probes, MAX_AUTH_REFUSALS);
+      assert.ok(clock.now() - started < 20_000, "well before Timeouts.SSHReady");
+    });
+
+    it("keeps retrying refused connections (sshd still starting) until SSHReady, with a streak of refusals reset", async () => {
+      // auth, auth, refused, auth, auth, refused…: never 3 key refusals in a row.
+      const ssh = new ScriptedSsh((n) => (n % 3 === 0 ? refused() : keyRefused()));
+      await rejectsWith(prepare(settingsFor(), ssh), /sshd did not accept the job's key within 20 s/);
+      assert.ok(ssh.probes > MAX_AUTH_REFUSALS, `${ssh.probes} attempts`);
+    });
+
+    it("keeps the metadata file when stopping the task after a failure fails too", async () => {
+      ecs.describeAnswers = [task("RUNNING", { privateIp: undefined })];
+      ecs.stopFailures.set(TASK, new SystemFailure("ECS StopTask failed: AccessDeniedException"));
+      const settings = settingsFor();
+      await rejectsWith(prepare(settings), /no private IP/);
+      assert.equal(storeFor(settings).read()?.taskArn, TASK, "cleanup can still stop it by ARN");
+      assert.ok(
+        lines.some((l) => l.startsWith(`Could not stop task ${TASK}: ECS StopTask failed`)),
+        lines.join("\n"),
+      );
+    });
+
+    it("replaces corrupt metadata of an earlier attempt and still stops that attempt's tasks by startedBy", async () => {
+      const settings = settingsFor();
+      const store = storeFor(settings);
+      store.write(record());
+      writeFileSync(store.path, "{corrupt");
+      ecs.listed = [OLD_TASK];
+      await prepare(settings);
+      assert.deepEqual(ecs.stops, [{ arn: OLD_TASK, reason: "GitLab job 77: prepare retried" }]);
+      assert.equal(store.read()?.taskArn, TASK);
+      assert.equal(store.read()?.hostKey, HOST_KEY);
+    });
+
+    it("a retried prepare stops the old metadata's task and every task listed by startedBy, once each", async () => {
+      const settings = settingsFor();
+      storeFor(settings).write(record());
+      ecs.listed = [OLD_TASK, `${OLD_TASK}-2`];
+      await prepare(settings);
+      assert.deepEqual(
+        ecs.stops.map((s) => s.arn),
+        [OLD_TASK, `${OLD_TASK}-2`],
+      );
+      assert.ok(ecs.stops.every((s) => s.reason === "GitLab job 77: prepare retried"));
+      assert.ok(ecs.calls.indexOf(`StopTask ${OLD_TASK}-2`) < ecs.calls.indexOf("RunTask"));
+    });
+
+    it("a failing ListTasks or StopTask of an earlier attempt is a warning, not a failed prepare", async () => {
+      const settings = settingsFor();
+      storeFor(settings).write(record());
+      ecs.listed = new SystemFailure("ECS ListTasks failed: AccessDeniedException");
+      ecs.stopFailures.set(OLD_TASK, new SystemFailure("ECS StopTask failed: ThrottlingException"));
+      await prepare(settings);
+      assert.equal(storeFor(settings).read()?.taskArn, TASK);
+    });
+  });
+
+  describe("cleanup", () => {
+    it("stops the known task before asking ListTasks, and deletes the metadata", async () => {
+      const settings = settingsFor();
+      storeFor(settings).write(record());
+      ecs.listed = [OLD_TASK, TASK];
+      await cleanup(settings);
+      assert.deepEqual(ecs.calls, [`StopTask ${OLD_TASK}`, "ListTasks", `StopTask ${TASK}`]);
+      assert.ok(ecs.stops.every((s) => s.reason === "GitLab job 77: cleanup"));
+      assert.equal(existsSync(storeFor(settings).path), false);
+    });
+
+    it("a failing ListTasks is only a warning when the metadata named the task", async () => {
+      const settings = settingsFor();
+      storeFor(settings).write(record());
+      ecs.listed = new SystemFailure("ECS ListTasks failed: ThrottlingException: Rate exceeded");
+      await cleanup(settings);
+      assert.deepEqual(ecs.stops, [{ arn: OLD_TASK, reason: "GitLab job 77: cleanup" }]);
+      assert.equal(existsSync(storeFor(settings).path), false);
+      assert.ok(lines.some((l) => /^Warning: could not look for other tasks .*Rate exceeded/.test(l)));
+    });
+
+    it("a failing ListTasks fails cleanup when there is no metadata (it was the only way to find the task)", async () => {
+      ecs.listed = new SystemFailure("ECS ListTasks failed: AccessDeniedException");
+      await rejectsWith(cleanup(settingsFor()), /cleanup of job 77 failed: ECS ListTasks failed: AccessDenied/);
+    });
+
+    it("stops every task even when one stop fails, reports all failures, and keeps the metadata", async () => {
+      const settings = settingsFor();
+      storeFor(settings).write(record());
+      ecs.listed = [`${OLD_TASK}-2`, `${OLD_TASK}-3`];
+      ecs.stopFailures.set(OLD_TASK, new SystemFailure("ECS StopTask failed: A"));
+      ecs.stopFailures.set(`${OLD_TASK}-2`, new SystemFailure("ECS StopTask failed: B"));
+      await rejectsWith(cleanup(settings), /ECS StopTask failed: A; ECS StopTask failed: B$/);
+      assert.deepEqual(
+        ecs.stops.map((s) => s.arn),
+        [`${OLD_TASK}-3`],
+      );
+      assert.equal(storeFor(settings).read()?.taskArn, OLD_TASK, "kept for a later cleanup");
+    });
+
+    it("deletes the metadata once the known task is stopped, even if another listed task could not be", async () => {
+      const settings = settingsFor();
+      storeFor(settings).write(record());
+      ecs.listed = [`${OLD_TASK}-2`];
+      ecs.stopFailures.set(`${OLD_TASK}-2`, new SystemFailure("ECS StopTask failed: B"));
+      await rejectsWith(cleanup(settings), /ECS StopTask failed: B/);
+      assert.equal(existsSync(storeFor(settings).path), false);
+    });
+
+    it("with corrupt metadata, stops the job's tasks by startedBy and deletes the file", async () => {
+      const settings = settingsFor();
+      const store = storeFor(settings);
+      store.write(record());
+      writeFileSync(store.path, "{corrupt");
+      ecs.listed = [OLD_TASK];
+      await cleanup(settings);
+      assert.deepEqual(
+        ecs.stops.map((s) => s.arn),
+        [OLD_TASK],
+      );
+      assert.equal(existsSync(store.path), false);
+      assert.ok(lines.some((l) => l.startsWith("Ignoring unreadable job metadata")));
+    });
+  });
+
+  describe("run", () => {
+    async function run(settings: Settings, scriptPath = join(dir, "script.sh")) {
+      return runRunStage({
+        scriptPath,
+        stageName: "step_script",
+        metadata: storeFor(settings),
+        ssh: new ScriptedSsh(async () => HOST_KEY),
+        out: { stdout: process.stdout, stderr: process.stderr },
+        signal: new AbortController().signal,
+      });
+    }
+
+    it("fails without metadata, naming the path", async () => {
+      const settings = settingsFor();
+      await rejectsWith(run(settings), new RegExp(`no job metadata at ${storeFor(settings).path}: prepare did not`));
+    });
+
+    it("fails when the metadata has no address or no host key yet", async () => {
+      const settings = settingsFor();
+      const address = { host: "10.0.0.5", port: 22, username: "root", hostKey: HOST_KEY };
+      storeFor(settings).write(record({ ...address, host: undefined }));
+      await rejectsWith(run(settings), /has no SSH address yet: prepare did not finish/);
+      storeFor(settings).write(record({ ...address, hostKey: undefined }));
+      await rejectsWith(run(settings), /has no SSH address yet/);
+    });
+
+    it("fails naming the script when it cannot be read", async () => {
+      const settings = settingsFor();
+      storeFor(settings).write(record({ host: "10.0.0.5", port: 22, username: "root", hostKey: HOST_KEY }));
+      const missing = join(dir, "gone.sh");
+      await rejectsWith(run(settings, missing), new RegExp(`cannot read the step_script script ${missing}`));
+      assert.equal(existsSync(missing), false);
+      assert.equal(readFileSync(storeFor(settings).path, "utf8").includes(HOST_KEY), true, "metadata untouched");
+    });
+  });
+});
