@@ -295,12 +295,12 @@ Weight = 1`);
     await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
     try {
       const settings = settingsFor("", (silent.address() as AddressInfo).port);
-      settings.timeouts.sshReadySeconds = 1;
+      settings.timeouts.sshReadySeconds = 3;
       // A handshake timeout far beyond mocha's: only the SSHReady bound can end this attempt.
       const patientSsh = createSshPort({ readyTimeoutMs: 3_600_000 });
       await assert.rejects(
         prepare(settings, undefined, {}, patientSsh),
-        /within 1 s .*no SSH answer from 127\.0\.0\.1/,
+        /within 3 s .*no SSH answer from 127\.0\.0\.1/,
       );
       assert.equal(emulator.runningTasks().length, 0);
     } finally {
