@@ -14,6 +14,7 @@ import { generateEd25519KeyPair } from "../../driver/ssh";
 import { EcsEmulator, startEcsEmulator } from "../support/ecsEmulator";
 import { FakeTaskLauncher } from "../support/fakeTaskLauncher";
 import { LocalSshd, startLocalSshd } from "../support/localSshd";
+import { missingCommand, missingRoot, skipUnlessAvailable } from "../support/requirements";
 
 const BUNDLE = "dist/driver/fargate.js";
 const SYSTEM = 7;
@@ -158,7 +159,10 @@ Port = 22
     let hook: string;
 
     before(function () {
-      if (!existsSync("/usr/sbin/sshd") || process.getuid?.() !== 0) this.skip();
+      skipUnlessAvailable(
+        this,
+        missingRoot("sshd logs in as root") ?? missingCommand("/usr/sbin/sshd", "apt-get install openssh-server"),
+      );
     });
 
     beforeEach(async () => {

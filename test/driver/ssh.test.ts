@@ -6,6 +6,7 @@ import { Writable } from "node:stream";
 import { Cancelled } from "../../driver/errors";
 import { createSshPort, generateEd25519KeyPair, SshError } from "../../driver/ssh";
 import { freePort, LocalSshd, startLocalSshd } from "../support/localSshd";
+import { missingCommand, missingRoot, skipUnlessAvailable } from "../support/requirements";
 
 class Capture extends Writable {
   text = "";
@@ -26,7 +27,10 @@ describe("ssh port against a real OpenSSH sshd", function () {
   const ssh = createSshPort({ readyTimeoutMs: 5000 });
 
   before(async function () {
-    if (!existsSync("/usr/sbin/sshd") || process.getuid?.() !== 0) this.skip();
+    skipUnlessAvailable(
+      this,
+      missingRoot("sshd logs in as root") ?? missingCommand("/usr/sbin/sshd", "apt-get install openssh-server"),
+    );
     sshd = await startLocalSshd();
     sshd.authorize(keys.publicKey);
   });

@@ -11,6 +11,7 @@ import {
   GITLAB_REPOSITORY_KEY_FINGERPRINT,
   managerUserData,
 } from "../../components/bootstrap";
+import { missingRoot, skipUnlessAvailable } from "../support/requirements";
 
 describe("bootstrap: user data content", () => {
   it("pins gitlab-runner and Node.js, per architecture, and never pipes a download into a shell", () => {
@@ -65,9 +66,13 @@ describe("bootstrap: user data executed in a mount namespace", function () {
   const tarball = `node-v${nodeVersion}-linux-x64.tar.xz`;
 
   before(function () {
-    if (process.getuid?.() !== 0 || spawnSync("unshare", ["--mount", "true"]).status !== 0) {
-      this.skip(); // needs root and mount namespaces, like the end-to-end tests
-    }
+    skipUnlessAvailable(
+      this,
+      missingRoot("mount namespaces") ??
+        (spawnSync("unshare", ["--mount", "true"]).status === 0
+          ? undefined
+          : "needs mount namespaces (unshare --mount)"),
+    );
     fixtures = fs.mkdtempSync(path.join(os.tmpdir(), "gfr-bootstrap-"));
     gnupg = path.join(fixtures, "gnupg");
     fs.mkdirSync(gnupg, { mode: 0o700 });
