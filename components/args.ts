@@ -180,6 +180,12 @@ export interface JobsArgs {
   cpu?: number;
   /** Memory (MiB), one of the values Fargate allows for `cpu`. Default 2048. */
   memory?: number;
+  /**
+   * Let a job pick its own task size with the CI variables `FARGATE_TASK_CPU` and `FARGATE_TASK_MEMORY`, up to
+   * this size (a valid Fargate cpu/memory pair). Default: jobs run with `cpu`/`memory` and cannot change them.
+   * See docs/driver.md.
+   */
+  maxTaskSize?: { cpu: number; memory: number };
   /** CPU architecture of the task (and of the built image). Default `amd64`. */
   architecture?: Architecture;
   /** Ephemeral storage in GiB (21–200). Default: Fargate's 20 GiB. */

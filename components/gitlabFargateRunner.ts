@@ -226,6 +226,7 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
           usePublicIp: this.connectToTaskPublicIp,
           platformVersion: resolved.jobs.platformVersion,
           containerName: CONTAINER_NAME,
+          maxTaskSize: resolved.jobs.maxTaskSize,
           tags: resolved.tags,
         },
         cache: cacheBucket ? { bucketName: cacheBucket.bucket, region: ctx.region } : undefined,

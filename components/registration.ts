@@ -100,7 +100,10 @@ export interface RegistrationFargateArgs {
   taskDefinition: pulumi.Input<string>;
   /** Tasks get a public IP (public subnets without NAT). Default false. */
   enablePublicIp?: pulumi.Input<boolean>;
-  /** The driver connects to the task's public IP. Default: same as `enablePublicIp`. */
+  /**
+   * The driver connects to the task's public IP. Default false: a task security group that admits the manager's
+   * security group by reference (as the component's does) matches only traffic inside the VPC.
+   */
   usePublicIp?: pulumi.Input<boolean>;
   /** Fargate platform version. Default: `LATEST`. */
   platformVersion?: pulumi.Input<string>;
@@ -112,6 +115,8 @@ export interface RegistrationFargateArgs {
   containerName?: string;
   /** Task definitions a job may pick with `FARGATE_TASK_DEFINITION`. Default: none. */
   allowedTaskDefinitions?: pulumi.Input<pulumi.Input<string>[]>;
+  /** Largest task size jobs may ask for (`FARGATE_TASK_CPU`/`FARGATE_TASK_MEMORY`). Default: no per-job sizes. */
+  maxTaskSize?: { cpu: number; memory: number };
   /** Seconds until a task is RUNNING. Default: the driver's (600). */
   taskRunningTimeoutSeconds?: number;
   /** Seconds until the task's sshd answers. Default: the driver's (180). */
@@ -376,12 +381,13 @@ export function registerRunner(
           securityGroups: fargate.securityGroupIds,
           taskDefinition: fargate.taskDefinition,
           enablePublicIp: fargate.enablePublicIp ?? false,
-          usePublicIp: fargate.usePublicIp ?? fargate.enablePublicIp ?? false,
+          usePublicIp: fargate.usePublicIp ?? false,
           platformVersion: fargate.platformVersion,
           capacityProviderStrategy: fargate.capacityProviderStrategy,
           tags: fargate.tags,
           containerName: fargate.containerName,
           allowedTaskDefinitions: fargate.allowedTaskDefinitions,
+          maxTaskSize: fargate.maxTaskSize,
           taskRunningTimeoutSeconds: fargate.taskRunningTimeoutSeconds,
           sshReadyTimeoutSeconds: fargate.sshReadyTimeoutSeconds,
           logLevel: fargate.logLevel,

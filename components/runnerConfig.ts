@@ -8,6 +8,7 @@
  * @see https://docs.gitlab.com/runner/configuration/runner_autoscale_aws_fargate/
  */
 import { stringify } from "smol-toml";
+import { FARGATE_CPU_VALUES } from "./fargate";
 
 /** Where things live on the manager (shared with the driver, the bootstrap and the registration scripts). */
 export const MANAGER_PATHS = {
@@ -67,6 +68,11 @@ export interface FargateConfigInput {
   containerName?: string;
   /** Task definitions a job may select with the `FARGATE_TASK_DEFINITION` variable. Default: none. */
   allowedTaskDefinitions?: string[];
+  /**
+   * The largest task size a job may ask for with `FARGATE_TASK_CPU` / `FARGATE_TASK_MEMORY` (CPU units, MiB).
+   * Default: absent, jobs cannot change the task size.
+   */
+  maxTaskSize?: { cpu: number; memory: number };
   /** RunTask capacity provider strategy. Default: absent, i.e. the cluster's default strategy. */
   capacityProviderStrategy?: CapacityProviderStrategyItem[];
   /** Extra tags put on every task (cost allocation). Default: none. */
@@ -228,6 +234,13 @@ function validateFargate(input: FargateConfigInput): void {
       `must be "family", "family:revision" or a task definition ARN, got "${input.taskDefinition}"`,
     );
   }
+  if (input.maxTaskSize !== undefined) {
+    const { cpu, memory } = input.maxTaskSize;
+    if (!FARGATE_CPU_VALUES.includes(cpu)) {
+      fail("fargate.maxTaskSize.cpu", `must be a Fargate CPU size (${FARGATE_CPU_VALUES.join(", ")}), got ${cpu}`);
+    }
+    requireInteger("fargate.maxTaskSize.memory", memory, 512, 122880);
+  }
   for (const td of input.allowedTaskDefinitions ?? []) {
     if (!TASK_DEFINITION.test(td)) fail("fargate.allowedTaskDefinitions", `"${td}" is not a task definition`);
   }
@@ -290,6 +303,10 @@ export function renderFargateToml(input: FargateConfigInput): string {
   if (input.platformVersion !== undefined) fargate.PlatformVersion = input.platformVersion;
   if (input.containerName !== undefined) fargate.ContainerName = input.containerName;
   if (input.allowedTaskDefinitions?.length) fargate.AllowedTaskDefinitions = unique(input.allowedTaskDefinitions);
+  if (input.maxTaskSize !== undefined) {
+    fargate.MaxTaskCPU = input.maxTaskSize.cpu;
+    fargate.MaxTaskMemory = input.maxTaskSize.memory;
+  }
   if (input.capacityProviderStrategy?.length) {
     fargate.CapacityProviderStrategy = input.capacityProviderStrategy.map((item) => ({
       CapacityProvider: item.capacityProvider,

@@ -49,6 +49,7 @@ export interface ResolvedArgs {
     capacityProvider: "FARGATE" | "FARGATE_SPOT";
     onDemandBase: number;
     platformVersion: string;
+    maxTaskSize?: { cpu: number; memory: number };
     family: string;
     logRetentionDays: number;
     taskRolePolicyArns: pulumi.Input<string>[];
@@ -207,15 +208,18 @@ export function instanceArchitecture(instanceType: string): Architecture {
   return /^(a1|[a-z]+\d+g[a-z]*)\./.test(instanceType) ? "arm64" : "amd64";
 }
 
-function resolveCpuMemory(cpu: number | undefined, memory: number | undefined) {
+function resolveCpuMemory(cpu: number | undefined, memory: number | undefined, argument = "jobs") {
   const resolvedCpu = cpu ?? 1024;
   if (!FARGATE_CPU_VALUES.includes(resolvedCpu)) {
-    fail("jobs.cpu", `${cpu} is not a Fargate CPU value; use one of ${FARGATE_CPU_VALUES.join(", ")}`);
+    fail(`${argument}.cpu`, `${cpu} is not a Fargate CPU value; use one of ${FARGATE_CPU_VALUES.join(", ")}`);
   }
   const resolvedMemory = memory ?? 2048;
   const allowed = allowedMemory(resolvedCpu);
   if (!allowed.includes(resolvedMemory)) {
-    fail("jobs.memory", `${resolvedMemory} MiB is not allowed with cpu ${resolvedCpu}; valid: ${allowed.join(", ")}`);
+    fail(
+      `${argument}.memory`,
+      `${resolvedMemory} MiB is not allowed with cpu ${resolvedCpu}; valid: ${allowed.join(", ")}`,
+    );
   }
   return { cpu: resolvedCpu, memory: resolvedMemory };
 }
@@ -363,6 +367,9 @@ export function resolveArgs(name: string, args: GitLabFargateRunnerArgs): Resolv
       capacityProvider,
       onDemandBase: positiveInteger("jobs.onDemandBase", jobs.onDemandBase, 0, 0, 100000),
       platformVersion: resolvePlatformVersion(jobs.platformVersion),
+      maxTaskSize:
+        jobs.maxTaskSize &&
+        resolveCpuMemory(jobs.maxTaskSize.cpu ?? -1, jobs.maxTaskSize.memory ?? -1, "jobs.maxTaskSize"),
       family: resolveFamily(name, jobs.family),
       logRetentionDays,
       taskRolePolicyArns: jobs.taskRolePolicyArns ?? [],

@@ -132,6 +132,29 @@ describe("GitLabFargateRunner wires the registration (Pulumi mocks)", function (
     assert.equal(fargate.UsePublicIP, false);
   });
 
+  it("lets jobs choose their task size only up to jobs.maxTaskSize, and not at all by default", async () => {
+    const none = await deploy({ url: "https://gitlab.example.com", runnerToken: TOKEN });
+    const plain = smolParse(await none.staged("fargate-toml")).Fargate as Record<string, unknown>;
+    assert.equal(plain.MaxTaskCPU, undefined);
+    assert.equal(plain.MaxTaskMemory, undefined);
+    const capped = await deploy(
+      { url: "https://gitlab.example.com", runnerToken: TOKEN },
+      { jobs: { maxTaskSize: { cpu: 4096, memory: 16384 } } },
+    );
+    const fargate = smolParse(await capped.staged("fargate-toml")).Fargate as Record<string, unknown>;
+    assert.equal(fargate.MaxTaskCPU, 4096);
+    assert.equal(fargate.MaxTaskMemory, 16384);
+    assert.throws(
+      () =>
+        new components.GitLabFargateRunner("maxsize-bad", {
+          gitlab: { url: "https://gitlab.example.com", runnerToken: TOKEN },
+          admin: { sshCidrBlocks: ["203.0.113.7/32"] },
+          jobs: { maxTaskSize: { cpu: 4096, memory: 4096 } },
+        }),
+      /jobs\.maxTaskSize\.memory.*valid: 8192/,
+    );
+  });
+
   it("with public tasks, gives them a public IP but still connects to the private one (the SG admits the manager's SG)", async () => {
     const { staged } = await deploy(
       { url: "https://gitlab.example.com", runnerToken: TOKEN },

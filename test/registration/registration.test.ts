@@ -257,7 +257,7 @@ describe("registerRunner under Pulumi mocks", () => {
     }
     const fargate = smolParse(await stagedText("legacy-stage-fargate-toml")).Fargate as Record<string, unknown>;
     assert.equal(fargate.EnablePublicIP, true);
-    assert.equal(fargate.UsePublicIP, true, "public tasks are reached on their public IP by default");
+    assert.equal(fargate.UsePublicIP, false, "public tasks are still reached on their private IP by default");
     const runner = (
       smolParse(await stagedText("legacy-stage-runner-template-toml")).runners as Record<string, unknown>[]
     )[0];

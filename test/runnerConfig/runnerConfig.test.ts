@@ -77,6 +77,8 @@ const DRIVER_KEYS: Record<string, string> = {
   "Fargate.SecurityGroups": "ours",
   "Fargate.ContainerName": "ours",
   "Fargate.AllowedTaskDefinitions": "ours",
+  "Fargate.MaxTaskCPU": "ours",
+  "Fargate.MaxTaskMemory": "ours",
   "Fargate.CapacityProviderStrategy.CapacityProvider": "ours",
   "Fargate.CapacityProviderStrategy.Weight": "ours",
   "Fargate.CapacityProviderStrategy.Base": "ours",
@@ -134,6 +136,7 @@ const scenarios: Record<string, ManagerConfigurationInput> = {
       platformVersion: "1.4.0",
       containerName: "ci-coordinator",
       allowedTaskDefinitions: ["other:2", "other"],
+      maxTaskSize: { cpu: 4096, memory: 16384 },
       capacityProviderStrategy: [
         { capacityProvider: "FARGATE_SPOT", weight: 3 },
         { capacityProvider: "FARGATE", base: 1 },
