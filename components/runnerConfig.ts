@@ -8,6 +8,7 @@
  * @see https://docs.gitlab.com/runner/configuration/runner_autoscale_aws_fargate/
  */
 import { stringify } from "smol-toml";
+import { taskTagProblem } from "./awsTags";
 import { FARGATE_CPU_VALUES } from "./fargate";
 
 /** Where things live on the manager (shared with the driver, the bootstrap and the registration scripts). */
@@ -177,10 +178,6 @@ const SECURITY_GROUP_ID = /^sg-[0-9A-Za-z-]+$/;
 /** Same rule as the driver's SSH.Username (driver/settings.ts SSH_USERNAME). */
 const SSH_USERNAME = /^[a-z_][a-z0-9_.-]{0,31}$/i;
 const PLATFORM_VERSION = /^(LATEST|\d+\.\d+\.\d+)$/;
-/** Characters ECS allows in tag keys and values. */
-const TAG_TEXT = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
-/** ECS allows 50 tags per task; the driver keeps 4 for its own. */
-const MAX_TASK_TAGS = 46;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 const TASK_DEFINITION = /^(arn:aws[a-z-]*:ecs:[^:]+:\d{12}:task-definition\/)?[A-Za-z0-9_-]{1,255}(:\d+)?$/;
 const ENVIRONMENT_ENTRY = /^[A-Za-z_][A-Za-z0-9_]*=/;
@@ -256,19 +253,8 @@ function validateFargate(input: FargateConfigInput): void {
     requireInteger(`fargate.capacityProviderStrategy[${i}].weight`, item.weight, 0, 1000);
     requireInteger(`fargate.capacityProviderStrategy[${i}].base`, item.base, 0, 100000);
   });
-  const tags = Object.entries(input.tags ?? {});
-  if (tags.length > MAX_TASK_TAGS) fail("fargate.tags", `at most ${MAX_TASK_TAGS} tags, got ${tags.length}`);
-  for (const [key, value] of tags) {
-    if (key.length === 0 || key.length > 128 || !TAG_TEXT.test(key) || key.toLowerCase().startsWith("aws:")) {
-      fail(
-        "fargate.tags",
-        `tag key "${key}" must be 1–128 letters, digits, spaces or _.:/=+-@, not starting with "aws:"`,
-      );
-    }
-    if (typeof value !== "string" || value.length > 256 || !TAG_TEXT.test(value)) {
-      fail("fargate.tags", `tag "${key}": the value must be up to 256 letters, digits, spaces or _.:/=+-@`);
-    }
-  }
+  const tagProblem = taskTagProblem(input.tags ?? {});
+  if (tagProblem !== undefined) fail("fargate.tags", tagProblem);
   requireInteger("fargate.taskRunningTimeoutSeconds", input.taskRunningTimeoutSeconds, 1, 86400);
   requireInteger("fargate.sshReadyTimeoutSeconds", input.sshReadyTimeoutSeconds, 1, 86400);
   oneOf("fargate.logLevel", input.logLevel, ["debug", "info", "warn", "error"]);

@@ -1,6 +1,7 @@
 import * as net from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { Architecture, ExistingNetworkArgs, ExternalImageArgs, GitLabFargateRunnerArgs, TaskPlacement } from "./args";
+import { taskTagProblem } from "./awsTags";
 import { allowedMemory, FARGATE_CPU_VALUES } from "./fargate";
 import { CreateRunnerArgs, validateCreateRunnerArgs } from "./gitlabRunner";
 
@@ -261,10 +262,11 @@ function resolveRunnerName(given: string | undefined, componentName: string): st
 }
 
 function resolveTags(name: string, tags: Record<string, string> | undefined): Record<string, string> {
-  for (const [key, value] of Object.entries(tags ?? {})) {
-    if (typeof value !== "string") fail(`tags.${key}`, "tag values must be strings");
-  }
-  return { ...tags, [RUNNER_TAG]: name };
+  // The same tags go on every job task (cost allocation), so they must also fit ECS's task limits.
+  const resolved = { ...tags, [RUNNER_TAG]: name };
+  const problem = taskTagProblem(resolved);
+  if (problem !== undefined) fail("tags", problem);
+  return resolved;
 }
 
 /** Validates the arguments and applies defaults. Throws an Error naming the argument on bad input. */

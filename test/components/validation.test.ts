@@ -124,6 +124,13 @@ describe("GitLabFargateRunner argument validation", () => {
       refuses({ ...required, runner: { concurrent: 1001 } }, /runner\.concurrent/);
     });
 
+    it("refuses tags a job task could not carry: too many, an aws: key, a value with forbidden characters", () => {
+      const many = Object.fromEntries(Array.from({ length: 46 }, (_, i) => [`k${i}`, "v"]));
+      refuses({ ...required, tags: many }, /invalid tags/, /at most 46 tags, got 47/);
+      refuses({ ...required, tags: { "aws:owner": "me" } }, /invalid tags/, /aws:/);
+      refuses({ ...required, tags: { team: "a;b" } }, /invalid tags/, /tag "team"/);
+    });
+
     it("refuses a bastion without host or key", () => {
       refuses({ ...required, manager: { sshProxy: { host: "", privateKey: "k" } } }, /manager\.sshProxy/);
     });
