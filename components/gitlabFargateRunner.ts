@@ -61,20 +61,27 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
    * VPC; through a public IP the connection would time out.
    */
   public readonly connectToTaskPublicIp = false;
+  /** The ECS cluster job tasks run in (fargate.toml `Cluster`). */
   public readonly clusterName: pulumi.Output<string>;
+  /** ARN of that cluster (the manager's `ecs:cluster` condition). */
   public readonly clusterArn: pulumi.Output<string>;
   /** The AWS region everything runs in. */
   public readonly region: pulumi.Output<string>;
+  /** ARN of the job task definition (with its revision). */
   public readonly taskDefinitionArn: pulumi.Output<string>;
   /** `family:revision` of the job task definition (fargate.toml `TaskDefinition`). */
   public readonly taskDefinition: pulumi.Output<string>;
+  /** Family of the job task definition (`jobs.family`); the manager may run only this family. */
   public readonly taskDefinitionFamily: string;
   /** The name of the job container (fargate.toml `ContainerName`). */
   public readonly containerName: string;
   /** Fargate platform version for RunTask (`LATEST` unless set). */
   public readonly platformVersion: string;
+  /** Security group of the job tasks: SSH in from the manager's group only. */
   public readonly taskSecurityGroupId: pulumi.Output<string>;
+  /** Security group of the manager: SSH in from `admin.sshCidrBlocks` only. */
   public readonly managerSecurityGroupId: pulumi.Output<string>;
+  /** The manager EC2 instance. */
   public readonly managerInstanceId: pulumi.Output<string>;
   /** The manager's Elastic IP: SSH target and its address towards GitLab. */
   public readonly managerPublicIp: pulumi.Output<string>;
@@ -82,6 +89,7 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
   public readonly managerSshUser: string;
   /** OpenSSH private key for `managerSshUser@managerPublicIp` (secret). */
   public readonly managerSshPrivateKey: pulumi.Output<string>;
+  /** The manager's IAM role (instance profile): what the driver may do in AWS. */
   public readonly managerRoleArn: pulumi.Output<string>;
   /**
    * Every public IP GitLab sees from this runner: the manager's EIP and the NAT gateways' EIPs created here. Tasks
@@ -96,7 +104,9 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
   public readonly cacheBucketRegion: pulumi.Output<string | undefined>;
   /** CloudWatch log group of the job containers. */
   public readonly logGroupName: pulumi.Output<string>;
+  /** The task execution role (image pull, logs, private registry credentials). */
   public readonly executionRoleArn: pulumi.Output<string>;
+  /** The job tasks' own role: no permissions unless `jobs.taskRolePolicyArns` gives some. */
   public readonly taskRoleArn: pulumi.Output<string>;
   /**
    * What must exist before the runner takes a job (a `dependsOn` for the registration step): the capacity provider
