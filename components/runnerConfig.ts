@@ -26,9 +26,6 @@ export const MANAGER_PATHS = {
   metadataDirectory: "/opt/gitlab-runner/metadata",
 } as const;
 
-/** The custom-executor stages, each one call of the driver. */
-export const CUSTOM_EXECUTOR_STAGES = ["config", "prepare", "run", "cleanup"] as const;
-
 /** Log levels the driver accepts (`LogLevel` in fargate.toml). */
 export type DriverLogLevel = "debug" | "info" | "warn" | "error";
 /** Log formats the driver accepts (`LogFormat` in fargate.toml). */

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Architecture, ExistingNetworkArgs, ExternalImageArgs, GitLabFargateRunnerArgs, TaskPlacement } from "./args";
 import { taskTagProblem } from "./awsTags";
 import { allowedMemory, FARGATE_CPU_VALUES } from "./fargate";
-import { CreateRunnerArgs, validateCreateRunnerArgs } from "./gitlabRunner";
+import { CreateRunnerArgs, validateCreateRunnerArgs, validateRunnerTokenChoice } from "./gitlabRunner";
 
 /** The component's arguments after validation, with every default applied. Pure data, no resources. */
 export interface ResolvedArgs {
@@ -103,27 +103,17 @@ function resolveToken(gitlab: GitLabFargateRunnerArgs["gitlab"]): ResolvedArgs["
   ] as const) {
     if (typeof value === "string" && value.trim() === "") fail(`gitlab.${key}`, "it is an empty string");
   }
+  try {
+    validateRunnerTokenChoice(gitlab);
+  } catch (error) {
+    fail("gitlab", (error as Error).message);
+  }
   if (createRunner !== undefined) {
-    if (runnerToken !== undefined || registrationToken !== undefined) {
-      fail(
-        "gitlab.createRunner",
-        "give it alone: the runner it creates brings its own token (drop runnerToken/registrationToken)",
-      );
-    }
     if (gitlab.legacyRegistration !== undefined) {
       fail("gitlab.legacyRegistration", "it applies only to registrationToken; set tags etc. in gitlab.createRunner");
     }
     validateCreateRunnerArgs(createRunner);
     return { kind: "create", createRunner };
-  }
-  if (runnerToken !== undefined && registrationToken !== undefined) {
-    fail("gitlab.runnerToken / gitlab.registrationToken", "give only one of them, not both");
-  }
-  if (runnerToken === undefined && registrationToken === undefined) {
-    fail(
-      "gitlab.runnerToken / gitlab.registrationToken / gitlab.createRunner",
-      "give one of them (a glrt-… runner token is preferred)",
-    );
   }
   if (gitlab.legacyRegistration !== undefined && registrationToken === undefined) {
     fail(

@@ -69,12 +69,17 @@ describe("GitLabFargateRunner argument validation", () => {
         { ...required, gitlab: { url: "https://gitlab.example.com", runnerToken: TOKEN, registrationToken: "GR1" } },
         /runnerToken/,
         /registrationToken/,
-        /only one/,
+        /mutually exclusive/,
       );
     });
 
-    it("refuses neither token, naming both", () => {
-      refuses({ ...required, gitlab: { url: "https://gitlab.example.com" } }, /runnerToken/, /registrationToken/);
+    it("refuses no token at all, naming the three ways to give one", () => {
+      refuses(
+        { ...required, gitlab: { url: "https://gitlab.example.com" } },
+        /runnerToken/,
+        /registrationToken/,
+        /createRunner/,
+      );
     });
 
     it("keeps the token secret and strips a trailing slash from the URL", async () => {
