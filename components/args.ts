@@ -47,9 +47,9 @@ export interface GitLabArgs {
   legacyRegistration?: {
     /** Job tags this runner picks up. Default: none. */
     tags?: string[];
-    /** Whether it also runs jobs without tags. Default: gitlab-runner's default (true when no tags). */
+    /** Also run jobs without tags. Default: true when `tags` is empty, else false (gitlab-runner's rule). */
     runUntagged?: boolean;
-    /** Whether the runner is locked to its project. Default: gitlab-runner's default. */
+    /** Lock the runner to its project. Default true (gitlab-runner's default). */
     locked?: boolean;
   };
   /**
@@ -59,7 +59,11 @@ export interface GitLabArgs {
    * @see https://docs.gitlab.com/api/users/#create-a-runner-linked-to-a-user
    */
   createRunner?: CreateRunnerArgs;
-  /** PEM of a private CA that signed the GitLab instance's certificate. Default: the public CA bundle. */
+  /**
+   * PEM certificate(s) of a private CA that signed GitLab's TLS certificate. Installed on the manager as
+   * `/etc/gitlab-runner/certs/ca.crt` and set as the runner's `tls-ca-file`. Default: the system's CA bundle.
+   * @see https://docs.gitlab.com/runner/configuration/tls-self-signed/
+   */
   tlsCaCertificate?: pulumi.Input<string>;
 }
 

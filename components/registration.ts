@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { remote, types } from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import type { GitLabArgs } from "./args";
 import { LAUNCHER_SCRIPT, REGISTER_SCRIPT, UNREGISTER_SCRIPT } from "./managerScripts";
 import {
   CapacityProviderStrategyItem,
@@ -49,35 +50,15 @@ export interface RegistrationConnectionArgs extends RegistrationSshEndpoint {
 }
 
 /**
- * Where the runner registers and with which token. Give exactly one of `runnerToken` and `registrationToken`.
+ * Where the runner registers and with which token (the component's `gitlab` arguments, without `createRunner`:
+ * pass the created runner's token as `runnerToken`). Give exactly one of `runnerToken` and `registrationToken`; the
+ * token reaches the manager on the register command's standard input and is stored as a secret.
  * @see https://docs.gitlab.com/runner/register/
  */
-export interface RegistrationGitLabArgs {
-  /** HTTPS URL of the GitLab instance, e.g. `https://gitlab.com`. Required. */
-  url: string;
-  /**
-   * Runner authentication token (`glrt-…`) of a runner created in GitLab (UI or `POST /api/v4/user/runners`).
-   * Reaches the manager on the register command's standard input; stored as a secret.
-   */
-  runnerToken?: pulumi.Input<string>;
-  /** Legacy registration token (deprecated by GitLab). Reaches the manager like `runnerToken`. */
-  registrationToken?: pulumi.Input<string>;
-  /** Only with `registrationToken`: attributes the legacy flow sets when registering. */
-  legacyRegistration?: {
-    /** Job tags the runner picks up. Default: none. */
-    tags?: string[];
-    /** Also run jobs without tags. Default: true when `tags` is empty, else false (gitlab-runner's rule). */
-    runUntagged?: boolean;
-    /** Lock the runner to its project. Default true (gitlab-runner's default). */
-    locked?: boolean;
-  };
-  /**
-   * PEM certificate(s) of a private CA that signed GitLab's TLS certificate. Installed as
-   * `/etc/gitlab-runner/certs/ca.crt` and set as the runner's `tls-ca-file`. Default: the system's CA bundle.
-   * @see https://docs.gitlab.com/runner/configuration/tls-self-signed/
-   */
-  tlsCaCertificate?: pulumi.Input<string>;
-}
+export type RegistrationGitLabArgs = Pick<
+  GitLabArgs,
+  "url" | "runnerToken" | "registrationToken" | "legacyRegistration" | "tlsCaCertificate"
+>;
 
 /** gitlab-runner's settings: the global section and the `[[runners]]` template (see runnerConfig.ts). */
 export interface RegistrationRunnerArgs
