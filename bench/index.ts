@@ -25,6 +25,7 @@ import { join } from "node:path";
 import { runDriverStage } from "../test/support/customExecutorHarness";
 import { LocalFargate, startLocalFargate } from "../test/support/localFargate";
 import { taskHostUnsupportedReason } from "../test/support/netnsTaskHost";
+import { opensshArgs } from "../test/image/opensshClient";
 
 const PREPARE_JOBS = Number(process.env.BENCH_PREPARE_JOBS ?? 12);
 const RUN_SAMPLES = Number(process.env.BENCH_RUN_SAMPLES ?? 20);
@@ -138,20 +139,7 @@ async function benchRun(fargate: LocalFargate, dir: string): Promise<{ driver: n
           writeFileSync(keyFile, driverPrivateKey(fargate.metadataDir));
           chmodSync(keyFile, 0o600);
           const ip = fargate.taskHost.hosts()[0].privateIp;
-          const sshArgs = [
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            "-i",
-            keyFile,
-            `root@${ip}`,
-            "true",
-          ];
+          const sshArgs = opensshArgs(ip, "true", keyFile);
           // Interleave the two so drift on a shared machine hits both alike.
           for (let i = 0; i < RUN_SAMPLES; i++) {
             const started = Date.now();

@@ -28,9 +28,9 @@ export interface SshResult {
   stderr: string;
 }
 
-/** Runs `command` on root@host with OpenSSH's client; extra options go before the destination. */
-export function ssh(host: string, command: string, keyFile?: string, extraOptions: string[] = []): Promise<SshResult> {
-  const args = [
+/** OpenSSH client arguments for running `command` on root@host, non-interactively and without host-key prompts. */
+export function opensshArgs(host: string, command: string, keyFile?: string, extraOptions: string[] = []): string[] {
+  return [
     "-o",
     "BatchMode=yes",
     "-o",
@@ -46,6 +46,11 @@ export function ssh(host: string, command: string, keyFile?: string, extraOption
     `root@${host}`,
     command,
   ];
+}
+
+/** Runs `command` on root@host with OpenSSH's client; extra options go before the destination. */
+export function ssh(host: string, command: string, keyFile?: string, extraOptions: string[] = []): Promise<SshResult> {
+  const args = opensshArgs(host, command, keyFile, extraOptions);
   return new Promise((resolve) => {
     execFile("ssh", args, { encoding: "utf8" }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === "number" ? error.code : null) : 0;
