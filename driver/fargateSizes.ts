@@ -1,25 +1,9 @@
 /**
- * Fargate's valid task-level CPU/memory combinations (Linux), from
- * https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size
- * CPU in units (1024 = 1 vCPU), memory in MiB.
+ * Per-job task sizes, checked against Fargate's CPU/memory combinations (the component's table, shared so the
+ * component and the driver cannot disagree). CPU in units (1024 = 1 vCPU), memory in MiB.
  */
+import { allowedMemory, FARGATE_CPU_VALUES } from "../components/fargate";
 import { SystemFailure } from "./errors";
-
-function range(from: number, to: number, step: number): number[] {
-  const values: number[] = [];
-  for (let v = from; v <= to; v += step) values.push(v);
-  return values;
-}
-
-export const FARGATE_MEMORY_BY_CPU: ReadonlyMap<number, readonly number[]> = new Map([
-  [256, [512, 1024, 2048]],
-  [512, range(1024, 4096, 1024)],
-  [1024, range(2048, 8192, 1024)],
-  [2048, range(4096, 16384, 1024)],
-  [4096, range(8192, 30720, 1024)],
-  [8192, range(16384, 61440, 4096)],
-  [16384, range(32768, 122880, 8192)],
-]);
 
 /** A task-level size override for RunTask (`overrides.cpu` / `overrides.memory`): both, or neither. */
 export interface TaskSize {
@@ -40,10 +24,11 @@ function parseUnits(name: string, raw: string): number {
 export function validateTaskSize(cpuRaw: string, memoryRaw: string): { cpu: number; memory: number } {
   const cpu = parseUnits("FARGATE_TASK_CPU", cpuRaw);
   const memory = parseUnits("FARGATE_TASK_MEMORY", memoryRaw);
-  const memories = FARGATE_MEMORY_BY_CPU.get(cpu);
-  if (!memories) {
-    const cpus = [...FARGATE_MEMORY_BY_CPU.keys()];
-    throw new SystemFailure(`FARGATE_TASK_CPU=${cpu} is not a Fargate CPU size; valid values: ${cpus.join(", ")}`);
+  const memories = allowedMemory(cpu);
+  if (memories.length === 0) {
+    throw new SystemFailure(
+      `FARGATE_TASK_CPU=${cpu} is not a Fargate CPU size; valid values: ${FARGATE_CPU_VALUES.join(", ")}`,
+    );
   }
   if (!memories.includes(memory)) {
     throw new SystemFailure(

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { parse, TomlError } from "smol-toml";
 import { SystemFailure } from "./errors";
-import { FARGATE_MEMORY_BY_CPU } from "./fargateSizes";
+import { FARGATE_CPU_VALUES } from "../components/fargate";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFormat = "text" | "text-simple" | "json";
@@ -220,13 +220,13 @@ function readIds(source: string, f: Reader, single: string, list: string, patter
 }
 
 function readMaxTaskSize(source: string, f: Reader): { maxTaskCpu?: number; maxTaskMemory?: number } {
-  const cpus = [...FARGATE_MEMORY_BY_CPU.keys()];
+  const cpus = FARGATE_CPU_VALUES;
   const maxTaskCpu = f.optionalInteger("MaxTaskCPU", cpus[0], cpus[cpus.length - 1]);
   const maxTaskMemory = f.optionalInteger("MaxTaskMemory", 512, 122880);
   if ((maxTaskCpu === undefined) !== (maxTaskMemory === undefined)) {
     throw new SystemFailure(`${source}: Fargate.MaxTaskCPU and Fargate.MaxTaskMemory must be set together`);
   }
-  if (maxTaskCpu !== undefined && !FARGATE_MEMORY_BY_CPU.has(maxTaskCpu)) {
+  if (maxTaskCpu !== undefined && !cpus.includes(maxTaskCpu)) {
     throw new SystemFailure(
       `${source}: Fargate.MaxTaskCPU must be a Fargate CPU size (${cpus.join(", ")}), got ${maxTaskCpu}`,
     );

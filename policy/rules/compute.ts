@@ -2,6 +2,10 @@ import * as aws from "@pulumi/aws";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import { resourceLabel } from "./common";
 
+function imdsv2Message(label: string): string {
+  return `${label} does not require IMDSv2. Fix: set metadataOptions: { httpTokens: "required" }.`;
+}
+
 /** Instances and launch templates require IMDSv2 (session tokens), so a stolen SSRF cannot read role credentials. */
 export const imdsv2Required: ResourceValidationPolicy = {
   name: "ec2-imdsv2-required",
@@ -13,18 +17,12 @@ export const imdsv2Required: ResourceValidationPolicy = {
         return; // the launch template decides; it is checked on its own
       }
       if (instance.metadataOptions?.httpTokens !== "required") {
-        reportViolation(
-          `${resourceLabel(args.type, args.name)} does not require IMDSv2. ` +
-            'Fix: set metadataOptions: { httpTokens: "required" }.',
-        );
+        reportViolation(imdsv2Message(resourceLabel(args.type, args.name)));
       }
     }),
     validateResourceOfType(aws.ec2.LaunchTemplate, (template, args, reportViolation) => {
       if (template.metadataOptions?.httpTokens !== "required") {
-        reportViolation(
-          `${resourceLabel(args.type, args.name)} does not require IMDSv2. ` +
-            'Fix: set metadataOptions: { httpTokens: "required" }.',
-        );
+        reportViolation(imdsv2Message(resourceLabel(args.type, args.name)));
       }
     }),
   ],
