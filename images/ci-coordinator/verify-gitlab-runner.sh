@@ -1,7 +1,8 @@
 #!/bin/sh
 # Verifies a downloaded gitlab-runner binary against its release, at image build time:
-#   1. release.sha256 carries a valid OpenPGP signature (release.sha256.asc) made by the key whose primary
-#      fingerprint is pinned (any other key in KEY_FILE, or a key fetched from elsewhere, is not accepted);
+#   1. release.sha256 carries a good OpenPGP signature (release.sha256.asc) made by the key whose primary
+#      fingerprint is pinned (any other key in KEY_FILE, or a key fetched from elsewhere, is not accepted), and that
+#      key is neither revoked nor expired (gpg --verify exits 0 for both; only its status lines tell);
 #   2. release.sha256 lists NAME exactly once, and BINARY has that SHA-256.
 # Usage: verify-gitlab-runner.sh FINGERPRINT KEY_FILE RELEASE_SHA256 RELEASE_SHA256_ASC BINARY NAME
 # Exits non-zero with a message on stderr when anything does not verify.
@@ -27,11 +28,35 @@ export GNUPGHOME
 trap 'rm -rf "${GNUPGHOME}"' EXIT
 
 gpg --batch --quiet --no-autostart --import "${key_file}" 2>/dev/null || fail "${key_file} holds no OpenPGP public key"
-# VALIDSIG's last field is the primary key's fingerprint, also when a subkey made the signature.
 status="$(gpg --batch --no-autostart --status-fd 1 --verify "${signature}" "${checksums}" 2>/dev/null)" ||
   fail "${signature} is not a valid signature of ${checksums}"
-printf '%s\n' "${status}" | awk -v want="${fingerprint}" '$1 == "[GNUPG:]" && $2 == "VALIDSIG" && $NF == want { ok = 1 } END { exit !ok }' ||
-  fail "${checksums} is not signed by the pinned key ${fingerprint}"
+# gpg's status lines (GnuPG doc/DETAILS): per signature exactly one of GOODSIG, EXPSIG, EXPKEYSIG, REVKEYSIG, BADSIG
+# or ERRSIG, then, when it is cryptographically valid, VALIDSIG, whose last field is the primary key's fingerprint
+# (also when a subkey signed). Only GOODSIG means a key neither revoked nor expired; KEYREVOKED is emitted for a key
+# that verified a signature. KEYEXPIRED is no verdict: gpg also emits it for an expired subkey that did not sign.
+verdict="$(printf '%s\n' "${status}" | awk -v want="${fingerprint}" '
+  $1 != "[GNUPG:]" { next }
+  $2 ~ /^(GOODSIG|EXPSIG|EXPKEYSIG|REVKEYSIG|BADSIG|ERRSIG)$/ { result = $2 }
+  $2 == "VALIDSIG" && $NF == want { pinned[result] = 1 }
+  $2 == "KEYREVOKED" { revoked = 1 }
+  END {
+    if (revoked || pinned["REVKEYSIG"]) print "revoked"
+    else if (pinned["EXPKEYSIG"]) print "expired"
+    else if (pinned["GOODSIG"]) print "good"
+    else print "unsigned"
+  }')"
+case "${verdict}" in
+  good) ;;
+  revoked)
+    fail "${checksums} is signed by a revoked key (pinned: ${fingerprint}, key file: ${key_file});" \
+      "signatures by revoked keys are not trusted"
+    ;;
+  expired)
+    fail "the pinned key ${fingerprint} in ${key_file} has expired: refresh ${key_file} from GitLab's current" \
+      "public key (build args GITLAB_RUNNER_GPG_KEY_URL, and GITLAB_RUNNER_GPG_FINGERPRINT if GitLab replaced the key)"
+    ;;
+  *) fail "${checksums} is not signed by the pinned key ${fingerprint}" ;;
+esac
 
 # Lines are "<sha256>  <path>" (or " *<path>"); paths may start with "./".
 expected="$(awk -v want="${name}" '{ path = $2; sub(/^\*/, "", path); sub(/^\.\//, "", path) } path == want { print $1 }' "${checksums}")"

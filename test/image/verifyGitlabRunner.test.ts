@@ -1,17 +1,19 @@
 /**
  * images/ci-coordinator/verify-gitlab-runner.sh, which the Dockerfile runs on the downloaded gitlab-runner, run for
  * real with GnuPG against a release signed by throwaway keys: it accepts only a release.sha256 signed by the pinned
- * fingerprint that lists the binary's SHA-256.
+ * fingerprint that lists the binary's SHA-256, and refuses signatures by a revoked or expired key. The Dockerfile
+ * downloads from the bucket address GitLab documents.
  */
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { missingCommand, skipUnlessAvailable } from "../support/requirements";
 
 const SCRIPT = resolve(__dirname, "../../images/ci-coordinator/verify-gitlab-runner.sh");
+const DOCKERFILE = resolve(__dirname, "../../images/ci-coordinator/Dockerfile");
 const NAME = "binaries/gitlab-runner-linux-amd64";
 
 const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
@@ -28,22 +30,37 @@ describe("job image: gitlab-runner download verification", function () {
     execFileSync("gpg", ["--batch", "--quiet", ...args], {
       env: { ...process.env, GNUPGHOME: home },
       encoding: "utf8",
+      // --faked-system-time warns on stderr; a failure still reports it.
+      stdio: ["ignore", "pipe", "pipe"],
     });
 
-  /** Generates a signing key in the signer's keyring and returns its primary fingerprint. */
-  function newKey(uid: string): string {
-    gpg(signerHome, ["--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never"]);
+  /** `--faked-system-time` for a moment in the past (UTC), as gpg spells it. */
+  const at = (time: string) => [`--faked-system-time`, `${time}!`];
+
+  /**
+   * Generates a key in the signer's keyring and returns its primary fingerprint: by default a signing key that never
+   * expires, created now.
+   */
+  function newKey(uid: string, usage = "sign", expire = "never", time: string[] = []): string {
+    gpg(signerHome, [...time, "--passphrase", "", "--quick-gen-key", uid, "ed25519", usage, expire]);
     const line = gpg(signerHome, ["--with-colons", "--fingerprint", uid])
       .split("\n")
       .find((entry) => entry.startsWith("fpr:"));
     return line!.split(":")[9];
   }
 
-  /** Writes release.sha256 and signs it with `signer`. */
-  function release(manifest: string, signer: string): void {
+  /** Exports `fingerprint`'s public key, as the signer's keyring has it now, to a key file; returns its path. */
+  function exportKey(fingerprint: string, file: string): string {
+    writeFileSync(path(file), gpg(signerHome, ["--armor", "--export", fingerprint]));
+    return path(file);
+  }
+
+  /** Writes release.sha256 and signs it with `signer` (at a faked time with `time`). */
+  function release(manifest: string, signer: string, time: string[] = []): void {
     writeFileSync(path("release.sha256"), manifest);
     rmSync(path("release.sha256.asc"), { force: true });
     gpg(signerHome, [
+      ...time,
       "--local-user",
       signer,
       "--armor",
@@ -54,18 +71,14 @@ describe("job image: gitlab-runner download verification", function () {
     ]);
   }
 
-  function verify(fingerprint = pinned, name = NAME): { code: number | null; stderr: string; stdout: string } {
+  function verify(
+    fingerprint = pinned,
+    name = NAME,
+    keyFile = path("key.asc"),
+  ): { code: number | null; stderr: string; stdout: string } {
     const result = spawnSync(
       "sh",
-      [
-        SCRIPT,
-        fingerprint,
-        path("key.asc"),
-        path("release.sha256"),
-        path("release.sha256.asc"),
-        path("gitlab-runner"),
-        name,
-      ],
+      [SCRIPT, fingerprint, keyFile, path("release.sha256"), path("release.sha256.asc"), path("gitlab-runner"), name],
       { encoding: "utf8", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } },
     );
     return { code: result.status, stderr: result.stderr, stdout: result.stdout };
@@ -145,5 +158,77 @@ describe("job image: gitlab-runner download verification", function () {
     const shortId = verify(pinned.slice(-16));
     assert.notEqual(shortId.code, 0);
     assert.match(shortId.stderr, /FINGERPRINT must be a 40-digit hexadecimal OpenPGP fingerprint/);
+  });
+
+  it("refuses a release signed by the pinned key once that key is revoked, though it signed before the revocation", () => {
+    const revoked = newKey("Revoked release key <revoked@example.test>");
+    release(manifestFor("the real gitlab-runner\n"), revoked);
+    const before = verify(revoked, NAME, exportKey(revoked, "revoked-before.asc"));
+    assert.equal(before.code, 0, `accepted before the revocation: ${before.stderr}`);
+    // gpg writes a revocation certificate for every key it generates; the leading ":" guards it from a stray import.
+    const certificate = readFileSync(join(signerHome, "openpgp-revocs.d", `${revoked}.rev`), "utf8");
+    writeFileSync(path("revoked.rev"), certificate.replace(/^:-----BEGIN/m, "-----BEGIN"));
+    gpg(signerHome, ["--import", path("revoked.rev")]);
+    // gpg --verify reports REVKEYSIG + VALIDSIG (+ KEYREVOKED) and exits 0 for this signature.
+    const result = verify(revoked, NAME, exportKey(revoked, "revoked.asc"));
+    assert.notEqual(result.code, 0, result.stdout);
+    assert.ok(
+      result.stderr.includes(`is signed by a revoked key (pinned: ${revoked}, key file: ${path("revoked.asc")})`),
+      result.stderr,
+    );
+    assert.match(result.stderr, /signatures by revoked keys are not trusted/);
+    assert.equal(result.stdout, "");
+  });
+
+  it("refuses a release signed by the pinned key once that key has expired, saying to refresh the key file", () => {
+    // Created and used in 2020, expired at the end of that year: gpg reports EXPKEYSIG + VALIDSIG (+ KEYEXPIRED).
+    const expiring = newKey("Expired release key <expired@example.test>", "sign", "1y", at("20200101T000000"));
+    release(manifestFor("the real gitlab-runner\n"), expiring, at("20200601T000000"));
+    const keyFile = exportKey(expiring, "expired.asc");
+    const result = verify(expiring, NAME, keyFile);
+    assert.notEqual(result.code, 0, result.stdout);
+    assert.ok(
+      result.stderr.includes(`the pinned key ${expiring} in ${keyFile} has expired: refresh ${keyFile}`),
+      result.stderr,
+    );
+    assert.equal(result.stdout, "");
+    // What the message asks for: the key's owner extends its expiry date, the refreshed key file passes.
+    gpg(signerHome, ["--passphrase", "", "--quick-set-expire", expiring, "never"]);
+    const refreshed = verify(expiring, NAME, exportKey(expiring, "refreshed.asc"));
+    assert.equal(refreshed.code, 0, refreshed.stderr);
+  });
+
+  it("accepts the pinned key with an expired, unused subkey (gpg's KEYEXPIRED alone is not about the signing key)", () => {
+    // A long-lived release key: an old signing subkey expired, a newer one signs. gpg still emits KEYEXPIRED lines.
+    const rotated = newKey("Rotated release key <rotated@example.test>", "cert", "never", at("20200101T000000"));
+    gpg(signerHome, [
+      ...at("20200101T000001"),
+      "--passphrase",
+      "",
+      "--quick-add-key",
+      rotated,
+      "ed25519",
+      "sign",
+      "1y",
+    ]);
+    gpg(signerHome, [...at("20200101T000002"), "--passphrase", "", "--quick-add-key", rotated, "ed25519", "sign"]);
+    release(manifestFor("the real gitlab-runner\n"), rotated);
+    const result = verify(rotated, NAME, exportKey(rotated, "rotated.asc"));
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, new RegExp(`signed by ${rotated}`));
+  });
+});
+
+describe("job image: gitlab-runner download address", () => {
+  const dockerfile = readFileSync(DOCKERFILE, "utf8");
+
+  it("downloads from the bucket address GitLab documents (S3 dual-stack, us-east-1), not the old hostname", () => {
+    const base = 'base="https://s3.dualstack.us-east-1.amazonaws.com/gitlab-runner-downloads/${GITLAB_RUNNER_VERSION}"';
+    assert.ok(dockerfile.includes(base), `the Dockerfile sets ${base}`);
+    assert.ok(!dockerfile.includes("gitlab-runner-downloads.s3.amazonaws.com"), "the old hostname is gone");
+    // The binary, release.sha256 and its signature all come from that one base.
+    for (const file of ['"${base}/${file}"', '"${base}/release.sha256"', '"${base}/release.sha256.asc"']) {
+      assert.ok(dockerfile.includes(file), `the Dockerfile fetches ${file}`);
+    }
   });
 });
