@@ -15,6 +15,27 @@ exec "$here/node/bin/node" "$here/fargate.js" "$@"
 `;
 
 /**
+ * The shell function both registration scripts use to remove this manager's entries from GitLab. It needs `$log`.
+ *
+ * `gitlab-runner unregister --all-runners` exits 0 even when GitLab refuses (403) or cannot be reached: it logs
+ * "Failed to unregister runners" and keeps every entry GitLab did not confirm in the config file, removing only the
+ * confirmed ones (gitlab-runner's commands/unregister.go). Its exit status alone would report success.
+ */
+const UNREGISTER_ALL_FUNCTION = String.raw`# unregister_all CONFIG: unregisters every runner entry of CONFIG from GitLab, gitlab-runner's output going to
+# $log. Succeeds only when GitLab confirmed each removal: "gitlab-runner unregister --all-runners" exits 0 even
+# when GitLab refuses or cannot be reached; it then logs "Failed to unregister runners" and keeps the entry in CONFIG.
+unregister_all() {
+  unregister_status=0
+  unregister_output=$(gitlab-runner unregister --config "$1" --all-runners </dev/null 2>&1) || unregister_status=$?
+  printf '%s\n' "$unregister_output" >>"$log"
+  [ "$unregister_status" = 0 ] || return 1
+  case $unregister_output in
+    *"Failed to unregister"*) return 1 ;;
+  esac
+  [ -f "$1" ] && ! grep -qF '[[runners]]' "$1"
+}`;
+
+/**
  * Registers the manager with GitLab. Reads the token (one line) from standard input; settings come from the
  * environment (see the header). Run as root by the deployment's register command, on create and on every update.
  * It registers into a new config file first and swaps it in only on success, so a rejected token (revoked, wrong,
@@ -113,6 +134,8 @@ put() {
   mv -f "$3.new" "$3"
 }
 
+${UNREGISTER_ALL_FUNCTION}
+
 status=0
 cloud-init status --wait >/dev/null 2>&1 || status=$?
 case $status in
@@ -172,7 +195,7 @@ fi
 old_token=$(runner_token "$config")
 new_token=$(runner_token "$new_config")
 if [ -n "$old_token" ] && [ "$old_token" != "$new_token" ]; then
-  if ! gitlab-runner unregister --config "$config" --all-runners </dev/null >>"$log" 2>&1; then
+  if ! unregister_all "$config"; then
     echo "register: warning: GitLab did not confirm removing the previous entry of this manager; it stays listed" \
       "as stale in GitLab until GitLab cleans it up" >&2
   fi
@@ -217,8 +240,10 @@ log=$log_dir/unregistration.log
 install -d -m 0700 "$log_dir"
 : >"$log"
 
+${UNREGISTER_ALL_FUNCTION}
+
 if [ -f "$config" ] && grep -qF '[[runners]]' "$config"; then
-  if gitlab-runner unregister --config "$config" --all-runners </dev/null >>"$log" 2>&1; then
+  if unregister_all "$config"; then
     echo "unregistered this manager from GitLab"
   else
     echo "unregister: warning: GitLab did not confirm the removal (details in $log on the manager);" \

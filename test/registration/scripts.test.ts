@@ -18,6 +18,9 @@ import { FakeManagerHost, RecordedCall } from "../support/fakeManagerHost";
 const TOKEN = "glrt-t1_s3cr3tRunnerT0ken";
 const URL = "https://gitlab.example.com";
 const CONFIG = "/etc/gitlab-runner/config.toml";
+/** GitLab's answers to an unregister that gitlab-runner logs as a failure, and still exits 0 on. */
+const GITLAB_REFUSALS = ["forbidden", "unreachable"] as const;
+const REFUSAL_TITLES = { forbidden: "refuses (403)", unreachable: "cannot be reached" } as const;
 /** Real tools the register script runs, wrapped to record their command lines. */
 const TRACED_TOOLS = ["awk", "grep", "tail", "install", "mv", "rm"];
 
@@ -173,6 +176,47 @@ describe("registration scripts: the launcher", () => {
     const args = ["--config", "/etc/gitlab-runner/fargate.toml", "custom", "run", "script with spaces", "step_script"];
     assert.deepEqual(JSON.parse(execFileSync(path.join(dir, "fargate"), args, { encoding: "utf8" })), args);
   });
+});
+
+describe("registration scripts: the fake gitlab-runner unregisters like the real one", () => {
+  let host: FakeManagerHost;
+  beforeEach(() => {
+    host = new FakeManagerHost();
+    stageEverything(host);
+    assert.equal(host.run(commands(host).register, `${TOKEN}\n`).status, 0);
+  });
+  afterEach(() => host.cleanup());
+  const unregisterAll = `gitlab-runner unregister --config "$GFR_ROOT${CONFIG}" --all-runners`;
+
+  it("GitLab confirms: logs success, removes the entry, exits 0", () => {
+    const result = host.run(unregisterAll, "");
+    assert.equal(result.status, 0);
+    assert.match(result.stderr, /^Unregistering runner manager from GitLab succeeded +correlation_id=/m);
+    assert.deepEqual(runnerEntries(host), []);
+    assert.deepEqual(host.gitlabEntries(), []);
+  });
+
+  // gitlab-runner's commands/unregister.go, unregisterAllRunners and Execute: a runner GitLab did not confirm is
+  // kept in the config ("If unregister fails, leave the runner in the config"), the joined error is only logged
+  // ("Failed to unregister runners"), and Execute returns normally: exit status 0.
+  for (const [answer, line] of [
+    ["forbidden", /^ERROR: Unregistering runner manager from GitLab forbidden .* status=403 Forbidden$/m],
+    ["unreachable", /^ERROR: Unregistering runner manager from GitLab failed .* status=execute JSON request: Delete /m],
+  ] as const) {
+    it(`GitLab ${REFUSAL_TITLES[answer]}: logs the failure, keeps the entry, and still exits 0`, () => {
+      const before = fs.readFileSync(host.file(CONFIG), "utf8");
+      const result = host.run(unregisterAll, "", { unregister: answer });
+      assert.equal(result.status, 0, "gitlab-runner unregister --all-runners exits 0 when GitLab refuses");
+      assert.match(result.stderr, line);
+      assert.match(
+        result.stderr,
+        /^ERROR: Failed to unregister runners +error=failed to unregister runner "fargate-runner"$/m,
+      );
+      assert.doesNotMatch(result.stderr, /succeeded/);
+      assert.equal(fs.readFileSync(host.file(CONFIG), "utf8"), before, "nothing removed: the file is not rewritten");
+      assert.deepEqual(host.gitlabEntries(), [TOKEN]);
+    });
+  }
 });
 
 describe("registration scripts: register and unregister, executed against fakes", () => {
@@ -376,18 +420,39 @@ describe("registration scripts: register and unregister, executed against fakes"
     );
   });
 
-  it("when GitLab does not confirm removing the old entry, it warns and still switches to the new one", () => {
+  for (const answer of GITLAB_REFUSALS) {
+    it(`a new token, GitLab ${REFUSAL_TITLES[answer]} on removing the old entry: warns, never confirms, switches`, () => {
+      stageEverything(host);
+      const { register } = commands(host);
+      assert.equal(host.run(register, `${TOKEN}\n`).status, 0);
+      const fresh = "glrt-new_T0ken";
+      const result = host.run(register, `${fresh}\n`, { unregister: answer });
+      assert.equal(result.status, 0, result.stderr);
+      assert.deepEqual(runnerSubcommands(host).slice(-2), ["register", "unregister"]);
+      assert.match(result.stderr, /warning: GitLab did not confirm removing the previous entry/);
+      assert.deepEqual(host.gitlabEntries(), [TOKEN, fresh], "GitLab still lists the old entry: it is stale");
+      assert.deepEqual(
+        runnerEntries(host).map((e) => e.token),
+        [fresh],
+      );
+      assertReloadedNotRestarted(host.calls());
+      assert.ok(!(result.stdout + result.stderr).includes(TOKEN));
+      assert.ok(!(result.stdout + result.stderr).includes(fresh));
+    });
+  }
+
+  it("legacy registration token: GitLab refusing to delete the previous runner is reported, not taken as done", () => {
     stageEverything(host);
-    const { register } = commands(host);
-    assert.equal(host.run(register, `${TOKEN}\n`).status, 0);
-    const result = host.run(register, "glrt-new_T0ken\n", { unregisterFails: true });
+    const legacy = "GR1348941legacyT0ken";
+    const { register } = commands(host, { tokenKind: "registration", legacyRegistration: { tags: ["fargate"] } });
+    assert.equal(host.run(register, `${legacy}\n`).status, 0);
+    const [first] = runnerEntries(host).map((e) => e.token);
+    const result = host.run(register, `${legacy}\n`, { unregister: "forbidden" });
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stderr, /warning: GitLab did not confirm removing the previous entry/);
-    assert.deepEqual(
-      runnerEntries(host).map((e) => e.token),
-      ["glrt-new_T0ken"],
-    );
-    assertReloadedNotRestarted(host.calls());
+    const [second] = runnerEntries(host).map((e) => e.token);
+    assert.notEqual(second, first);
+    assert.deepEqual(host.gitlabEntries(), [first, second]);
   });
 
   it("legacy registration token: REGISTRATION_TOKEN environment and the tag, run-untagged and locked flags", () => {
@@ -499,15 +564,28 @@ describe("registration scripts: register and unregister, executed against fakes"
     assert.equal(runnerEntries(host).length, 0);
   });
 
-  it("delete when GitLab does not answer: warns, still stops gitlab-runner, and does not block the destroy", () => {
-    stageEverything(host);
-    const { register, unregister } = commands(host);
-    assert.equal(host.run(register, `${TOKEN}\n`).status, 0);
-    const result = host.run(unregister, "", { unregisterFails: true });
-    assert.equal(result.status, 0);
-    assert.match(result.stderr, /warning: GitLab did not confirm the removal/);
-    assert.equal(named(host.calls(), "systemctl", "stop").length, 1);
-  });
+  for (const answer of GITLAB_REFUSALS) {
+    it(`delete when GitLab ${REFUSAL_TITLES[answer]}: warns instead of reporting success, stops, does not block`, () => {
+      stageEverything(host);
+      const { register, unregister } = commands(host);
+      assert.equal(host.run(register, `${TOKEN}\n`).status, 0);
+      host.clearCalls();
+      const result = host.run(unregister, "", { unregister: answer });
+      assert.equal(result.status, 0, "a destroy never gets stuck on GitLab");
+      assert.match(result.stderr, /warning: GitLab did not confirm the removal/);
+      assert.doesNotMatch(result.stdout, /unregistered this manager/);
+      assert.ok(!(result.stdout + result.stderr).includes(TOKEN));
+      assert.deepEqual(host.gitlabEntries(), [TOKEN], "GitLab still lists this manager");
+      assert.deepEqual(
+        runnerEntries(host).map((e) => e.token),
+        [TOKEN],
+        "gitlab-runner keeps the entry GitLab did not confirm",
+      );
+      const log = fs.readFileSync(host.file("/var/log/gitlab-fargate-runner/unregistration.log"), "utf8");
+      assert.match(log, /Failed to unregister runners/, "gitlab-runner's output is kept in the log");
+      assert.equal(named(host.calls(), "systemctl", "stop").length, 1);
+    });
+  }
 
   it("delete on a manager that never registered: nothing to unregister, service stopped", () => {
     stageEverything(host);

@@ -5,9 +5,10 @@
  *
  * The fake gitlab-runner keeps config.toml like the real one: `register` appends a `[[runners]]` entry (url, name,
  * the CI_SERVER_TOKEN, or a new random token for a REGISTRATION_TOKEN, merged with --template-config) to --config,
- * `unregister --all-runners` removes every entry. It prints the token it got, like a careless tool would, so tests
- * can check the scripts hide it. GitLab's side is a list of the tokens registered and not yet unregistered
- * ({@link FakeManagerHost.gitlabEntries}).
+ * `unregister --all-runners` removes every entry GitLab confirms and, like the real one, keeps the others, logs
+ * "Failed to unregister runners" and still exits 0 ({@link FakeBehaviour.unregister}). It prints the token it got,
+ * like a careless tool would, so tests can check the scripts hide it. GitLab's side is a list of the tokens
+ * registered and not yet unregistered ({@link FakeManagerHost.gitlabEntries}).
  *
  * With `traceTools`, ordinary tools (awk, grep…) are wrapped too: the wrapper records the call (argv, no stdin),
  * then runs the real tool, so tests can check what reached their command lines.
@@ -36,8 +37,12 @@ export interface FakeBehaviour {
   cloudInitStatus?: number;
   /** `gitlab-runner register` fails (after printing the token). */
   registerFails?: boolean;
-  /** `gitlab-runner unregister` fails. */
-  unregisterFails?: boolean;
+  /**
+   * GitLab's answer to `gitlab-runner unregister`: "forbidden" (403: token revoked, runner deleted) or "unreachable"
+   * (no connection). Either way the fake, like the real one, logs the failure, keeps the entry and exits 0.
+   * Default: GitLab confirms (204).
+   */
+  unregister?: "forbidden" | "unreachable";
 }
 
 const FAKE_GITLAB_RUNNER = String.raw`
@@ -71,16 +76,52 @@ if (args[0] === "register") {
   if (!gitlab().includes(token)) saveGitlab([...gitlab(), token]);
   console.log("Runner registered successfully.");
 } else if (args[0] === "unregister") {
-  if (process.env.FAKE_UNREGISTER_FAILS) {
-    console.error("ERROR: Unregistering runner... failed");
-    process.exit(1);
+  // Like gitlab-runner's commands/unregister.go with --all-runners: each entry is sent to GitLab
+  // (network/gitlab.go: DELETE runners/managers for a glrt- token, DELETE runners for a legacy one) and logged in
+  // its log format (log/runner_formatter.go, on stderr). An entry GitLab did not confirm stays in the config file,
+  // "Failed to unregister runners" is logged, and the exit status is 0 all the same. The real one logs a shortened
+  // token; this one logs the whole token, so tests can check the scripts never show that output.
+  if (!args.includes("--all-runners")) {
+    console.error("fake gitlab-runner: only unregister --all-runners is modelled");
+    process.exit(2);
   }
+  const answer = process.env.FAKE_UNREGISTER || "confirmed";
+  const logLine = (prefix, message, fields) =>
+    prefix + message.padEnd(50 - prefix.length) + " " + fields.map(([key, value]) => " " + key + "=" + value).join("");
   const doc = read();
-  for (const runner of doc.runners || []) console.log("Unregistering runner... succeeded runner=" + runner.token);
-  const removed = (doc.runners || []).map((runner) => runner.token);
-  saveGitlab(gitlab().filter((token) => !removed.includes(token)));
-  doc.runners = [];
-  write(doc);
+  const runners = doc.runners || [];
+  const kept = [];
+  const failed = [];
+  console.error(logLine("WARNING: ", "Unregistering all runners", []));
+  for (const runner of runners) {
+    const manager = runner.token.startsWith("glrt-");
+    const message = manager ? "Unregistering runner manager from GitLab" : "Unregistering runner from GitLab";
+    const fields = [
+      ["correlation_id", require("node:crypto").randomBytes(16).toString("hex")],
+      ["runner", runner.token],
+      ["runner_name", runner.name],
+    ];
+    if (answer === "confirmed") {
+      console.error(logLine("", message + " succeeded", fields));
+      saveGitlab(gitlab().filter((token) => token !== runner.token));
+      continue;
+    }
+    kept.push(runner);
+    failed.push('failed to unregister runner "' + runner.name + '"');
+    const endpoint = runner.url + "/api/v4/runners" + (manager ? "/managers" : "");
+    const status =
+      answer === "forbidden"
+        ? "403 Forbidden"
+        : 'execute JSON request: Delete "' + endpoint + '": dial tcp: lookup ' + new URL(runner.url).hostname + ": no such host";
+    console.error(logLine("ERROR: ", message + (answer === "forbidden" ? " forbidden" : " failed"), [...fields, ["status", status]]));
+  }
+  if (failed.length > 0) console.error(logLine("ERROR: ", "Failed to unregister runners", [["error", failed.join("\n")]]));
+  if (kept.length !== runners.length) {
+    if (kept.length > 0) doc.runners = kept;
+    else delete doc.runners;
+    write(doc);
+    console.error(logLine("", "Updated " + configPath, []));
+  }
 } else {
   process.exit(2);
 }
@@ -187,7 +228,7 @@ export class FakeManagerHost {
     };
     if (behaviour.cloudInitStatus !== undefined) env.FAKE_CLOUD_INIT_STATUS = String(behaviour.cloudInitStatus);
     if (behaviour.registerFails) env.FAKE_REGISTER_FAILS = "1";
-    if (behaviour.unregisterFails) env.FAKE_UNREGISTER_FAILS = "1";
+    if (behaviour.unregister) env.FAKE_UNREGISTER = behaviour.unregister;
     const result = spawnSync("sh", ["-c", commandLine], { input: stdin, env, encoding: "utf8", timeout: 30000 });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   }
