@@ -1,62 +1,96 @@
 /**
- * The job as the custom executor describes it: CI variables arrive prefixed with CUSTOM_ENV_.
- * Pure functions: identity, the ECS `startedBy` value, tags, and the per-job overrides users may set.
+ * The job as gitlab-runner describes it to the driver. Its identity comes from the job payload gitlab-runner writes
+ * to JOB_RESPONSE_FILE: a job cannot change that file, while it can set any CUSTOM_ENV_* value, predefined names
+ * such as CI_JOB_ID included (its own variables come last and win). Only the choices a job is allowed to make (task
+ * definition, platform version, task size) are read from CUSTOM_ENV_*, and they are checked against the settings.
+ * Pure functions, apart from reading the payload file.
  */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { SystemFailure } from "./errors";
 import { TaskSize, validateTaskSize } from "./fargateSizes";
 import { Settings } from "./settings";
 
 export interface Job {
-  /** CI_JOB_ID (digits). */
+  /** The payload's `id` (digits). */
   id: string;
-  /** CI_RUNNER_SHORT_TOKEN. */
-  runnerShortToken: string;
+  /**
+   * A digest of the job's id and its job token: the same for every stage of this job, different for any other job
+   * (also a later retry of it). Stored in the metadata file, checked by every stage before it uses the file.
+   */
+  binding: string;
+  /** `job_info.pipeline_id`, when GitLab sent it. */
   pipelineId?: string;
-  projectPath?: string;
-  runnerId?: string;
+  /** `job_info.project_full_path`, or `job_info.project_id` from older GitLab versions. */
+  project?: string;
 }
 
-function variable(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const value = env[`CUSTOM_ENV_${name}`];
-  return value === undefined || value.trim() === "" ? undefined : value.trim();
-}
+/** Environment variable gitlab-runner sets for every stage: the path of the job payload (JSON). */
+export const JOB_RESPONSE_FILE = "JOB_RESPONSE_FILE";
 
-function required(env: NodeJS.ProcessEnv, name: string): string {
-  const value = variable(env, name);
-  if (value === undefined) {
-    throw new SystemFailure(`environment variable CUSTOM_ENV_${name} is not set (is the driver run by gitlab-runner?)`);
-  }
+function payloadField(payload: Record<string, unknown>, path: string[]): unknown {
+  let value: unknown = payload;
+  for (const key of path) value = (value as Record<string, unknown> | undefined)?.[key];
   return value;
 }
 
-export function jobFromEnv(env: NodeJS.ProcessEnv): Job {
-  const id = required(env, "CI_JOB_ID");
-  if (!/^\d{1,20}$/.test(id)) throw new SystemFailure(`CUSTOM_ENV_CI_JOB_ID must be a job number, got "${id}"`);
+/** A positive integer given as a JSON number or a string of digits, as a string; undefined otherwise. */
+function idText(value: unknown): string | undefined {
+  const text = typeof value === "number" && Number.isSafeInteger(value) ? String(value) : value;
+  return typeof text === "string" && /^[1-9]\d{0,19}$/.test(text) ? text : undefined;
+}
+
+/** The job from the payload's text. `source` names the file in errors. */
+export function jobFromPayload(text: string, source: string): Job {
+  let payload: Record<string, unknown>;
+  try {
+    payload = JSON.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new SystemFailure(`job payload ${source} is not JSON`, { cause: err });
+  }
+  const id = idText(payloadField(payload, ["id"]));
+  if (id === undefined) throw new SystemFailure(`job payload ${source} has no job id`);
+  const token = payloadField(payload, ["token"]);
+  const binding = createHash("sha256")
+    .update(`${id}\0${typeof token === "string" ? token : ""}`)
+    .digest("hex");
+  const path = payloadField(payload, ["job_info", "project_full_path"]);
   return {
     id,
-    runnerShortToken: required(env, "CI_RUNNER_SHORT_TOKEN"),
-    pipelineId: variable(env, "CI_PIPELINE_ID"),
-    projectPath: variable(env, "CI_PROJECT_PATH") ?? variable(env, "CI_PROJECT_ID"),
-    runnerId: variable(env, "CI_RUNNER_ID"),
+    binding,
+    pipelineId: idText(payloadField(payload, ["job_info", "pipeline_id"])),
+    project: typeof path === "string" && path !== "" ? path : idText(payloadField(payload, ["job_info", "project_id"])),
   };
+}
+
+/** The job of this stage, from the file JOB_RESPONSE_FILE names. */
+export function readJob(env: NodeJS.ProcessEnv): Job {
+  const file = env[JOB_RESPONSE_FILE];
+  if (!file) {
+    throw new SystemFailure(`${JOB_RESPONSE_FILE} is not set (is the driver run by gitlab-runner's custom executor?)`);
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new SystemFailure(`cannot read the job payload ${file}`, { cause: err });
+  }
+  return jobFromPayload(text, file);
 }
 
 /** ECS limits startedBy to 36 letters, digits, `-`, `_` and `/`. */
 export const STARTED_BY_MAX = 36;
-const STARTED_BY_PREFIX = "gl-";
 
 /**
- * `gl-<runner short token>-<job id>`: unique per runner and job, so cleanup can find the job's tasks with
- * ListTasks(startedBy) even when the metadata file is gone. The token is cleaned and shortened to fit 36 chars.
+ * `gitlab-job-<job id>` (at most 31 characters): job ids are unique in a GitLab instance, so cleanup can find the
+ * job's tasks with ListTasks(startedBy) even when the metadata file is gone.
  */
-export function startedByFor(job: Pick<Job, "id" | "runnerShortToken">): string {
-  const room = STARTED_BY_MAX - STARTED_BY_PREFIX.length - 1 - job.id.length;
-  const token = job.runnerShortToken.replace(/[^A-Za-z0-9_]/g, "").slice(0, Math.max(room, 0));
-  return `${STARTED_BY_PREFIX}${token || "runner"}-${job.id}`.slice(-STARTED_BY_MAX);
+export function startedByFor(job: Pick<Job, "id">): string {
+  return `gitlab-job-${job.id}`;
 }
 
 /** The metadata file of a job inside TaskMetadata.Directory. */
-export function metadataFileName(job: Job): string {
+export function metadataFileName(job: Pick<Job, "id">): string {
   return `${startedByFor(job)}.json`;
 }
 
@@ -66,16 +100,15 @@ function tagValue(value: string): string {
   return value.replace(TAG_UNSAFE, "_").slice(0, 256);
 }
 
-/** Tags on every task: the settings' Fargate.Tags plus the job's project, pipeline, job and runner. */
+/** Tags on every task: the settings' Fargate.Tags plus the job's project, pipeline and id. */
 export function taskTags(job: Job, extra: Record<string, string>): { key: string; value: string }[] {
   const tags: { key: string; value: string }[] = Object.entries(extra).map(([key, value]) => ({ key, value }));
   const add = (key: string, value: string | undefined): void => {
     if (value !== undefined && !tags.some((t) => t.key === key)) tags.push({ key, value: tagValue(value) });
   };
-  add("gitlab:project", job.projectPath);
+  add("gitlab:project", job.project);
   add("gitlab:pipeline", job.pipelineId);
   add("gitlab:job", job.id);
-  add("gitlab:runner", job.runnerId ?? job.runnerShortToken);
   return tags;
 }
 
@@ -84,6 +117,11 @@ export interface JobOverrides {
   taskDefinition: string;
   platformVersion?: string;
   size: TaskSize;
+}
+
+function variable(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[`CUSTOM_ENV_${name}`];
+  return value === undefined || value.trim() === "" ? undefined : value.trim();
 }
 
 function familyOf(taskDefinition: string): string {

@@ -108,10 +108,10 @@ const print = (line: string): void => {
 };
 
 async function metadataStoreFor(ctx: Context) {
-  const { jobFromEnv, metadataFileName } = await import("./job");
+  const { readJob } = await import("./job");
   const { MetadataStore } = await import("./metadata");
-  const job = jobFromEnv(ctx.env);
-  return { job, metadata: new MetadataStore(ctx.settings.metadataDirectory, metadataFileName(job)) };
+  const job = readJob(ctx.env);
+  return { job, metadata: new MetadataStore(ctx.settings.metadataDirectory, job) };
 }
 
 async function runStage(ctx: Context): Promise<void> {

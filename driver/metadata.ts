@@ -1,13 +1,15 @@
 /**
  * The per-job file linking stages: task ARN and SSH key after RunTask, then address and pinned host key.
- * Written atomically (temp file + rename) with mode 0600 in a 0700 directory: it holds a private key. An existing
- * directory open to group or others is tightened to 0700 on the first write.
+ * Written atomically (temp file, then a hard link that fails when the file exists, or a rename) with mode 0600 in a
+ * 0700 directory: it holds a private key. An existing directory open to group or others is tightened to 0700 on the
+ * first write. The file records its job's binding (see Job.binding); a file of another job is never used.
  */
 import {
   chmodSync,
   closeSync,
   existsSync,
   fsyncSync,
+  linkSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -18,9 +20,12 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { SystemFailure } from "./errors";
+import { Job, metadataFileName } from "./job";
 
 export interface JobMetadata {
-  version: 1;
+  version: 2;
+  /** Job.binding of the job that wrote the file. */
+  binding: string;
   cluster: string;
   taskArn: string;
   startedBy: string;
@@ -36,59 +41,106 @@ export interface JobMetadata {
   hostKey?: string;
 }
 
+/** The metadata file names this job but was written for another one. */
+export class ForeignMetadata extends SystemFailure {
+  constructor(path: string) {
+    super(`job metadata ${path} belongs to another job: leaving it and its task alone`);
+    this.name = "ForeignMetadata";
+  }
+}
+
+/** The temporary file is gone after a rename and left over after a link or a failure. */
+function removeQuietly(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch {
+    // Nothing was written where the directory is unusable.
+  }
+}
+
 export class MetadataStore {
   readonly path: string;
+  private readonly binding: string;
 
   constructor(
     readonly directory: string,
-    fileName: string,
+    job: Pick<Job, "id" | "binding">,
   ) {
-    this.path = join(directory, fileName);
+    this.path = join(directory, metadataFileName(job));
+    this.binding = job.binding;
   }
 
-  /** Undefined when there is no file. A corrupt file is an error naming it. */
+  /**
+   * This job's record; undefined when there is no file. A corrupt file is a SystemFailure naming it, another job's
+   * file a ForeignMetadata.
+   */
   read(): JobMetadata | undefined {
     let text: string;
     try {
       text = readFileSync(this.path, "utf8");
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") return undefined;
       throw new SystemFailure(`cannot read job metadata ${this.path}`, { cause: err });
     }
+    let data: JobMetadata;
     try {
-      const data = JSON.parse(text) as JobMetadata;
-      if (data.version !== 1 || typeof data.taskArn !== "string" || typeof data.privateKey !== "string") {
+      data = JSON.parse(text) as JobMetadata;
+      if (
+        data.version !== 2 ||
+        typeof data.binding !== "string" ||
+        typeof data.taskArn !== "string" ||
+        typeof data.privateKey !== "string"
+      ) {
         throw new Error("unexpected content");
       }
-      return data;
     } catch (err) {
       throw new SystemFailure(`job metadata ${this.path} is corrupt`, { cause: err });
     }
+    if (data.binding !== this.binding) throw new ForeignMetadata(this.path);
+    return data;
   }
 
-  write(data: JobMetadata): void {
+  /** Writes a new file; fails when one exists. */
+  create(data: Omit<JobMetadata, "version" | "binding">): void {
+    this.write(data, (temp) => linkSync(temp, this.path));
+  }
+
+  /** Replaces this job's file (read() has confirmed it is this job's). */
+  update(data: Omit<JobMetadata, "version" | "binding">): void {
+    this.write(data, (temp) => renameSync(temp, this.path));
+  }
+
+  private write(data: Omit<JobMetadata, "version" | "binding">, place: (temp: string) => void): void {
+    const temp = `${this.path}.${process.pid}.tmp`;
     try {
       mkdirSync(this.directory, { recursive: true, mode: 0o700 });
       if ((statSync(this.directory).mode & 0o077) !== 0) chmodSync(this.directory, 0o700);
-      const temp = `${this.path}.${process.pid}.tmp`;
       rmSync(temp, { force: true });
       const fd = openSync(temp, "wx", 0o600);
       try {
-        writeSync(fd, JSON.stringify(data, null, 2));
+        const record: JobMetadata = { ...data, version: 2, binding: this.binding };
+        writeSync(fd, JSON.stringify(record, null, 2));
         fsyncSync(fd);
       } finally {
         closeSync(fd);
       }
-      renameSync(temp, this.path);
+      place(temp);
     } catch (err) {
       throw new SystemFailure(`cannot write job metadata ${this.path}`, { cause: err });
+    } finally {
+      removeQuietly(temp);
     }
   }
 
   /** Deletes the file; true if there was one. */
   remove(): boolean {
     const existed = existsSync(this.path);
-    rmSync(this.path, { force: true });
+    try {
+      rmSync(this.path, { force: true });
+    } catch (err) {
+      throw new SystemFailure(`cannot delete job metadata ${this.path}`, { cause: err });
+    }
     return existed;
   }
 }

@@ -5,7 +5,7 @@
 import { describeError, SystemFailure } from "../errors";
 import { Job, startedByFor } from "../job";
 import { Logger } from "../log";
-import { MetadataStore } from "../metadata";
+import { ForeignMetadata, MetadataStore } from "../metadata";
 import { EcsPort, Print } from "../ports";
 import { Settings } from "../settings";
 
@@ -27,6 +27,7 @@ export function cleanupReason(job: Pick<Job, "id">): string {
  * Stops the task named in the metadata first (the one cleanup knows for sure), then every task with the job's
  * startedBy. Every stop is attempted; errors are collected and reported together at the end. The metadata file
  * (it holds the key) is deleted once its task is stopped or gone, and kept otherwise so a later cleanup can retry.
+ * A metadata file of another job is a failure before anything is stopped.
  */
 export async function runCleanupStage(deps: CleanupDeps): Promise<void> {
   const { settings, job, ecs, print, log, signal } = deps;
@@ -36,6 +37,7 @@ export async function runCleanupStage(deps: CleanupDeps): Promise<void> {
   try {
     record = deps.metadata.read();
   } catch (err) {
+    if (err instanceof ForeignMetadata) throw err;
     corrupt = true;
     log.warn("ignoring unreadable job metadata", { error: describeError(err) });
     print(`Ignoring unreadable job metadata ${deps.metadata.path}; looking for tasks started by ${startedBy}`);

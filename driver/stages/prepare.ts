@@ -7,7 +7,7 @@ import { throwIfCancelled } from "../clock";
 import { Cancelled, describeError, SystemFailure } from "../errors";
 import { Job, JobOverrides, startedByFor, taskTags } from "../job";
 import { Logger } from "../log";
-import { JobMetadata, MetadataStore } from "../metadata";
+import { ForeignMetadata, MetadataStore } from "../metadata";
 import { Clock, EcsPort, Print, RunTaskInput, SshPort, TaskView } from "../ports";
 import { Settings } from "../settings";
 import { SshError } from "../sshError";
@@ -129,8 +129,7 @@ export async function runPrepareStage(deps: PrepareDeps): Promise<void> {
   }
   const taskArn = result.taskArn;
   print(`Task ${taskArn}`);
-  const record: JobMetadata = {
-    version: 1,
+  const record = {
     cluster,
     taskArn,
     startedBy: input.startedBy ?? "",
@@ -140,14 +139,14 @@ export async function runPrepareStage(deps: PrepareDeps): Promise<void> {
   };
 
   try {
-    metadata.write(record);
+    metadata.create(record);
     throwIfCancelled(signal);
     const task = await waitForRunning(deps, taskArn, started);
     const host = await taskAddress(deps, task);
     const target = { host, port: settings.ssh.port, username: settings.ssh.username, privateKey: keys.privateKey };
     const sshStarted = clock.now();
     const hostKey = await waitForSsh(deps, taskArn, target);
-    metadata.write({ ...record, host, port: target.port, username: target.username, hostKey });
+    metadata.update({ ...record, host, port: target.port, username: target.username, hostKey });
     print(
       `SSH ready at ${host}:${target.port} after ${seconds(clock.now() - sshStarted)} (host key ${fingerprint(hostKey)})`,
     );
@@ -169,15 +168,19 @@ function removeQuietly(deps: PrepareDeps): void {
 
 /**
  * A retried prepare (gitlab-runner retries system failures) must not leave an earlier attempt's task running: the
- * ARN in the old metadata, and every task with this job's startedBy (an attempt killed during RunTask wrote no
- * metadata). Failures here are warnings: cleanup looks for the same tasks again.
+ * ARN in this job's old metadata, and every task with this job's startedBy (an attempt killed during RunTask wrote no
+ * metadata). Failures to stop are warnings: those tasks carry the job's startedBy, so cleanup finds them again. The
+ * old file is then deleted, so that this attempt creates its own; another job's file stops the stage untouched.
  */
 async function stopPreviousAttempt(deps: PrepareDeps): Promise<void> {
   const { ecs, log, settings } = deps;
   let previous;
+  let unreadable = false;
   try {
     previous = deps.metadata.read();
   } catch (err) {
+    if (err instanceof ForeignMetadata) throw err;
+    unreadable = true;
     log.warn("replacing unreadable job metadata", { error: describeError(err) });
   }
   const bound = (): AbortSignal => AbortSignal.timeout(deps.stopTimeoutMs ?? 10_000);
@@ -201,6 +204,7 @@ async function stopPreviousAttempt(deps: PrepareDeps): Promise<void> {
       });
     }
   }
+  if (previous || unreadable) deps.metadata.remove();
 }
 
 /** Stops the task after a failure or cancellation; true when it is stopped (or gone). */

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { version } from "../../package.json";
-import { metadataFileName } from "../../driver/job";
+import { jobFromPayload } from "../../driver/job";
 import { MetadataStore } from "../../driver/metadata";
 import { generateEd25519KeyPair } from "../../driver/ssh";
 import { EcsEmulator, startEcsEmulator } from "../support/ecsEmulator";
@@ -19,6 +19,7 @@ import { missingCommand, missingRoot, skipUnlessAvailable } from "../support/req
 const BUNDLE = "dist/driver/fargate.js";
 const SYSTEM = 7;
 const BUILD = 9;
+const JOB_PAYLOAD = JSON.stringify({ id: 1234, token: "job-token-1234", job_info: { project_id: 5 } });
 
 interface Result {
   code: number | null;
@@ -74,11 +75,15 @@ Port = 22
   });
 
   const jobEnv = {
+    JOB_RESPONSE_FILE: "",
     CUSTOM_ENV_CI_JOB_ID: "1234",
-    CUSTOM_ENV_CI_RUNNER_SHORT_TOKEN: "abcd1234",
     SYSTEM_FAILURE_EXIT_CODE: String(SYSTEM),
     BUILD_FAILURE_EXIT_CODE: String(BUILD),
   };
+  beforeEach(() => {
+    jobEnv.JOB_RESPONSE_FILE = join(dir, "response.json");
+    writeFileSync(jobEnv.JOB_RESPONSE_FILE, JOB_PAYLOAD, { mode: 0o600 });
+  });
 
   function start(args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): ChildProcess {
     const child = spawn(process.execPath, [...nodeArgs, BUNDLE, ...args], {
@@ -142,10 +147,13 @@ Port = 22
     assert.equal(result.stderr, `ERROR: ${configPath}: Fargate.Cluster is required\n`);
   });
 
-  it("missing job variables and arguments exit SYSTEM_FAILURE naming them", async () => {
-    const noJob = await cli(["--config", configPath, "custom", "prepare"], { SYSTEM_FAILURE_EXIT_CODE: "7" });
+  it("a missing job payload and missing arguments exit SYSTEM_FAILURE naming them", async () => {
+    const noJob = await cli(["--config", configPath, "custom", "prepare"], {
+      SYSTEM_FAILURE_EXIT_CODE: "7",
+      CUSTOM_ENV_CI_JOB_ID: "1234",
+    });
     assert.equal(noJob.code, SYSTEM);
-    assert.match(noJob.stderr, /^ERROR: environment variable CUSTOM_ENV_CI_JOB_ID is not set/);
+    assert.match(noJob.stderr, /^ERROR: JOB_RESPONSE_FILE is not set/);
     const noScript = await cli(["--config", configPath, "custom", "run"], jobEnv);
     assert.equal(noScript.code, SYSTEM);
     assert.match(noScript.stderr, /run needs script_path and stage_name/);
@@ -169,12 +177,10 @@ Port = 22
       sshd = await startLocalSshd();
       const keys = generateEd25519KeyPair("cli-test");
       sshd.authorize(keys.publicKey);
-      const job = { id: "1234", runnerShortToken: "abcd1234" };
-      new MetadataStore(join(dir, "metadata"), metadataFileName(job)).write({
-        version: 1,
+      new MetadataStore(join(dir, "metadata"), jobFromPayload(JOB_PAYLOAD, "payload")).create({
         cluster: "ci",
         taskArn: "arn:aws:ecs:eu-west-1:123456789012:task/ci/0123",
-        startedBy: "gl-abcd1234-1234",
+        startedBy: "gitlab-job-1234",
         jobId: "1234",
         privateKey: keys.privateKey,
         createdAt: new Date().toISOString(),

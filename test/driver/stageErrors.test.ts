@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Cancelled, SystemFailure } from "../../driver/errors";
-import { Job, metadataFileName } from "../../driver/job";
+import { Job } from "../../driver/job";
 import { createLogger } from "../../driver/log";
 import { JobMetadata, MetadataStore } from "../../driver/metadata";
 import { Clock, EcsPort, RunTaskResult, SshPort, TaskView } from "../../driver/ports";
@@ -92,7 +92,7 @@ const refused = () => Promise.reject(new SshError("refused", "SSH connection to 
 const keyRefused = () => Promise.reject(new SshError("auth", `sshd at 10.0.0.5:22 refused the job's key`));
 
 describe("driver stage error paths (injected ports)", () => {
-  const job: Job = { id: "77", runnerShortToken: "tok" };
+  const job: Job = { id: "77", binding: "b1nd1ng-77" };
   const log = createLogger("error", "text", () => undefined);
   let dir: string;
   let lines: string[];
@@ -124,7 +124,7 @@ SSHReady = 20
     );
   }
 
-  const storeFor = (settings: Settings) => new MetadataStore(settings.metadataDirectory, metadataFileName(job));
+  const storeFor = (settings: Settings) => new MetadataStore(settings.metadataDirectory, job);
 
   function prepare(settings: Settings, ssh: SshPort = new ScriptedSsh(async () => HOST_KEY)) {
     return runPrepareStage({
@@ -148,11 +148,10 @@ SSHReady = 20
     return runCleanupStage({ settings, job, ecs, metadata: storeFor(settings), print: (l) => lines.push(l), log });
   }
 
-  const record = (extra: Partial<JobMetadata> = {}): JobMetadata => ({
-    version: 1,
+  const record = (extra: Partial<JobMetadata> = {}): Omit<JobMetadata, "version" | "binding"> => ({
     cluster: "ci",
     taskArn: OLD_TASK,
-    startedBy: "gl-tok-77",
+    startedBy: "gitlab-job-77",
     jobId: "77",
     privateKey: "PRIVATE",
     createdAt: "2026-01-01T00:00:00.000Z",
@@ -260,7 +259,7 @@ SSHReady = 20
     it("replaces corrupt metadata of an earlier attempt and still stops that attempt's tasks by startedBy", async () => {
       const settings = settingsFor();
       const store = storeFor(settings);
-      store.write(record());
+      store.update(record());
       writeFileSync(store.path, "{corrupt");
       ecs.listed = [OLD_TASK];
       await prepare(settings);
@@ -271,7 +270,7 @@ SSHReady = 20
 
     it("a retried prepare stops the old metadata's task and every task listed by startedBy, once each", async () => {
       const settings = settingsFor();
-      storeFor(settings).write(record());
+      storeFor(settings).update(record());
       ecs.listed = [OLD_TASK, `${OLD_TASK}-2`];
       await prepare(settings);
       assert.deepEqual(
@@ -284,7 +283,7 @@ SSHReady = 20
 
     it("a failing ListTasks or StopTask of an earlier attempt is a warning, not a failed prepare", async () => {
       const settings = settingsFor();
-      storeFor(settings).write(record());
+      storeFor(settings).update(record());
       ecs.listed = new SystemFailure("ECS ListTasks failed: AccessDeniedException");
       ecs.stopFailures.set(OLD_TASK, new SystemFailure("ECS StopTask failed: ThrottlingException"));
       await prepare(settings);
@@ -295,7 +294,7 @@ SSHReady = 20
   describe("cleanup", () => {
     it("stops the known task before asking ListTasks, and deletes the metadata", async () => {
       const settings = settingsFor();
-      storeFor(settings).write(record());
+      storeFor(settings).update(record());
       ecs.listed = [OLD_TASK, TASK];
       await cleanup(settings);
       assert.deepEqual(ecs.calls, [`StopTask ${OLD_TASK}`, "ListTasks", `StopTask ${TASK}`]);
@@ -305,7 +304,7 @@ SSHReady = 20
 
     it("a failing ListTasks is only a warning when the metadata named the task", async () => {
       const settings = settingsFor();
-      storeFor(settings).write(record());
+      storeFor(settings).update(record());
       ecs.listed = new SystemFailure("ECS ListTasks failed: ThrottlingException: Rate exceeded");
       await cleanup(settings);
       assert.deepEqual(ecs.stops, [{ arn: OLD_TASK, reason: "GitLab job 77: cleanup" }]);
@@ -320,7 +319,7 @@ SSHReady = 20
 
     it("stops every task even when one stop fails, reports all failures, and keeps the metadata", async () => {
       const settings = settingsFor();
-      storeFor(settings).write(record());
+      storeFor(settings).update(record());
       ecs.listed = [`${OLD_TASK}-2`, `${OLD_TASK}-3`];
       ecs.stopFailures.set(OLD_TASK, new SystemFailure("ECS StopTask failed: A"));
       ecs.stopFailures.set(`${OLD_TASK}-2`, new SystemFailure("ECS StopTask failed: B"));
@@ -334,7 +333,7 @@ SSHReady = 20
 
     it("deletes the metadata once the known task is stopped, even if another listed task could not be", async () => {
       const settings = settingsFor();
-      storeFor(settings).write(record());
+      storeFor(settings).update(record());
       ecs.listed = [`${OLD_TASK}-2`];
       ecs.stopFailures.set(`${OLD_TASK}-2`, new SystemFailure("ECS StopTask failed: B"));
       await rejectsWith(cleanup(settings), /ECS StopTask failed: B/);
@@ -344,7 +343,7 @@ SSHReady = 20
     it("with corrupt metadata, stops the job's tasks by startedBy and deletes the file", async () => {
       const settings = settingsFor();
       const store = storeFor(settings);
-      store.write(record());
+      store.update(record());
       writeFileSync(store.path, "{corrupt");
       ecs.listed = [OLD_TASK];
       await cleanup(settings);
@@ -377,19 +376,63 @@ SSHReady = 20
     it("fails when the metadata has no address or no host key yet", async () => {
       const settings = settingsFor();
       const address = { host: "10.0.0.5", port: 22, username: "root", hostKey: HOST_KEY };
-      storeFor(settings).write(record({ ...address, host: undefined }));
+      storeFor(settings).update(record({ ...address, host: undefined }));
       await rejectsWith(run(settings), /has no SSH address yet: prepare did not finish/);
-      storeFor(settings).write(record({ ...address, hostKey: undefined }));
+      storeFor(settings).update(record({ ...address, hostKey: undefined }));
       await rejectsWith(run(settings), /has no SSH address yet/);
     });
 
     it("fails naming the script when it cannot be read", async () => {
       const settings = settingsFor();
-      storeFor(settings).write(record({ host: "10.0.0.5", port: 22, username: "root", hostKey: HOST_KEY }));
+      storeFor(settings).update(record({ host: "10.0.0.5", port: 22, username: "root", hostKey: HOST_KEY }));
       const missing = join(dir, "gone.sh");
       await rejectsWith(run(settings, missing), new RegExp(`cannot read the step_script script ${missing}`));
       assert.equal(existsSync(missing), false);
       assert.equal(readFileSync(storeFor(settings).path, "utf8").includes(HOST_KEY), true, "metadata untouched");
+    });
+  });
+  describe("a metadata file written for another job with the same id", () => {
+    const otherJob: Job = { id: "77", binding: "another-jobs-binding" };
+    const writeOthers = (settings: Settings) =>
+      new MetadataStore(settings.metadataDirectory, otherJob).update(
+        record({ host: "10.0.0.9", port: 22, username: "root", hostKey: HOST_KEY }),
+      );
+
+    it("prepare fails before starting a task and leaves the file and its task alone", async () => {
+      const settings = settingsFor();
+      writeOthers(settings);
+      const before = readFileSync(storeFor(settings).path, "utf8");
+      await rejectsWith(prepare(settings), /belongs to another job/);
+      assert.deepEqual(ecs.calls, []);
+      assert.equal(readFileSync(storeFor(settings).path, "utf8"), before);
+    });
+
+    it("cleanup fails without stopping anything and keeps the file", async () => {
+      const settings = settingsFor();
+      writeOthers(settings);
+      ecs.listed = [OLD_TASK];
+      await rejectsWith(cleanup(settings), /belongs to another job/);
+      assert.deepEqual(ecs.calls, []);
+      assert.equal(existsSync(storeFor(settings).path), true);
+    });
+
+    it("run refuses to use its address and key", async () => {
+      const settings = settingsFor();
+      writeOthers(settings);
+      const script = join(dir, "script.sh");
+      writeFileSync(script, "true\n");
+      const ssh = new ScriptedSsh(async () => HOST_KEY);
+      await rejectsWith(
+        runRunStage({
+          scriptPath: script,
+          stageName: "step_script",
+          metadata: storeFor(settings),
+          ssh,
+          out: { stdout: process.stdout, stderr: process.stderr },
+          signal: new AbortController().signal,
+        }),
+        /belongs to another job/,
+      );
     });
   });
 });

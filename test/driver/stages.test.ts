@@ -11,7 +11,7 @@ import { Writable } from "node:stream";
 import { systemClock } from "../../driver/clock";
 import { createEcsPort } from "../../driver/ecs";
 import { BuildFailure, Cancelled, SystemFailure } from "../../driver/errors";
-import { Job, jobOverrides, metadataFileName, startedByFor } from "../../driver/job";
+import { Job, jobOverrides, startedByFor } from "../../driver/job";
 import { createLogger } from "../../driver/log";
 import { MetadataStore } from "../../driver/metadata";
 import { parseSettings, Settings } from "../../driver/settings";
@@ -41,7 +41,7 @@ describe("driver stages through the AWS SDK, the ECS emulator and a real sshd", 
   let dir: string;
   let lines: string[];
   const savedEnv: Record<string, string | undefined> = {};
-  const job: Job = { id: "42", runnerShortToken: "t0ken", pipelineId: "7", projectPath: "group/app" };
+  const job: Job = { id: "42", binding: "b1nd1ng-42", pipelineId: "7", project: "group/app" };
   const log = createLogger("error", "text", () => undefined);
 
   before(async function () {
@@ -106,7 +106,7 @@ SSHReady = 5
   }
 
   function metadataFor(settings: Settings): MetadataStore {
-    return new MetadataStore(settings.metadataDirectory, metadataFileName(job));
+    return new MetadataStore(settings.metadataDirectory, job);
   }
 
   async function prepare(
@@ -181,7 +181,6 @@ Weight = 1`);
       "gitlab:project": "group/app",
       "gitlab:pipeline": "7",
       "gitlab:job": "42",
-      "gitlab:runner": "t0ken",
     });
     const overrides = task.overrides as { cpu?: string; memory?: string; containerOverrides: { name: string }[] };
     assert.equal(overrides.cpu, "512");

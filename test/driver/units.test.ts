@@ -12,7 +12,14 @@ import {
   SystemFailure,
 } from "../../driver/errors";
 import { validateTaskSize } from "../../driver/fargateSizes";
-import { isAllowedTaskDefinition, jobFromEnv, jobOverrides, startedByFor, taskTags } from "../../driver/job";
+import {
+  isAllowedTaskDefinition,
+  jobFromPayload,
+  jobOverrides,
+  readJob,
+  startedByFor,
+  taskTags,
+} from "../../driver/job";
 import { formatLogLine } from "../../driver/log";
 import { parseArgs } from "../../driver/main";
 import { MetadataStore } from "../../driver/metadata";
@@ -215,43 +222,68 @@ anything = "goes"
 });
 
 describe("driver job identity, startedBy and tags", () => {
-  const env = {
-    CUSTOM_ENV_CI_JOB_ID: "987654321",
-    CUSTOM_ENV_CI_RUNNER_SHORT_TOKEN: "t3sT_tok",
-    CUSTOM_ENV_CI_PIPELINE_ID: "55",
-    CUSTOM_ENV_CI_PROJECT_PATH: "group/sub/app",
-  };
+  const payload = (fields: Record<string, unknown>) =>
+    JSON.stringify({
+      id: 987654321,
+      token: "job-token-1",
+      job_info: { pipeline_id: 55, project_id: 12, project_full_path: "group/sub/app" },
+      ...fields,
+    });
 
-  it("derives startedBy from the runner token and job id", () => {
-    assert.equal(startedByFor(jobFromEnv(env)), "gl-t3sT_tok-987654321");
+  it("takes the job's id, pipeline and project from the payload gitlab-runner wrote", () => {
+    const job = jobFromPayload(payload({}), "response.json");
+    assert.equal(job.id, "987654321");
+    assert.equal(job.pipelineId, "55");
+    assert.equal(job.project, "group/sub/app");
+    assert.equal(startedByFor(job), "gitlab-job-987654321");
   });
 
-  it("keeps startedBy within ECS's 36 allowed characters for long tokens and ids, keeping the job id", () => {
-    const job = { id: "12345678901234567890", runnerShortToken: "glrt-AbCdEfGhIjKlMnOpQrStUvWxYz" };
-    const value = startedByFor(job);
+  it("ignores job variables that claim another job's identity", () => {
+    const variables = [
+      { key: "CI_JOB_ID", value: "987654321" },
+      { key: "CI_JOB_ID", value: "1" },
+      { key: "CI_PIPELINE_ID", value: "2" },
+      { key: "CI_PROJECT_PATH", value: "victim/app" },
+    ];
+    const job = jobFromPayload(payload({ variables }), "response.json");
+    assert.deepEqual([job.id, job.pipelineId, job.project], ["987654321", "55", "group/sub/app"]);
+  });
+
+  it("binds the job to its id and token: another token or another id gives another binding", () => {
+    const binding = jobFromPayload(payload({}), "r").binding;
+    assert.equal(jobFromPayload(payload({}), "r").binding, binding, "stable across stages");
+    assert.notEqual(jobFromPayload(payload({ token: "job-token-2" }), "r").binding, binding);
+    assert.notEqual(jobFromPayload(payload({ id: 987654322 }), "r").binding, binding);
+  });
+
+  it("falls back to the project id when GitLab sends no project path", () => {
+    const job = jobFromPayload(payload({ job_info: { project_id: 12 } }), "r");
+    assert.equal(job.project, "12");
+    assert.equal(job.pipelineId, undefined);
+  });
+
+  it("keeps startedBy within ECS's 36 allowed characters for the longest job ids", () => {
+    const value = startedByFor({ id: "12345678901234567890" });
     assert.ok(value.length <= 36, value);
     assert.match(value, /^[A-Za-z0-9_/-]+$/);
-    assert.ok(value.endsWith("-12345678901234567890"));
-    assert.notEqual(startedByFor({ ...job, id: "12345678901234567891" }), value);
   });
 
-  it("names the missing or malformed variable", () => {
-    expectFailure(() => jobFromEnv({ ...env, CUSTOM_ENV_CI_JOB_ID: "" }), /CUSTOM_ENV_CI_JOB_ID is not set/);
-    expectFailure(
-      () => jobFromEnv({ ...env, CUSTOM_ENV_CI_JOB_ID: "12a" }),
-      /CUSTOM_ENV_CI_JOB_ID must be a job number/,
-    );
-    expectFailure(() => jobFromEnv({ CUSTOM_ENV_CI_JOB_ID: "1" }), /CUSTOM_ENV_CI_RUNNER_SHORT_TOKEN is not set/);
+  it("names the payload file when it is missing, unreadable or has no job id", () => {
+    expectFailure(() => readJob({}), /JOB_RESPONSE_FILE is not set/);
+    expectFailure(() => readJob({ JOB_RESPONSE_FILE: "/nonexistent/response.json" }), /cannot read the job payload/);
+    expectFailure(() => jobFromPayload("{", "r.json"), /job payload r\.json is not JSON/);
+    expectFailure(() => jobFromPayload(payload({ id: "12a" }), "r.json"), /job payload r\.json has no job id/);
+    expectFailure(() => jobFromPayload(payload({ id: 0 }), "r.json"), /has no job id/);
   });
 
-  it("tags tasks with project, pipeline, job and runner, cleaned for AWS, after the configured tags", () => {
-    const tags = taskTags({ ...jobFromEnv(env), projectPath: "group/app (copy)" }, { team: "x", "gitlab:job": "mine" });
+  it("tags tasks with project, pipeline and job, cleaned for AWS, after the configured tags", () => {
+    const job = { ...jobFromPayload(payload({}), "r"), project: "group/app (copy)" };
+    const tags = taskTags(job, { team: "x", "gitlab:job": "mine" });
     assert.deepEqual(tags, [
       { key: "team", value: "x" },
       { key: "gitlab:job", value: "mine" },
       { key: "gitlab:project", value: "group/app _copy_" },
       { key: "gitlab:pipeline", value: "55" },
-      { key: "gitlab:runner", value: "t3sT_tok" },
     ]);
   });
 });
@@ -419,7 +451,7 @@ describe("driver RunTask request and task reasons", () => {
     `[Fargate]\nCluster = "c"\nSubnets = ["subnet-0a0a0a0a", "subnet-0b0b0b0b"]\nTaskDefinition = "ci:3"\nEnablePublicIP = true\n`,
     "f.toml",
   );
-  const job = { id: "9", runnerShortToken: "tok" };
+  const job = { id: "9", binding: "b" };
 
   it("builds the awsvpc request with the key override, startedBy and no strategy/platform when unset", () => {
     const input = buildRunTaskInput(settings, job, { taskDefinition: "ci:3", size: {} }, "ssh-ed25519 AAA k");
@@ -433,13 +465,13 @@ describe("driver RunTask request and task reasons", () => {
     assert.deepEqual(input.overrides?.containerOverrides, [
       { name: "ci-coordinator", environment: [{ name: "SSH_PUBLIC_KEY", value: "ssh-ed25519 AAA k" }] },
     ]);
-    assert.equal(input.startedBy, "gl-tok-9");
+    assert.equal(input.startedBy, "gitlab-job-9");
     assert.equal("capacityProviderStrategy" in input, false);
     assert.equal("platformVersion" in input, false);
     assert.equal("launchType" in input, false, "the cluster's default capacity provider strategy decides");
   });
 
-  it("sends at most 50 countable tags: the driver's 4 and the 46 allowed Fargate.Tags, none propagated", () => {
+  it("sends at most 50 countable tags: the driver's 3 and the 46 allowed Fargate.Tags, none propagated", () => {
     const tags = Object.fromEntries(Array.from({ length: 46 }, (_, i) => [`k${i}`, "v"]));
     const full = parseSettings(
       `[Fargate]\nCluster = "c"\nSubnet = "subnet-0a0a0a0a"\nTaskDefinition = "ci:3"\n[Fargate.Tags]\n${Object.keys(
@@ -451,11 +483,11 @@ describe("driver RunTask request and task reasons", () => {
     );
     const input = buildRunTaskInput(
       full,
-      { id: "9", runnerShortToken: "tok", pipelineId: "1", projectPath: "g/p", runnerId: "3" },
+      { id: "9", binding: "b", pipelineId: "1", project: "g/p" },
       { taskDefinition: "ci:3", size: {} },
       "k",
     );
-    assert.equal(input.tags?.length, 50);
+    assert.equal(input.tags?.length, 49);
     assert.equal(input.propagateTags, undefined, "propagated task-definition tags would push the task past 50");
     assert.equal(input.enableECSManagedTags, true, "aws:ecs:* tags do not count against the limit");
   });
@@ -567,40 +599,55 @@ describe("driver metadata file", () => {
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), "driver-meta-"))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+  const job = { id: "1", binding: "binding-of-job-1" };
   const record = {
-    version: 1 as const,
     cluster: "c",
     taskArn: "arn:t",
-    startedBy: "gl-t-1",
+    startedBy: "gitlab-job-1",
     jobId: "1",
     privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----",
     createdAt: "2026-01-01T00:00:00.000Z",
   };
 
   it("writes atomically with mode 0600 in a 0700 directory, replaces, reads back and removes", () => {
-    const store = new MetadataStore(join(dir, "meta"), "gl-t-1.json");
+    const store = new MetadataStore(join(dir, "meta"), job);
     assert.equal(store.read(), undefined);
-    store.write(record);
-    store.write({ ...record, host: "10.0.0.1" });
+    store.create(record);
+    store.update({ ...record, host: "10.0.0.1" });
     assert.equal(statSync(store.path).mode & 0o777, 0o600);
     assert.equal(statSync(join(dir, "meta")).mode & 0o777, 0o700);
-    assert.deepEqual(readdirSync(join(dir, "meta")), ["gl-t-1.json"], "no temp files left");
+    assert.deepEqual(readdirSync(join(dir, "meta")), ["gitlab-job-1.json"], "no temp files left");
     assert.equal(store.read()?.host, "10.0.0.1");
     assert.equal(store.remove(), true);
     assert.equal(store.remove(), false);
+  });
+
+  it("creates a file only when none exists, leaving the existing one as it was", () => {
+    const store = new MetadataStore(dir, job);
+    store.create(record);
+    expectFailure(() => store.create({ ...record, taskArn: "arn:other" }), /cannot write job metadata/);
+    assert.equal(store.read()?.taskArn, "arn:t");
+    assert.deepEqual(readdirSync(dir), ["gitlab-job-1.json"], "no temp files left");
+  });
+
+  it("refuses a file another job wrote under the same name", () => {
+    new MetadataStore(dir, { id: "1", binding: "another-job" }).create(record);
+    expectFailure(() => new MetadataStore(dir, job).read(), /belongs to another job/);
   });
 
   it("tightens an existing directory that is open to group or others to 0700", () => {
     const shared = join(dir, "shared");
     mkdirSync(shared, { mode: 0o755 });
     chmodSync(shared, 0o755); // regardless of the umask
-    new MetadataStore(shared, "gl-t-1.json").write(record);
+    new MetadataStore(shared, job).create(record);
     assert.equal(statSync(shared).mode & 0o777, 0o700);
   });
 
-  it("names a corrupt file", () => {
-    const store = new MetadataStore(dir, "x.json");
+  it("names a corrupt file, and an older driver's file counts as corrupt", () => {
+    const store = new MetadataStore(dir, job);
     writeFileSync(store.path, "{not json");
-    expectFailure(() => store.read(), /job metadata .*x\.json is corrupt/);
+    expectFailure(() => store.read(), /job metadata .*gitlab-job-1\.json is corrupt/);
+    writeFileSync(store.path, JSON.stringify({ ...record, version: 1 }));
+    expectFailure(() => store.read(), /is corrupt/);
   });
 });

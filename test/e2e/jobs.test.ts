@@ -5,7 +5,12 @@
  */
 import { strict as assert } from "node:assert";
 import { existsSync, rmSync } from "node:fs";
-import { BUILD_FAILURE_EXIT_CODE, runDriverStage, SYSTEM_FAILURE_EXIT_CODE } from "../support/customExecutorHarness";
+import {
+  BUILD_FAILURE_EXIT_CODE,
+  JobResult,
+  runDriverStage,
+  SYSTEM_FAILURE_EXIT_CODE,
+} from "../support/customExecutorHarness";
 import { EmulatedTask } from "../support/ecsEmulator";
 import { LocalFargate, LocalFargateOptions, startLocalFargate } from "../support/localFargate";
 import { taskHostUnsupportedReason } from "../support/netnsTaskHost";
@@ -241,6 +246,58 @@ describe("end to end: jobs through the driver, the ECS emulator and real sshd ta
     assert.ok(local.emulator.calls.some((call) => call.action === "DescribeNetworkInterfaces"));
     assertNothingLeft(local);
   });
+
+  for (const spooferFirst of [false, true]) {
+    it(`a job that sets CI_JOB_ID to a running job's id gets its own task and leaves the other alone (${
+      spooferFirst ? "spoofer prepares first" : "victim prepares first"
+    })`, async function () {
+      this.timeout(180_000);
+      const local = await start();
+      const victimId = jobId();
+      const spooferId = jobId();
+      const victim = {
+        jobId: victimId,
+        pipelineId: 71,
+        projectPath: "team/victim",
+        script: ['echo "host=$(hostname)"'],
+      };
+      const spoofer = {
+        jobId: spooferId,
+        pipelineId: 72,
+        projectPath: "evil/spoofer",
+        script: ['echo "host=$(hostname)"'],
+        // Job variables come after the predefined ones and win in CUSTOM_ENV_*.
+        variables: { CI_JOB_ID: String(victimId), CI_PIPELINE_ID: "71", CI_PROJECT_PATH: "team/victim" },
+      };
+      const [first, second] = spooferFirst ? [spoofer, victim] : [victim, spoofer];
+      // The second job runs whole while the first sits between its prepare and its run stages.
+      let secondResult: JobResult | undefined;
+      const firstResult = await local.runJob(first, {
+        afterPrepare: async () => {
+          secondResult = await local.runJob(second);
+        },
+      });
+      const results = new Map([
+        [first.jobId, firstResult],
+        [second.jobId, secondResult],
+      ]);
+      const launched = local.taskHost.history().map((task) => task.hostname);
+      const tasks = local.emulator.tasks();
+      assert.equal(tasks.length, 2, "one task per job");
+      [first, second].forEach((spec, index) => {
+        const result = results.get(spec.jobId);
+        assert.equal(result?.status, "success", result?.log);
+        assert.match(result?.log ?? "", new RegExp(`host=${launched[index]}\\b`), "the job ran on its own task");
+        assert.equal(tasks[index].stoppedReason, `GitLab job ${spec.jobId}: cleanup`, "stopped by its own cleanup");
+        const tag = (key: string) => tasks[index].tags.find((t) => t.key === key)?.value;
+        assert.equal(tag("gitlab:job"), String(spec.jobId));
+        assert.equal(tag("gitlab:pipeline"), String(spec.pipelineId));
+        assert.equal(tag("gitlab:project"), spec.projectPath);
+      });
+      assertNothingLeft(local);
+      assert.deepEqual(local.metadataFiles(), []);
+    });
+  }
 
   it("20 concurrent jobs all succeed, each in its own task, and nothing is left", async function () {
     this.timeout(300_000);

@@ -7,6 +7,7 @@
  * It collects the job log (stdout+stderr of prepare and run) with runner-style section headers.
  */
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -167,6 +168,28 @@ function jobVariables(spec: JobSpec, shortToken: string, buildsDir: string): Rec
   };
 }
 
+/**
+ * The job payload gitlab-runner writes to JOB_RESPONSE_FILE: what GitLab sent, which a job cannot change. Its
+ * variables list the predefined ones first and the job's own after them, duplicates included, as GitLab sends them.
+ */
+function jobPayload(spec: JobSpec, shortToken: string, buildsDir: string): Record<string, unknown> {
+  const own = jobVariables({ ...spec, variables: undefined }, shortToken, buildsDir);
+  const listed = [...Object.entries(own), ...Object.entries(spec.variables ?? {})];
+  return {
+    id: spec.jobId,
+    token: `job-token-${spec.jobId}-${randomBytes(8).toString("hex")}`,
+    job_info: {
+      name: own.CI_JOB_NAME,
+      stage: own.CI_JOB_STAGE,
+      pipeline_id: Number(own.CI_PIPELINE_ID),
+      project_id: Number(own.CI_PROJECT_ID),
+      project_full_path: own.CI_PROJECT_PATH,
+    },
+    variables: listed.map(([key, value]) => ({ key, value, public: true })),
+    steps: [{ name: "script", script: spec.script, when: "on_success" }],
+  };
+}
+
 /** The script gitlab-runner would generate for a sub-stage (bash), simplified: no GitLab to fetch from here. */
 export function stageScript(stage: string, context: JobContext): string {
   const lines = ["#!/usr/bin/env bash", "set -eo pipefail", "set +o noclobber"];
@@ -306,17 +329,10 @@ export async function runJob(spec: JobSpec, options: HarnessOptions): Promise<Jo
   let cleanupNeeded = false;
   try {
     // config: one JSON object on stdout.
-    let variables = jobVariables(spec, shortToken, options.defaultBuildsDir ?? "/tmp/builds");
+    const defaultBuildsDir = options.defaultBuildsDir ?? "/tmp/builds";
+    let variables = jobVariables(spec, shortToken, defaultBuildsDir);
     for (const [name, value] of Object.entries(variables)) baseEnv[`CUSTOM_ENV_${name}`] = value;
-    writeFileSync(
-      jobResponseFile,
-      JSON.stringify({
-        id: spec.jobId,
-        job_info: { name: variables.CI_JOB_NAME, stage: "test", project_id: 42 },
-        variables: Object.entries(variables).map(([key, value]) => ({ key, value, public: true })),
-        steps: [{ name: "script", script: spec.script, when: "on_success" }],
-      }),
-    );
+    writeFileSync(jobResponseFile, JSON.stringify(jobPayload(spec, shortToken, defaultBuildsDir)), { mode: 0o600 });
     log(`Running with gitlab-runner (custom executor harness)\n  on harness ${shortToken}`);
     const config = await stage("config", ["config"], false);
     if (config.exitCode === 0) {
