@@ -159,7 +159,12 @@ export interface ExternalImageArgs {
   uri: pulumi.Input<string>;
   /**
    * ARN of a Secrets Manager secret with `{"username","password"}` for a private registry (the container's
-   * `repositoryCredentials`). Default: none (public or ECR image).
+   * `repositoryCredentials`). Default: none (public or ECR image), and then the task execution role may read no
+   * secret at all. When given, the execution role may read exactly this secret (`secretsmanager:GetSecretValue`, and
+   * `kms:Decrypt` only through Secrets Manager for this secret), so give the secret's full ARN, with the 6-character
+   * suffix Secrets Manager adds (`arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf`). Wildcards
+   * (`*`, `?`), partial ARNs, secret names and SSM parameters are refused before any resource is created (an ARN
+   * that is a Pulumi Output is checked when it resolves).
    * @see https://docs.aws.amazon.com/AmazonECS/latest/developerguide/private-auth.html
    */
   credentialsSecretArn?: pulumi.Input<string>;

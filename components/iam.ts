@@ -41,6 +41,37 @@ function arn(ctx: AwsContext, service: string, resource: pulumi.Input<string>) {
   return pulumi.interpolate`arn:${ctx.partition}:${service}:${ctx.region}:${ctx.accountId}:${resource}`;
 }
 
+/**
+ * What ECS needs to read a private registry's credentials: GetSecretValue on that one secret, and kms:Decrypt (for a
+ * secret under a customer managed key) only when Secrets Manager asks KMS for that secret. Nothing for SSM:
+ * `repositoryCredentials` takes only a Secrets Manager secret. Pure. The KMS key lives with the secret, so its
+ * account and region come from the secret's ARN (validated: one full secret ARN, no wildcard).
+ */
+export function registryCredentialsStatements(secretArn: pulumi.Output<string>): Statement[] {
+  const [partition, region, account] = [1, 3, 4].map((i) => secretArn.apply((value) => value.split(":")[i]));
+  return [
+    {
+      Sid: "ReadSecrets",
+      Effect: "Allow",
+      Action: ["secretsmanager:GetSecretValue"],
+      Resource: secretArn,
+    },
+    {
+      Sid: "DecryptSecrets",
+      Effect: "Allow",
+      Action: ["kms:Decrypt"],
+      Resource: pulumi.interpolate`arn:${partition}:kms:${region}:${account}:key/*`,
+      Condition: {
+        StringEquals: {
+          "kms:ViaService": pulumi.interpolate`secretsmanager.${region}.amazonaws.com`,
+          // Secrets Manager's encryption context names the secret: the key decrypts this secret and no other.
+          "kms:EncryptionContext:SecretARN": secretArn,
+        },
+      },
+    },
+  ];
+}
+
 export interface TaskRoles {
   execution: aws.iam.Role;
   task: aws.iam.Role;
@@ -75,43 +106,15 @@ export function createTaskRoles(
     },
     opts,
   );
-  // GitLab's private-task guide: secrets for registry credentials and container `secrets`, scoped to this
-  // account and region (and to the one credentials secret when there is one).
-  new aws.iam.RolePolicy(
-    `${name}-execution-secrets`,
-    {
-      role: execution.id,
-      policy: policyJson([
-        {
-          Sid: "ReadSecrets",
-          Effect: "Allow",
-          Action: ["secretsmanager:GetSecretValue"],
-          Resource: credentialsSecretArn ?? arn(ctx, "secretsmanager", "secret:*"),
-        },
-        {
-          Sid: "DecryptSecrets",
-          Effect: "Allow",
-          Action: ["kms:Decrypt"],
-          Resource: arn(ctx, "kms", "key/*"),
-          Condition: {
-            StringEquals: {
-              "kms:ViaService": [
-                pulumi.interpolate`secretsmanager.${ctx.region}.amazonaws.com`,
-                pulumi.interpolate`ssm.${ctx.region}.amazonaws.com`,
-              ],
-            },
-          },
-        },
-        {
-          Sid: "ReadParameters",
-          Effect: "Allow",
-          Action: ["ssm:GetParameters"],
-          Resource: arn(ctx, "ssm", "parameter/*"),
-        },
-      ]),
-    },
-    opts,
-  );
+  // Only with registry credentials may the execution role read a secret, and then only that one (the manager can
+  // pass this role to any task it starts, so a broader grant would be every job's).
+  if (credentialsSecretArn !== undefined) {
+    new aws.iam.RolePolicy(
+      `${name}-execution-secrets`,
+      { role: execution.id, policy: policyJson(registryCredentialsStatements(credentialsSecretArn)) },
+      opts,
+    );
+  }
 
   const task = new aws.iam.Role(
     `${name}-task-role`,

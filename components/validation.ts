@@ -221,10 +221,32 @@ function resolveImage(image: ExternalImageArgs | undefined): ExternalImageArgs |
     fail("jobs.image.uri", "it is required when jobs.image is given");
   }
   const arn = image.credentialsSecretArn;
-  if (typeof arn === "string" && !/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+/.test(arn)) {
-    fail("jobs.image.credentialsSecretArn", `"${arn}" is not a Secrets Manager secret ARN`);
+  if (arn === undefined) return image;
+  const checkedArn = (value: string) => {
+    const problem = credentialsSecretArnProblem(value);
+    if (problem !== undefined) fail("jobs.image.credentialsSecretArn", problem);
+    return value;
+  };
+  if (typeof arn === "string") return { ...image, credentialsSecretArn: checkedArn(arn) };
+  // An ARN only known at deploy time (another resource, stack config) is checked as soon as it resolves.
+  return { ...image, credentialsSecretArn: pulumi.output(arn).apply(checkedArn) };
+}
+
+/**
+ * The execution role may read exactly this ARN, so it must name one Secrets Manager secret in full (ECS takes
+ * registry credentials only from Secrets Manager; IAM matches the full ARN, with the 6-character suffix).
+ */
+function credentialsSecretArnProblem(arn: string): string | undefined {
+  if (/[*?]/.test(arn)) {
+    return `"${arn}" contains a wildcard (* or ?); give the full ARN of the one secret the execution role may read`;
   }
-  return image;
+  if (!/^arn:aws[a-z-]*:secretsmanager:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/.test(arn)) {
+    return `"${arn}" is not a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)`;
+  }
+  if (!/-[A-Za-z0-9]{6}$/.test(arn)) {
+    return `"${arn}" is a partial ARN; give the full ARN, ending in the 6-character suffix Secrets Manager adds`;
+  }
+  return undefined;
 }
 
 function resolvePlatformVersion(version: string | undefined): string {

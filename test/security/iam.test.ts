@@ -118,19 +118,25 @@ function managerGrants(name: string, options: { cache?: boolean } = {}): Grant[]
   return sortedByAction(grants);
 }
 
-/** The execution role's inline grants: secrets of this account and region (or the one credentials secret). */
-function executionGrants(secret = `arn:aws:secretsmanager:${ARN}:secret:*`): Grant[] {
+/**
+ * The execution role's inline grants: nothing without a registry credentials secret; with one, GetSecretValue on
+ * exactly that secret and kms:Decrypt only through Secrets Manager in the secret's region, for that secret.
+ */
+function executionGrants(secret?: string): Grant[] {
+  if (secret === undefined) return [];
   return sortedByAction([
     {
       Effect: "Allow",
       Action: ["kms:Decrypt"],
       Resource: [`arn:aws:kms:${ARN}:key/*`],
       Condition: {
-        StringEquals: { "kms:ViaService": [`secretsmanager.${REGION}.amazonaws.com`, `ssm.${REGION}.amazonaws.com`] },
+        StringEquals: {
+          "kms:ViaService": `secretsmanager.${REGION}.amazonaws.com`,
+          "kms:EncryptionContext:SecretARN": secret,
+        },
       },
     },
     { Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [secret] },
-    { Effect: "Allow", Action: ["ssm:GetParameters"], Resource: [`arn:aws:ssm:${ARN}:parameter/*`] },
   ]);
 }
 
@@ -139,6 +145,9 @@ const VARIANTS: Record<string, Partial<GitLabFargateRunnerArgs>> = {
   iampublic: { network: { taskPlacement: "public" } },
   iamnocache: { cache: { enabled: false } },
   iamextimg: { jobs: { image: { uri: "registry.example.com/ci:1", credentialsSecretArn: CREDENTIALS_SECRET } } },
+  iamextout: {
+    jobs: { image: { uri: "registry.example.com/ci:1", credentialsSecretArn: pulumi.output(CREDENTIALS_SECRET) } },
+  },
   iamjobrole: { jobs: { taskRolePolicyArns: [JOB_POLICY] } },
 };
 
@@ -171,7 +180,6 @@ describe("IAM: the exact permissions of each role", function () {
       "Role iamdefault-execution-role",
       "Role iamdefault-manager-role",
       "Role iamdefault-task-role",
-      "RolePolicy iamdefault-execution-secrets",
       "RolePolicy iamdefault-manager-policy",
       "RolePolicyAttachment iamdefault-execution-managed",
     ]);
@@ -195,16 +203,88 @@ describe("IAM: the exact permissions of each role", function () {
     assert.ok(statements.every((s) => s.Action.every((action) => !action.startsWith("s3:"))));
   });
 
-  it("execution role: AWS's task execution policy plus secrets/KMS/SSM reads scoped to this account and region", () => {
+  it("execution role: AWS's task execution policy only; no secret, parameter or KMS read without a credentials secret", () => {
     const execution = rolesOf("iamdefault")["execution-role"];
     assert.equal(execution.trustedService, "ecs-tasks.amazonaws.com");
     assert.deepEqual(execution.trustCondition, onlyThisAccount);
     assert.deepEqual(execution.managedPolicyArns, [EXECUTION_MANAGED_POLICY]);
     assert.deepEqual(execution.statements, executionGrants());
+    assert.equal(recorder.ofType("iamdefault", "aws:iam/rolePolicy:RolePolicy").length, 1, "only the manager's");
   });
 
-  it("execution role with registry credentials: GetSecretValue on that one secret only", () => {
-    assert.deepEqual(rolesOf("iamextimg")["execution-role"].statements, executionGrants(CREDENTIALS_SECRET));
+  it("execution role with registry credentials: GetSecretValue on that one secret, KMS only via Secrets Manager for it", () => {
+    const execution = rolesOf("iamextimg")["execution-role"];
+    assert.deepEqual(execution.managedPolicyArns, [EXECUTION_MANAGED_POLICY]);
+    assert.deepEqual(execution.statements, executionGrants(CREDENTIALS_SECRET));
+  });
+
+  it("execution role with registry credentials given as an Output: the same scoped grants", () => {
+    assert.deepEqual(rolesOf("iamextout")["execution-role"].statements, executionGrants(CREDENTIALS_SECRET));
+  });
+
+  it("no variant lets the execution role read SSM parameters or any secret but the one given", () => {
+    for (const name of Object.keys(VARIANTS)) {
+      for (const statement of rolesOf(name)["execution-role"].statements) {
+        assert.ok(!statement.Action.some((action) => action.startsWith("ssm:")), `${name}: ${statement.Action}`);
+        if (statement.Action.includes("secretsmanager:GetSecretValue")) {
+          assert.deepEqual(statement.Resource, [CREDENTIALS_SECRET], name);
+        }
+      }
+    }
+  });
+
+  describe("jobs.image.credentialsSecretArn is refused before any resource exists", () => {
+    const refused: Record<string, [string, RegExp]> = {
+      "a wildcard secret": [`arn:aws:secretsmanager:${ARN}:secret:*`, /wildcard/],
+      "a wildcard in the name": [`arn:aws:secretsmanager:${ARN}:secret:registry-*`, /wildcard/],
+      "a ? wildcard (the partial-ARN pattern)": [`arn:aws:secretsmanager:${ARN}:secret:registry-??????`, /wildcard/],
+      "a wildcard region": [`arn:aws:secretsmanager:*:${ACCOUNT_ID}:secret:registry-AbCdEf`, /wildcard/],
+      "a wildcard account": [`arn:aws:secretsmanager:${REGION}:*:secret:registry-AbCdEf`, /wildcard/],
+      "an SSM parameter": [`arn:aws:ssm:${ARN}:parameter/registry`, /Secrets Manager/],
+      "a partial ARN (no 6-character suffix)": [`arn:aws:secretsmanager:${ARN}:secret:registry`, /suffix/],
+      "a secret name": ["registry-AbCdEf", /Secrets Manager/],
+      "an ARN with trailing text": [`${CREDENTIALS_SECRET}:SecretString:password::`, /Secrets Manager/],
+    };
+    let attempt = 0;
+    for (const [what, [secretArn, reason]] of Object.entries(refused)) {
+      it(`refuses ${what}`, async () => {
+        const { GitLabFargateRunner } = await import("../../components");
+        const name = `iamrefused${++attempt}`;
+        assert.throws(
+          () =>
+            new GitLabFargateRunner(name, {
+              gitlab: { url: "https://gitlab.example.com", runnerToken: pulumi.secret("glrt-iamtest0123456789") },
+              admin: { sshCidrBlocks: ["203.0.113.0/24"] },
+              jobs: { image: { uri: "registry.example.com/ci:1", credentialsSecretArn: secretArn } },
+            }),
+          (error: Error) => {
+            assert.match(error.message, /jobs\.image\.credentialsSecretArn/);
+            assert.match(error.message, reason);
+            return true;
+          },
+        );
+        await settle();
+        assert.deepEqual(recorder.of(name), [], "no resource is created");
+      });
+    }
+
+    it("refuses a wildcard ARN that arrives as an Output when it resolves", async () => {
+      const { resolveArgs } = await import("../../components/validation");
+      const resolved = resolveArgs("iamrefusedout", {
+        gitlab: { url: "https://gitlab.example.com", runnerToken: pulumi.secret("glrt-iamtest0123456789") },
+        admin: { sshCidrBlocks: ["203.0.113.0/24"] },
+        jobs: {
+          image: {
+            uri: "registry.example.com/ci:1",
+            credentialsSecretArn: pulumi.output(`arn:aws:secretsmanager:${ARN}:secret:*`),
+          },
+        },
+      });
+      const arn = pulumi.output(resolved.jobs.image?.credentialsSecretArn) as unknown as {
+        promise(): Promise<string>;
+      };
+      await assert.rejects(arn.promise(), /jobs\.image\.credentialsSecretArn.*wildcard/);
+    });
   });
 
   it("task role (what a job may do in AWS): nothing by default", () => {
