@@ -69,6 +69,12 @@ export function readKnown(container: unknown, key: string | number): unknown {
   return value;
 }
 
+/** `container[key]` read with {@link readKnown} when it is a list; an empty list otherwise (unset, or not known yet). */
+export function listAt(container: unknown, key: string): unknown[] {
+  const value = readKnown(container, key);
+  return Array.isArray(value) ? value : [];
+}
+
 /** Whether {@link readKnown}'s result holds a value the engine does not know yet, at any depth. */
 export function hasUnknown(value: unknown): boolean {
   if (value === NOT_KNOWN_YET) {
@@ -81,7 +87,7 @@ export function hasUnknown(value: unknown): boolean {
 }
 
 /** The values by which other resources may refer to `resource`: its id, name-like outputs and ARN (known ones). */
-function identifiersOf(resource: PolicyResource, keys: string[]): Set<string> {
+export function identifiersOf(resource: PolicyResource, keys: string[]): Set<string> {
   const ids = new Set<string>();
   for (const key of keys) {
     const value = readKnown(resource.props, key);

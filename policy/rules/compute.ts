@@ -1,6 +1,49 @@
+import { gunzipSync } from "node:zlib";
 import * as aws from "@pulumi/aws";
-import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
-import { resourceLabel } from "./common";
+import { Resource } from "@pulumi/pulumi";
+import {
+  PolicyResource,
+  ReportViolation,
+  ResourceValidation,
+  ResourceValidationPolicy,
+  StackValidationPolicy,
+  validateResourceOfType,
+} from "@pulumi/policy";
+import { asList, identifiersOf, listAt, readKnown, resourceLabel } from "./common";
+
+/** The parts of an instance's (or spot request's, or launch configuration's) inputs these rules read. */
+interface InstanceSettings {
+  launchTemplate?: unknown;
+  metadataOptions?: { httpTokens?: string };
+  rootBlockDevice?: { encrypted?: boolean };
+  ebsBlockDevices?: { deviceName?: string; encrypted?: boolean }[];
+  userData?: string;
+  userDataBase64?: string;
+}
+
+/**
+ * Resources that configure the instances they launch with aws.ec2.Instance's own property names (metadataOptions,
+ * rootBlockDevice, ebsBlockDevices, userData, userDataBase64), so every rule checks them alike.
+ */
+const INSTANCE_SHAPED = [aws.ec2.Instance, aws.ec2.SpotInstanceRequest, aws.ec2.LaunchConfiguration];
+
+/** A validation of the {@link INSTANCE_SHAPED} resources: `check` gets their settings and label. */
+function forInstanceShaped(
+  check: (settings: InstanceSettings, label: string, reportViolation: ReportViolation) => void,
+): ResourceValidation {
+  return (args, reportViolation) => {
+    if (!INSTANCE_SHAPED.some((resourceClass) => args.isType<Resource>(resourceClass))) {
+      return args.notApplicable("Applies to aws.ec2.Instance, SpotInstanceRequest and LaunchConfiguration only");
+    }
+    check(args.props as InstanceSettings, resourceLabel(args.type, args.name), reportViolation);
+  };
+}
+
+/** A spot fleet's launch specifications, each with what messages call it: `… "fleet" (launchSpecifications[1])`. */
+function launchSpecifications(fleet: aws.ec2.SpotFleetRequestArgs, label: string) {
+  const specs = asList(fleet.launchSpecifications as aws.types.input.ec2.SpotFleetRequestLaunchSpecification[]);
+  return specs.map((spec, index) => ({ spec, subject: `${label} (launchSpecifications[${index}])` }));
+}
 
 function imdsv2Message(label: string): string {
   return `${label} does not require IMDSv2. Fix: set metadataOptions: { httpTokens: "required" }.`;
@@ -9,15 +52,16 @@ function imdsv2Message(label: string): string {
 /** Instances and launch templates require IMDSv2 (session tokens), so a stolen SSRF cannot read role credentials. */
 export const imdsv2Required: ResourceValidationPolicy = {
   name: "ec2-imdsv2-required",
-  description: 'EC2 instances and launch templates require IMDSv2 (metadataOptions.httpTokens = "required").',
+  description:
+    'EC2 instances, spot instance requests, launch configurations and launch templates require IMDSv2 (metadataOptions.httpTokens = "required"); spot fleets launch from launch templates.',
   enforcementLevel: "mandatory",
   validateResource: [
-    validateResourceOfType(aws.ec2.Instance, (instance, args, reportViolation) => {
+    forInstanceShaped((instance, label, reportViolation) => {
       if (instance.launchTemplate && instance.metadataOptions === undefined) {
-        return; // the launch template decides; it is checked on its own
+        return; // the launch template decides; it is checked on its own (and ec2-launch-template-in-stack: it can be)
       }
       if (instance.metadataOptions?.httpTokens !== "required") {
-        reportViolation(imdsv2Message(resourceLabel(args.type, args.name)));
+        reportViolation(imdsv2Message(label));
       }
     }),
     validateResourceOfType(aws.ec2.LaunchTemplate, (template, args, reportViolation) => {
@@ -25,40 +69,79 @@ export const imdsv2Required: ResourceValidationPolicy = {
         reportViolation(imdsv2Message(resourceLabel(args.type, args.name)));
       }
     }),
+    validateResourceOfType(aws.ec2.SpotFleetRequest, (fleet, args, reportViolation) => {
+      for (const { subject } of launchSpecifications(fleet, resourceLabel(args.type, args.name))) {
+        reportViolation(
+          `${subject} cannot require IMDSv2 (launch specifications have no metadata options). ` +
+            'Fix: use launchTemplateConfigs with a launch template that sets metadataOptions: { httpTokens: "required" }.',
+        );
+      }
+    }),
   ],
 };
+
+/** Reports every EBS volume of `devices` (an ebsBlockDevices list) that is not encrypted. */
+function reportUnencryptedEbs(subject: string, devices: unknown, reportViolation: ReportViolation): void {
+  asList(devices as { deviceName?: string; encrypted?: unknown }[]).forEach((device, index) => {
+    if (device?.encrypted !== true) {
+      reportViolation(
+        `${subject} attaches an unencrypted EBS volume (ebsBlockDevices[${index}], ${device?.deviceName}). ` +
+          "Fix: set encrypted: true on it.",
+      );
+    }
+  });
+}
+
+/**
+ * The root device names of AWS's AMIs (EC2 User Guide, "Device names for volumes on Amazon EC2 instances"). A launch
+ * template that maps neither leaves the root volume to the AMI, whose snapshot may well be unencrypted.
+ */
+export const ROOT_DEVICE_NAMES = ["/dev/xvda", "/dev/sda1"];
 
 /** Root and attached EBS volumes are encrypted at rest. */
 export const encryptedVolumes: ResourceValidationPolicy = {
   name: "ec2-encrypted-volumes",
-  description: "EC2 root and EBS volumes (instances, launch templates, standalone volumes) are encrypted.",
+  description:
+    "EC2 root and EBS volumes (instances, spot requests and fleets, launch configurations and templates, standalone volumes) are encrypted.",
   enforcementLevel: "mandatory",
   validateResource: [
-    validateResourceOfType(aws.ec2.Instance, (instance, args, reportViolation) => {
-      const label = resourceLabel(args.type, args.name);
+    forInstanceShaped((instance, label, reportViolation) => {
       const templateDecides = instance.launchTemplate && instance.rootBlockDevice === undefined;
       if (!templateDecides && instance.rootBlockDevice?.encrypted !== true) {
         reportViolation(`${label} has an unencrypted root volume. Fix: set rootBlockDevice: { encrypted: true }.`);
       }
-      (instance.ebsBlockDevices ?? []).forEach((device, index) => {
-        if (device.encrypted !== true) {
+      reportUnencryptedEbs(label, instance.ebsBlockDevices, reportViolation);
+    }),
+    validateResourceOfType(aws.ec2.SpotFleetRequest, (fleet, args, reportViolation) => {
+      for (const { spec, subject } of launchSpecifications(fleet, resourceLabel(args.type, args.name))) {
+        const roots = asList(spec.rootBlockDevices as { encrypted?: unknown }[]);
+        if (roots.length === 0 || roots.some((root) => root?.encrypted !== true)) {
           reportViolation(
-            `${label} attaches an unencrypted EBS volume (ebsBlockDevices[${index}], ${device.deviceName}). ` +
-              "Fix: set encrypted: true on it.",
+            `${subject} has an unencrypted root volume. Fix: set rootBlockDevices: [{ encrypted: true }] on it.`,
           );
         }
-      });
+        reportUnencryptedEbs(subject, spec.ebsBlockDevices, reportViolation);
+      }
     }),
     validateResourceOfType(aws.ec2.LaunchTemplate, (template, args, reportViolation) => {
-      (template.blockDeviceMappings ?? []).forEach((mapping, index) => {
+      const label = resourceLabel(args.type, args.name);
+      const mappings = template.blockDeviceMappings ?? [];
+      mappings.forEach((mapping, index) => {
         // Launch templates carry this flag as the string "true"/"false".
         if (mapping.ebs && String(mapping.ebs.encrypted) !== "true") {
           reportViolation(
-            `${resourceLabel(args.type, args.name)} maps an unencrypted EBS volume ` +
-              `(blockDeviceMappings[${index}], ${mapping.deviceName}). Fix: set ebs.encrypted: "true".`,
+            `${label} maps an unencrypted EBS volume (blockDeviceMappings[${index}], ${mapping.deviceName}). ` +
+              'Fix: set ebs.encrypted: "true".',
           );
         }
       });
+      if (!mappings.some((mapping) => mapping.ebs && ROOT_DEVICE_NAMES.includes(String(mapping.deviceName)))) {
+        reportViolation(
+          `${label} maps no root volume (${ROOT_DEVICE_NAMES.join(" or ")}), so its instances get the AMI's root ` +
+            "volume, which may be unencrypted. Fix: add a blockDeviceMappings entry for the AMI's root device with " +
+            'ebs: { encrypted: "true" }.',
+        );
+      }
     }),
     validateResourceOfType(aws.ebs.Volume, (volume, args, reportViolation) => {
       if (volume.encrypted !== true) {
@@ -79,43 +162,160 @@ const SECRET_PATTERNS: [string, RegExp][] = [
   ["a private key", /-----BEGIN [A-Z ]*PRIVATE KEY-----/],
 ];
 
-function text(value: unknown): string {
-  return typeof value === "string" ? value : "";
-}
-
-function decodeBase64(value: unknown): string {
-  return Buffer.from(text(value), "base64").toString("utf8");
-}
-
 /** The secrets found in `text`, by description. */
 export function secretsIn(text: string): string[] {
   return SECRET_PATTERNS.filter(([, pattern]) => pattern.test(text)).map(([description]) => description);
 }
 
+/** Gunzipped `bytes` when they start with the gzip magic number (1f 8b), as cloud-init accepts them; else "". */
+function gunzipped(bytes: Buffer): string {
+  if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) {
+    return "";
+  }
+  try {
+    // AWS limits user data to 16 KB, so its expansion stays far below this cap (which only stops a bomb).
+    return gunzipSync(bytes, { maxOutputLength: 64 * 1024 * 1024 }).toString("utf8");
+  } catch {
+    return ""; // not gzip after all: nothing a machine could unpack either
+  }
+}
+
+/**
+ * Every reading of a user data value: the text as given, its base64 decoding, and that decoding gunzipped when it is
+ * gzip (`userDataBase64` of compressed cloud-init data). Each field is read every way, whatever its name says.
+ */
+export function userDataTexts(value: unknown): string[] {
+  const text = typeof value === "string" ? value : "";
+  const decoded = Buffer.from(text, "base64");
+  return [text, decoded.toString("utf8"), gunzipped(decoded)];
+}
+
+function reportSecrets(subject: string, values: unknown[], reportViolation: ReportViolation): void {
+  for (const secret of new Set(values.flatMap(userDataTexts).flatMap(secretsIn))) {
+    reportViolation(
+      `${subject} has ${secret} in its user data. ` +
+        "Fix: deliver secrets after boot over SSH or from Secrets Manager, never in user data.",
+    );
+  }
+}
+
 /** No token or private key in EC2 user data. */
 export const noSecretsInUserData: ResourceValidationPolicy = {
   name: "ec2-no-secrets-in-user-data",
-  description: "EC2 user data contains no GitLab token and no private key.",
+  description:
+    "EC2 user data (instances, spot requests and fleets, launch configurations and templates; plain, base64 or gzip) contains no GitLab token and no private key.",
   enforcementLevel: "mandatory",
   validateResource: [
-    validateResourceOfType(aws.ec2.Instance, (instance, args, reportViolation) => {
-      const texts = [text(instance.userData), decodeBase64(instance.userDataBase64)];
-      for (const secret of new Set(texts.flatMap(secretsIn))) {
-        reportViolation(
-          `${resourceLabel(args.type, args.name)} has ${secret} in its user data. ` +
-            "Fix: deliver secrets after boot over SSH or from Secrets Manager, never in user data.",
-        );
-      }
-    }),
-    validateResourceOfType(aws.ec2.LaunchTemplate, (template, args, reportViolation) => {
-      for (const secret of secretsIn(decodeBase64(template.userData))) {
-        reportViolation(
-          `${resourceLabel(args.type, args.name)} has ${secret} in its user data. ` +
-            "Fix: deliver secrets after boot over SSH or from Secrets Manager, never in user data.",
-        );
+    forInstanceShaped((instance, label, reportViolation) =>
+      reportSecrets(label, [instance.userData, instance.userDataBase64], reportViolation),
+    ),
+    validateResourceOfType(aws.ec2.LaunchTemplate, (template, args, reportViolation) =>
+      reportSecrets(resourceLabel(args.type, args.name), [template.userData], reportViolation),
+    ),
+    validateResourceOfType(aws.ec2.SpotFleetRequest, (fleet, args, reportViolation) => {
+      for (const { spec, subject } of launchSpecifications(fleet, resourceLabel(args.type, args.name))) {
+        reportSecrets(subject, [spec.userData], reportViolation);
       }
     }),
   ],
 };
 
-export const computePolicies = { resource: [imdsv2Required, encryptedVolumes, noSecretsInUserData], stack: [] };
+/** A launch template or launch configuration a resource launches instances from, as its props name it. */
+interface LaunchSource {
+  kind: "launch template" | "launch configuration";
+  /** The property that names it, for messages. */
+  where: string;
+  /** Its id and/or name as given; a value not known yet (preview) is not a string. */
+  names: unknown[];
+}
+
+function templateAt(where: string, specification: unknown, keys = ["id", "name"]): LaunchSource {
+  return { kind: "launch template", where, names: keys.map((key) => readKnown(specification, key)) };
+}
+
+/** The launch templates (and configurations) `resource` launches from; none for other resource types. */
+function launchSourcesOf(resource: PolicyResource): LaunchSource[] {
+  const props = resource.props;
+  const fleetTemplates = (keys?: string[]) =>
+    listAt(props, "launchTemplateConfigs").map((config, index) =>
+      templateAt(`launchTemplateConfigs[${index}]`, readKnown(config, "launchTemplateSpecification"), keys),
+    );
+  if (resource.isType(aws.ec2.Instance) || resource.isType(aws.ec2.SpotInstanceRequest)) {
+    return [templateAt("launchTemplate", readKnown(props, "launchTemplate"))];
+  }
+  if (resource.isType(aws.ec2.SpotFleetRequest)) {
+    return fleetTemplates();
+  }
+  if (resource.isType(aws.ec2.Fleet)) {
+    return fleetTemplates(["launchTemplateId", "launchTemplateName"]);
+  }
+  if (resource.isType(aws.autoscaling.Group)) {
+    const mixed = "mixedInstancesPolicy.launchTemplate";
+    const mixedTemplate = readKnown(readKnown(props, "mixedInstancesPolicy"), "launchTemplate");
+    const mixedKeys = ["launchTemplateId", "launchTemplateName"];
+    return [
+      templateAt("launchTemplate", readKnown(props, "launchTemplate")),
+      templateAt(mixed, readKnown(mixedTemplate, "launchTemplateSpecification"), mixedKeys),
+      ...listAt(mixedTemplate, "overrides").map((override, index) =>
+        templateAt(`${mixed}.overrides[${index}]`, readKnown(override, "launchTemplateSpecification"), mixedKeys),
+      ),
+      { kind: "launch configuration", where: "launchConfiguration", names: [readKnown(props, "launchConfiguration")] },
+    ];
+  }
+  return [];
+}
+
+const LAUNCHERS = [
+  aws.ec2.Instance,
+  aws.ec2.SpotInstanceRequest,
+  aws.ec2.SpotFleetRequest,
+  aws.ec2.Fleet,
+  aws.autoscaling.Group,
+];
+
+/**
+ * Instances launch only from launch templates and configurations this stack defines: the pack checks those (IMDSv2,
+ * volume encryption, user data), but cannot see one defined elsewhere, so a reference to one is a violation rather
+ * than a silent pass. A reference not known yet (preview) is left to the update run.
+ */
+export const launchTemplatesInStack: StackValidationPolicy = {
+  name: "ec2-launch-template-in-stack",
+  description:
+    "Instances, spot requests, spot and EC2 fleets and autoscaling groups launch only from launch templates and launch configurations defined in the same stack, which the pack checks.",
+  enforcementLevel: "mandatory",
+  validateStack: (args, reportViolation) => {
+    const launchers = args.resources.filter((resource) => LAUNCHERS.some((type) => resource.isType<Resource>(type)));
+    if (launchers.length === 0) {
+      return args.notApplicable("Nothing in this stack launches EC2 instances");
+    }
+    const inStack = (type: typeof aws.ec2.LaunchTemplate | typeof aws.ec2.LaunchConfiguration) =>
+      new Set(
+        args.resources
+          .filter((resource) => resource.isType<Resource>(type))
+          .flatMap((resource) => [...identifiersOf(resource, ["id", "name", "arn"])]),
+      );
+    const defined = {
+      "launch template": inStack(aws.ec2.LaunchTemplate),
+      "launch configuration": inStack(aws.ec2.LaunchConfiguration),
+    };
+    for (const launcher of launchers) {
+      for (const source of launchSourcesOf(launcher)) {
+        const names = source.names.filter((name): name is string => typeof name === "string" && name.length > 0);
+        if (names.length === 0 || names.some((name) => defined[source.kind].has(name))) {
+          continue; // no such source, one of this stack's, or not known yet
+        }
+        reportViolation(
+          `${resourceLabel(launcher.type, launcher.name)} launches from ${source.kind} ${names.join(" / ")} ` +
+            `(${source.where}), which is not defined in this stack, so the pack cannot check its IMDSv2, volume ` +
+            `encryption and user data. Fix: define the ${source.kind} in this stack, so the pack checks it.`,
+          launcher.urn,
+        );
+      }
+    }
+  },
+};
+
+export const computePolicies = {
+  resource: [imdsv2Required, encryptedVolumes, noSecretsInUserData],
+  stack: [launchTemplatesInStack],
+};

@@ -116,14 +116,21 @@ export function grantsPassRole(action: string): boolean {
 }
 
 /**
- * A resource pattern that matches every role: one that matches a made-up role ARN in its own partition and account
- * when it names them ("arn:aws-cn:iam::123456789012:role/*"), else in aws and a sample account ("*", "arn:*").
+ * Whether a resource pattern covers every resource of one kind: it matches a made-up one (`service` and `tail`, such as
+ * "iam" and "role/zz-any") in the pattern's own partition, region and account when it names them
+ * ("arn:aws-cn:iam::123456789012:role/*"), else in aws, us-east-1 and a sample account ("*", "arn:*").
  */
-export function isAnyRole(resource: string): boolean {
-  const [, partition, , , account] = resource.trim().split(":");
+export function coversEvery(resource: string, service: string, tail: string): boolean {
+  const [, partition, , region, account] = resource.trim().split(":");
   const literal = (part: string | undefined, fallback: string) => (part && !/[*?]/.test(part) ? part : fallback);
-  const madeUpRole = `arn:${literal(partition, "aws")}:iam::${literal(account, "123456789012")}:role/zz-any-role`;
-  return iamPattern(resource).test(madeUpRole);
+  const madeUpRegion = service === "iam" ? "" : literal(region, "us-east-1");
+  const madeUp = `arn:${literal(partition, "aws")}:${service}:${madeUpRegion}:${literal(account, "123456789012")}:${tail}`;
+  return iamPattern(resource).test(madeUp);
+}
+
+/** A resource pattern that matches every role ("*", "arn:*", "arn:aws:iam::123456789012:role/*"…). */
+export function isAnyRole(resource: string): boolean {
+  return coversEvery(resource, "iam", "role/zz-any-role");
 }
 
 /** iam:PassRole only on named roles: never "*", never every role, never via NotResource. */
@@ -150,20 +157,121 @@ export const iamPassRoleScoped: ResourceValidationPolicy = {
 };
 
 /**
- * AWS managed policies far broader than a runner needs. AmazonECS_FullAccess is what GitLab's manual guide attaches
- * to the manager; AdministratorAccess/PowerUserAccess and the *FullAccess policies of the guarded services are as bad.
+ * Action families by which a principal raises its own (or another principal's) rights: writing or attaching policies,
+ * creating policy versions, access keys, login profiles or roles, assuming roles. Every action of a family counts.
+ * iam:PassRole is iam-passrole-scoped's concern.
+ */
+const ESCALATION_FAMILIES = ["iam:Put*", "iam:Attach*", "iam:Create*", "sts:AssumeRole"];
+
+/** Services where one call runs commands or code with another role's rights: their whole-service wildcard counts. */
+const ESCALATION_SERVICES = ["ssm", "lambda"];
+
+/**
+ * Known escalation actions, so a pattern that names no family but matches one of them ("iam:*Policy", "ssm:Send*",
+ * "lambda:Update*") counts too.
+ */
+const ESCALATION_ACTIONS = [
+  "iam:PutRolePolicy",
+  "iam:PutUserPolicy",
+  "iam:PutGroupPolicy",
+  "iam:PutRolePermissionsBoundary",
+  "iam:AttachRolePolicy",
+  "iam:AttachUserPolicy",
+  "iam:AttachGroupPolicy",
+  "iam:CreatePolicyVersion",
+  "iam:CreateAccessKey",
+  "iam:CreateLoginProfile",
+  "iam:UpdateLoginProfile",
+  "iam:UpdateAssumeRolePolicy",
+  "iam:SetDefaultPolicyVersion",
+  "iam:AddUserToGroup",
+  "sts:AssumeRole",
+  "ssm:SendCommand",
+  "ssm:StartSession",
+  "ssm:StartAutomationExecution",
+  "lambda:CreateFunction",
+  "lambda:UpdateFunctionCode",
+  "lambda:UpdateFunctionConfiguration",
+  "lambda:InvokeFunction",
+  "lambda:AddPermission",
+];
+
+/** Actions a pattern allows when it covers a whole family or service (made-up names no real action has). */
+const ESCALATION_EXAMPLES = [
+  ...ESCALATION_FAMILIES.map((family) => family.replace("*", MADE_UP_ACTIONS[0])),
+  ...ESCALATION_SERVICES.map((service) => `${service}:${MADE_UP_ACTIONS[0]}`),
+  ...ESCALATION_ACTIONS,
+];
+
+/** Whether an action pattern allows privilege escalation: it names a family's action or matches an escalating one. */
+export function allowsEscalation(action: string): boolean {
+  const pattern = iamPattern(action);
+  return (
+    ESCALATION_FAMILIES.some((family) => iamPattern(family).test(action)) ||
+    ESCALATION_EXAMPLES.some((example) => pattern.test(example))
+  );
+}
+
+/** Made-up resources of every kind escalation works on: roles, users, groups, policies, functions, SSM targets. */
+const ESCALATION_TARGETS: [string, string][] = [
+  ["iam", "role/zz-any"],
+  ["iam", "user/zz-any"],
+  ["iam", "group/zz-any"],
+  ["iam", "policy/zz-any"],
+  ["lambda", "function:zz-any"],
+  ["ssm", "document/zz-any"],
+  ["ssm", "parameter/zz-any"],
+  ["ssm", "managed-instance/mi-0zzany"],
+  ["ec2", "instance/i-0zzany"],
+];
+
+/** Whether a resource pattern covers every resource of a kind escalation works on ("*", "arn:*", "…:role/*"…). */
+function coversEveryTarget(resource: string): boolean {
+  return ESCALATION_TARGETS.some(([service, tail]) => coversEvery(resource, service, tail));
+}
+
+/** No privilege-escalation action (iam:Put*, iam:Attach*, iam:Create*, sts:AssumeRole, ssm:*, lambda:*…) on everything. */
+export const iamNoPrivilegeEscalation: ResourceValidationPolicy = {
+  name: "iam-no-privilege-escalation",
+  description:
+    "IAM policies allow no privilege-escalation action (iam:Put*, iam:Attach*, iam:Create*, sts:AssumeRole, ssm:*, lambda:*, or a wildcard that includes one) on every resource of a kind.",
+  enforcementLevel: "mandatory",
+  validateResource: (args, reportViolation: ReportViolation) =>
+    forEachAllowStatement(args, (statement, where, label) => {
+      const broad = statement.resources.filter(coversEveryTarget);
+      const unscoped = statement.notResources.length > 0 || statement.resources.length === 0;
+      if (broad.length === 0 && !unscoped) {
+        return;
+      }
+      const what = broad.length > 0 ? broad.join(", ") : "every resource (NotResource or no Resource)";
+      for (const action of statement.actions.filter(allowsEscalation)) {
+        reportViolation(
+          `${label} allows "${action}" on ${what} (${where}), with which it can raise its own or another ` +
+            "principal's rights (write or attach policies, create keys or roles, assume roles, run commands or code " +
+            "as another role). Fix: name the exact resources it needs, or drop the action.",
+        );
+      }
+    }),
+};
+
+/**
+ * AWS managed policies far broader than a runner or a job needs, as IAM-style patterns of the policy name.
+ * AmazonECS_FullAccess is what GitLab's manual guide attaches to the manager; the administrator policies and every
+ * *FullAccess policy are as bad, and ReadOnlyAccess lets every job read every bucket, table and parameter.
  */
 export const BROAD_MANAGED_POLICIES = [
-  "AdministratorAccess",
+  "AdministratorAccess*",
   "PowerUserAccess",
-  "IAMFullAccess",
-  "AmazonECS_FullAccess",
-  "AmazonEC2FullAccess",
-  "AmazonS3FullAccess",
+  "ReadOnlyAccess",
+  "*FullAccess",
   "SecretsManagerReadWrite",
   "AWSKeyManagementServicePowerUser",
-  "AmazonEC2ContainerRegistryFullAccess",
 ];
+
+/** Whether an AWS managed policy name is one of {@link BROAD_MANAGED_POLICIES}. */
+export function isBroadManagedPolicy(name: string): boolean {
+  return BROAD_MANAGED_POLICIES.some((pattern) => iamPattern(pattern).test(name));
+}
 
 /** The name of an AWS managed policy ARN ("arn:aws:iam::aws:policy/AmazonECS_FullAccess"), else undefined. */
 function awsManagedPolicyName(arn: string): string | undefined {
@@ -174,7 +282,7 @@ function awsManagedPolicyName(arn: string): string | undefined {
 function reportBroadManaged(label: string, arns: string[], reportViolation: ReportViolation): void {
   for (const arn of arns) {
     const name = awsManagedPolicyName(arn);
-    if (name && BROAD_MANAGED_POLICIES.includes(name)) {
+    if (name && isBroadManagedPolicy(name)) {
       reportViolation(
         `${label} attaches the AWS managed policy ${name}, which grants far more than a runner needs. ` +
           "Fix: attach a customer policy with the exact actions and resources instead.",
@@ -212,6 +320,6 @@ export const iamNoBroadManagedPolicies: ResourceValidationPolicy = {
 };
 
 export const iamPolicies = {
-  resource: [iamNoWildcardActions, iamPassRoleScoped, iamNoBroadManagedPolicies],
+  resource: [iamNoWildcardActions, iamPassRoleScoped, iamNoPrivilegeEscalation, iamNoBroadManagedPolicies],
   stack: [],
 };

@@ -42,9 +42,23 @@ export function coversSsh(ingress: Ingress): boolean {
   return from <= SSH_PORT && SSH_PORT <= to;
 }
 
-/** A CIDR with prefix length 0 (0.0.0.0/0, ::/0) is the whole internet. */
-export function isWorldCidr(cidr: string): boolean {
-  return cidr.trim().endsWith("/0");
+/**
+ * The shortest prefix lengths of a CIDR block that may be open to SSH (the one place this pack keeps them). A /8 is
+ * already 16.7 million IPv4 addresses and a /32 a whole IPv6 provider allocation (RIRs allocate /32 to LIRs); anything
+ * wider is the internet for this purpose, so 0.0.0.0/0 split into 0.0.0.0/1 + 128.0.0.0/1 is refused like /0.
+ * components/validation.ts refuses admin.sshCidrBlocks by the same numbers; the pack is published on its own, so it
+ * cannot import them from there.
+ */
+export const MIN_SSH_PREFIX_LENGTH = { ipv4: 8, ipv6: 32 } as const;
+
+/** How messages state {@link MIN_SSH_PREFIX_LENGTH}. */
+const MIN_SSH_PREFIX_TEXT = `/${MIN_SSH_PREFIX_LENGTH.ipv4} (IPv4) or /${MIN_SSH_PREFIX_LENGTH.ipv6} (IPv6)`;
+
+/** Whether `cidr` is wider than {@link MIN_SSH_PREFIX_LENGTH} allows for its family; a block without a prefix length counts. */
+export function isTooWideCidr(cidr: string): boolean {
+  const [address, prefix = ""] = cidr.trim().split("/");
+  const minimum = address.includes(":") ? MIN_SSH_PREFIX_LENGTH.ipv6 : MIN_SSH_PREFIX_LENGTH.ipv4;
+  return !/^\d{1,3}$/.test(prefix) || Number(prefix) < minimum;
 }
 
 /** The property names one resource shape uses for an inbound permission. */
@@ -126,29 +140,36 @@ export function vpcIngressRule(props: unknown): Ingress[] {
   return [ingress].filter(defined);
 }
 
+/**
+ * Reports SSH (or all traffic) open to a CIDR block wider than {@link MIN_SSH_PREFIX_LENGTH}, or to a prefix list: its
+ * entries live outside the stack and can change at any time, so the pack cannot verify them.
+ */
 function reportWorldOpen(label: string, ingresses: Ingress[], reportViolation: ReportViolation): void {
-  for (const ingress of ingresses) {
-    for (const cidr of ingress.cidrs.filter(isWorldCidr)) {
-      if (isAllTraffic(ingress)) {
-        reportViolation(
-          `${label} allows all traffic from ${cidr} (${ingress.where}). ` +
-            "Fix: allow only the ports needed, from specific CIDR blocks or security groups.",
-        );
-      } else if (coversSsh(ingress)) {
-        reportViolation(
-          `${label} opens TCP ${SSH_PORT} (SSH) to ${cidr} (${ingress.where}). ` +
-            "Fix: allow SSH only from your admin network CIDRs (admin.sshCidrBlocks) or from a security group reference.",
-        );
-      }
+  for (const ingress of ingresses.filter(coversSsh)) {
+    const [opens, fix] = isAllTraffic(ingress)
+      ? ["allows all traffic from", "Fix: allow only the ports needed, from specific CIDR blocks or security groups."]
+      : [
+          `opens TCP ${SSH_PORT} (SSH) to`,
+          "Fix: allow SSH only from your admin network CIDRs (admin.sshCidrBlocks) or from a security group reference.",
+        ];
+    for (const cidr of ingress.cidrs.filter(isTooWideCidr)) {
+      reportViolation(
+        `${label} ${opens} ${cidr} (${ingress.where}), wider than ${MIN_SSH_PREFIX_TEXT}, the widest blocks ` +
+          `the pack allows. ${fix}`,
+      );
+    }
+    for (const prefixList of ingress.prefixLists) {
+      reportViolation(
+        `${label} ${opens} prefix list ${prefixList} (${ingress.where}), whose entries the pack cannot verify. ${fix}`,
+      );
     }
   }
 }
 
-/** No security group or rule opens SSH (or all traffic) to 0.0.0.0/0 or ::/0. */
+/** No security group or rule opens SSH (or all traffic) to the internet, to wide blocks or to prefix lists. */
 export const noWorldSsh: ResourceValidationPolicy = {
   name: "security-group-no-world-ssh",
-  description:
-    "No security group (default ones included) or ingress rule opens TCP 22, or all traffic, to 0.0.0.0/0 or ::/0.",
+  description: `No security group (default ones included) or ingress rule opens TCP 22, or all traffic, to a CIDR block wider than ${MIN_SSH_PREFIX_TEXT} (0.0.0.0/0, ::/0, or the internet in halves such as 0.0.0.0/1) or to a prefix list.`,
   enforcementLevel: "mandatory",
   validateResource: [
     validateResourceOfType(aws.ec2.SecurityGroup, (sg, args, reportViolation) =>

@@ -16,9 +16,9 @@ function variants(): Record<string, Partial<GitLabFargateRunnerArgs>> {
     ownvpc: {
       network: {
         existing: {
-          vpcId: "vpc-0own",
-          publicSubnetIds: ["subnet-pub-a", "subnet-pub-b"],
-          privateSubnetIds: ["subnet-priv-a", "subnet-priv-b"],
+          vpcId: "vpc-0a1b2c3d4e5f60718",
+          publicSubnetIds: ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
+          privateSubnetIds: ["subnet-0bbbbbbbbbbbbbbb1", "subnet-0bbbbbbbbbbbbbbb2"],
         },
       },
     },
@@ -89,6 +89,9 @@ function asFirstPreview(resources: StackResource[]): StackResource[] {
   return preview;
 }
 
+/** A runner that gives every job ReadOnlyAccess through jobs.taskRolePolicyArns (not one of the compliant variants). */
+const READ_ONLY_JOBS = "rojobs";
+
 function describeViolations(violations: { policy: string; message: string }[]): string {
   return violations.map(({ policy, message }) => `  [${policy}] ${message}`).join("\n");
 }
@@ -107,6 +110,11 @@ describe("policy pack on GitLabFargateRunner (mocks)", function () {
         ...variant,
       });
     }
+    new GitLabFargateRunner(READ_ONLY_JOBS, {
+      gitlab: { url: "https://gitlab.example.com", runnerToken: pulumi.secret("glrt-policytest0123456789") },
+      admin: { sshCidrBlocks: ADMIN_CIDRS },
+      jobs: { taskRolePolicyArns: ["arn:aws:iam::aws:policy/ReadOnlyAccess"] },
+    });
     await settle();
     for (const name of Object.keys(variants())) {
       stacks.set(name, asStackResources(recorder, name));
@@ -121,6 +129,17 @@ describe("policy pack on GitLabFargateRunner (mocks)", function () {
       assert.equal(violations.length, 0, `violations:\n${describeViolations(violations)}`);
     });
   }
+
+  it("catches a broad AWS managed policy (ReadOnlyAccess) given to every job's task role", async () => {
+    const { violations } = await runPack(resourcePolicies, stackPolicies, asStackResources(recorder, READ_ONLY_JOBS));
+    assert.deepEqual(
+      violations.map(({ policy, message }) => [
+        policy,
+        /"([^"]+)" attaches the AWS managed policy (\w+)/.exec(message)?.slice(1),
+      ]),
+      [["iam-no-broad-managed-policies", [`${READ_ONLY_JOBS}-task-policy-1`, "ReadOnlyAccess"]]],
+    );
+  });
 
   it("every policy of the pack applied to the default runner (none passed by finding nothing to check)", async () => {
     const { applied } = await runPack(resourcePolicies, stackPolicies, stacks.get("dflt") ?? []);

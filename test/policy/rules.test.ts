@@ -1,12 +1,23 @@
 import * as assert from "node:assert/strict";
+import { gzipSync } from "node:zlib";
 import { StackValidationPolicy } from "@pulumi/policy";
-import { encryptedVolumes, imdsv2Required, noSecretsInUserData } from "../../policy/rules/compute";
+import {
+  encryptedVolumes,
+  imdsv2Required,
+  launchTemplatesInStack,
+  noSecretsInUserData,
+} from "../../policy/rules/compute";
 import { ecsCoordinatorContainer, ecsTaskDefinitionHardened, logGroupRetention } from "../../policy/rules/ecs";
-import { iamNoBroadManagedPolicies, iamNoWildcardActions, iamPassRoleScoped } from "../../policy/rules/iam";
-import { policies } from "../../policy/rules";
+import {
+  iamNoBroadManagedPolicies,
+  iamNoPrivilegeEscalation,
+  iamNoWildcardActions,
+  iamPassRoleScoped,
+} from "../../policy/rules/iam";
+import { policies, resourcePolicies, stackPolicies } from "../../policy/rules";
 import { noWorldSsh, taskSshFromSecurityGroupsOnly } from "../../policy/rules/network";
 import { ecrScanOnPush, s3BucketEncryption, s3BucketPublicAccessBlock } from "../../policy/rules/storage";
-import { PolicyOutcome, StackResource, T, UNKNOWN, urnOf, validateResource, validateStack } from "./harness";
+import { PolicyOutcome, runPack, StackResource, T, UNKNOWN, urnOf, validateResource, validateStack } from "./harness";
 
 function assertPasses(outcome: PolicyOutcome): void {
   assert.equal(outcome.notApplicable, false, "the policy should have applied to this resource");
@@ -44,10 +55,12 @@ describe("policy pack: shape", () => {
       "ec2-imdsv2-required": "mandatory",
       "ec2-encrypted-volumes": "mandatory",
       "ec2-no-secrets-in-user-data": "mandatory",
+      "ec2-launch-template-in-stack": "mandatory",
       "ecr-scan-on-push": "mandatory",
       "iam-no-wildcard-actions": "mandatory",
       "iam-passrole-scoped": "mandatory",
       "iam-no-broad-managed-policies": "mandatory",
+      "iam-no-privilege-escalation": "mandatory",
       "ecs-task-definition-hardened": "mandatory",
       "ecs-task-definition-ci-coordinator": "advisory",
       "cloudwatch-log-group-retention": "advisory",
@@ -137,6 +150,69 @@ describe("policy security-group-no-world-ssh", () => {
       cidrIpv4: "0.0.0.0/0",
     });
     assertViolates(all, "all", ["all traffic"]);
+  });
+
+  it("fails SSH open to the internet split into halves (0.0.0.0/1 + 128.0.0.0/1, ::/1 + 8000::/1)", async () => {
+    const outcome = await validateResource(
+      noWorldSsh,
+      T.securityGroup,
+      "halves",
+      sshFrom(["0.0.0.0/1", "128.0.0.0/1"], ["::/1", "8000::/1"]),
+    );
+    assertViolates(outcome, "halves", ["TCP 22", "ingress[0]", "/8 (IPv4)", "/32 (IPv6)", "admin.sshCidrBlocks"], 4);
+    assert.deepEqual(
+      outcome.violations.map(({ message }) => /to (\S+) \(/.exec(message)?.[1]),
+      ["0.0.0.0/1", "128.0.0.0/1", "::/1", "8000::/1"],
+    );
+  });
+
+  it("fails any block wider than /8 (IPv4) or /32 (IPv6), for SSH and for all traffic, and passes /8 and /32", async () => {
+    assertPasses(await validateResource(noWorldSsh, T.securityGroup, "ok", sshFrom(["10.0.0.0/8"], ["2001:db8::/32"])));
+    const wide = await validateResource(
+      noWorldSsh,
+      T.securityGroup,
+      "wide",
+      sshFrom(["10.0.0.0/7"], ["2001:db8::/31"]),
+    );
+    assertViolates(wide, "wide", ["TCP 22"], 2);
+    const all = await validateResource(noWorldSsh, T.ingressRule, "all", {
+      securityGroupId: "sg-1",
+      ipProtocol: "-1",
+      cidrIpv4: "64.0.0.0/2",
+    });
+    assertViolates(all, "all", ["all traffic", "64.0.0.0/2", "/8 (IPv4)"]);
+  });
+
+  it("fails SSH or all traffic from a prefix list, whose entries the pack cannot verify", async () => {
+    const inline = await validateResource(noWorldSsh, T.securityGroup, "inline", {
+      ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, prefixListIds: ["pl-0123456789abcdef0"] }],
+    });
+    assertViolates(inline, "inline", ["TCP 22", "prefix list pl-0123456789abcdef0", "cannot verify"]);
+    const rule = await validateResource(noWorldSsh, T.securityGroupRule, "rule", {
+      type: "ingress",
+      securityGroupId: "sg-1",
+      protocol: "-1",
+      fromPort: 0,
+      toPort: 0,
+      prefixListIds: ["pl-1"],
+    });
+    assertViolates(rule, "rule", ["all traffic", "prefix list pl-1"]);
+    const vpcRule = await validateResource(noWorldSsh, T.ingressRule, "vpc-rule", {
+      securityGroupId: "sg-1",
+      ipProtocol: "tcp",
+      fromPort: 22,
+      toPort: 22,
+      prefixListId: "pl-2",
+    });
+    assertViolates(vpcRule, "vpc-rule", ["prefix list pl-2"]);
+    const https = await validateResource(noWorldSsh, T.ingressRule, "https", {
+      securityGroupId: "sg-1",
+      ipProtocol: "tcp",
+      fromPort: 443,
+      toPort: 443,
+      prefixListId: "pl-3",
+    });
+    assertPasses(https);
   });
 });
 
@@ -285,6 +361,30 @@ describe("policy ec2-imdsv2-required", () => {
   it("defers to the launch template when an instance uses one without its own metadata options", async () => {
     assertPasses(await validateResource(imdsv2Required, T.instance, "from-lt", { launchTemplate: { id: "lt-1" } }));
   });
+
+  it("fails spot instance requests and launch configurations that allow IMDSv1, as it fails instances", async () => {
+    const required = { metadataOptions: { httpTokens: "required" } };
+    assertPasses(await validateResource(imdsv2Required, T.spotInstanceRequest, "spot", required));
+    assertPasses(await validateResource(imdsv2Required, T.launchConfiguration, "lc", required));
+    const optional = { metadataOptions: { httpTokens: "optional" } };
+    assertViolates(await validateResource(imdsv2Required, T.spotInstanceRequest, "spot", optional), "spot", [
+      'httpTokens: "required"',
+    ]);
+    assertViolates(await validateResource(imdsv2Required, T.spotInstanceRequest, "spot", {}), "spot", ["IMDSv2"]);
+    assertViolates(await validateResource(imdsv2Required, T.launchConfiguration, "lc", optional), "lc", ["IMDSv2"]);
+    assertViolates(await validateResource(imdsv2Required, T.launchConfiguration, "lc", {}), "lc", ["IMDSv2"]);
+  });
+
+  it("fails a spot fleet's launch specifications, which cannot require IMDSv2, and defers its launch templates", async () => {
+    const fleet = await validateResource(imdsv2Required, T.spotFleetRequest, "fleet", {
+      launchSpecifications: [{ ami: "ami-1", instanceType: "t3.micro" }],
+    });
+    assertViolates(fleet, "fleet", ["launchSpecifications[0]", "IMDSv2", "launchTemplateConfigs"]);
+    const fromTemplate = await validateResource(imdsv2Required, T.spotFleetRequest, "fleet", {
+      launchTemplateConfigs: [{ launchTemplateSpecification: { id: "lt-1", version: "$Latest" } }],
+    });
+    assertPasses(fromTemplate);
+  });
 });
 
 describe("policy ec2-encrypted-volumes", () => {
@@ -322,6 +422,58 @@ describe("policy ec2-encrypted-volumes", () => {
       "encrypted: true",
     ]);
   });
+
+  it("fails unencrypted root and EBS volumes of spot instance requests and launch configurations", async () => {
+    const encrypted = {
+      rootBlockDevice: { encrypted: true },
+      ebsBlockDevices: [{ deviceName: "/dev/sdf", encrypted: true }],
+    };
+    assertPasses(await validateResource(encryptedVolumes, T.spotInstanceRequest, "spot", encrypted));
+    assertPasses(await validateResource(encryptedVolumes, T.launchConfiguration, "lc", encrypted));
+    const plain = { ebsBlockDevices: [{ deviceName: "/dev/sdf", encrypted: false }] };
+    for (const [type, name] of [
+      [T.spotInstanceRequest, "spot"],
+      [T.launchConfiguration, "lc"],
+    ]) {
+      const outcome = await validateResource(encryptedVolumes, type, name, plain);
+      assertViolates(outcome, name, ["encrypted: true"], 2);
+      assert.match(outcome.violations[0].message, /unencrypted root volume/);
+      assert.match(outcome.violations[1].message, /ebsBlockDevices\[0\], \/dev\/sdf/);
+    }
+  });
+
+  it("fails a spot fleet launch specification without an encrypted root volume or with an unencrypted EBS volume", async () => {
+    const spec = { ami: "ami-1", instanceType: "t3.micro" };
+    const encrypted = { ...spec, rootBlockDevices: [{ encrypted: true }] };
+    assertPasses(
+      await validateResource(encryptedVolumes, T.spotFleetRequest, "fleet", { launchSpecifications: [encrypted] }),
+    );
+    const outcome = await validateResource(encryptedVolumes, T.spotFleetRequest, "fleet", {
+      launchSpecifications: [
+        encrypted,
+        spec,
+        { ...encrypted, ebsBlockDevices: [{ deviceName: "/dev/sdf", encrypted: false }] },
+      ],
+    });
+    assertViolates(outcome, "fleet", ["encrypted: true"], 2);
+    assert.match(outcome.violations[0].message, /launchSpecifications\[1\].*unencrypted root volume/);
+    assert.match(outcome.violations[1].message, /launchSpecifications\[2\].*ebsBlockDevices\[0\], \/dev\/sdf/);
+  });
+
+  it("fails a launch template that does not map an encrypted root device (/dev/xvda or /dev/sda1)", async () => {
+    const root = (deviceName: string) => ({ deviceName, ebs: { encrypted: "true", volumeSize: 30 } });
+    assertPasses(
+      await validateResource(encryptedVolumes, T.launchTemplate, "ubuntu", {
+        blockDeviceMappings: [root("/dev/sda1")],
+      }),
+    );
+    const none = await validateResource(encryptedVolumes, T.launchTemplate, "bare", { metadataOptions: {} });
+    assertViolates(none, "bare", ["root volume", "/dev/xvda", "/dev/sda1", 'ebs: { encrypted: "true" }']);
+    const dataOnly = await validateResource(encryptedVolumes, T.launchTemplate, "data-only", {
+      blockDeviceMappings: [root("/dev/sdf")],
+    });
+    assertViolates(dataOnly, "data-only", ["root volume"]);
+  });
 });
 
 describe("policy ec2-no-secrets-in-user-data", () => {
@@ -342,6 +494,162 @@ describe("policy ec2-no-secrets-in-user-data", () => {
     assertViolates(await validateResource(noSecretsInUserData, T.launchTemplate, "lt", { userData: key }), "lt", [
       "a private key",
     ]);
+  });
+
+  const gzipBase64 = (script: string) => gzipSync(Buffer.from(script)).toString("base64");
+
+  it("finds a token in gzip-compressed, base64-encoded user data (instances, launch templates, launch configurations)", async () => {
+    const script = "#!/bin/bash\ngitlab-runner register --token glrt-AbCdEf123456789_xyz\n";
+    for (const [type, props] of [
+      [T.instance, { userDataBase64: gzipBase64(script) }],
+      [T.spotInstanceRequest, { userDataBase64: gzipBase64(script) }],
+      [T.launchConfiguration, { userDataBase64: gzipBase64(script) }],
+      [T.launchTemplate, { userData: gzipBase64(script) }],
+    ] as const) {
+      assertViolates(await validateResource(noSecretsInUserData, type, "zipped", props), "zipped", [
+        "runner authentication token",
+      ]);
+    }
+    const clean = { userDataBase64: gzipBase64("#!/bin/bash\napt-get install -y gitlab-runner\n") };
+    assertPasses(await validateResource(noSecretsInUserData, T.instance, "clean", clean));
+  });
+
+  it("finds tokens in the user data of spot instance requests, spot fleets and launch configurations", async () => {
+    const register = "gitlab-runner register --registration-token GR1348941AbCdEf123456789";
+    assertViolates(
+      await validateResource(noSecretsInUserData, T.spotInstanceRequest, "spot", { userData: register }),
+      "spot",
+      ["registration token"],
+    );
+    assertViolates(
+      await validateResource(noSecretsInUserData, T.launchConfiguration, "lc", {
+        userDataBase64: Buffer.from(register).toString("base64"),
+      }),
+      "lc",
+      ["registration token"],
+    );
+    const fleet = await validateResource(noSecretsInUserData, T.spotFleetRequest, "fleet", {
+      launchSpecifications: [
+        { ami: "ami-1", instanceType: "t3.micro", userData: "#!/bin/bash\n" },
+        { ami: "ami-1", instanceType: "t3.micro", userData: "export TOKEN=glrt-AbCdEf123456789_xyz" },
+      ],
+    });
+    assertViolates(fleet, "fleet", ["launchSpecifications[1]", "runner authentication token"]);
+  });
+});
+
+describe("policy ec2-launch-template-in-stack", () => {
+  const template: StackResource = {
+    type: T.launchTemplate,
+    name: "runners",
+    props: {
+      id: "lt-0aaa",
+      name: "runners-lt",
+      arn: "arn:aws:ec2:eu-west-1:123456789012:launch-template/lt-0aaa",
+      metadataOptions: { httpTokens: "required" },
+      blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: "true" } }],
+    },
+  };
+  const config: StackResource = {
+    type: T.launchConfiguration,
+    name: "legacy",
+    props: { id: "legacy-lc", name: "legacy-lc", metadataOptions: { httpTokens: "required" } },
+  };
+  const launcher = (type: string, name: string, props: Record<string, unknown>): StackResource => ({
+    type,
+    name,
+    props: { id: `${name}-id`, ...props },
+  });
+  const byId = { id: "lt-0aaa", version: "$Latest" };
+  const byName = { name: "runners-lt" };
+
+  it("passes instances, spot requests, autoscaling groups and fleets that launch from this stack's templates", async () => {
+    const stack = [
+      template,
+      config,
+      launcher(T.instance, "manager", { launchTemplate: byId }),
+      launcher(T.spotInstanceRequest, "spot", { launchTemplate: byName }),
+      launcher(T.autoscalingGroup, "asg", { launchTemplate: byId }),
+      launcher(T.autoscalingGroup, "asg-legacy", { launchConfiguration: "legacy-lc" }),
+      launcher(T.autoscalingGroup, "asg-mixed", {
+        mixedInstancesPolicy: {
+          launchTemplate: {
+            launchTemplateSpecification: { launchTemplateName: "runners-lt" },
+            overrides: [{ instanceType: "t3.large", launchTemplateSpecification: { launchTemplateId: "lt-0aaa" } }],
+          },
+        },
+      }),
+      launcher(T.spotFleetRequest, "spot-fleet", {
+        launchTemplateConfigs: [{ launchTemplateSpecification: byId }],
+      }),
+      launcher(T.fleet, "fleet", {
+        launchTemplateConfigs: [{ launchTemplateSpecification: { launchTemplateId: "lt-0aaa", version: "1" } }],
+      }),
+      launcher(T.instance, "plain", { rootBlockDevice: { encrypted: true } }),
+    ];
+    assertPasses(await validateStack(launchTemplatesInStack, stack));
+  });
+
+  it("fails launching from a launch template or launch configuration outside the stack (it cannot be checked)", async () => {
+    const stack = [
+      template,
+      launcher(T.instance, "manager", { launchTemplate: { id: "lt-0elsewhere" } }),
+      launcher(T.autoscalingGroup, "asg", {
+        mixedInstancesPolicy: {
+          launchTemplate: {
+            launchTemplateSpecification: { launchTemplateId: "lt-0aaa" },
+            overrides: [{ launchTemplateSpecification: { launchTemplateName: "someone-elses" } }],
+          },
+        },
+      }),
+      launcher(T.autoscalingGroup, "asg-legacy", { launchConfiguration: "old-lc" }),
+      launcher(T.spotFleetRequest, "spot-fleet", {
+        launchTemplateConfigs: [{ launchTemplateSpecification: { name: "fleet-lt" } }],
+      }),
+    ];
+    const outcome = await validateStack(launchTemplatesInStack, stack);
+    assert.equal(outcome.violations.length, 4, JSON.stringify(outcome.violations, null, 2));
+    for (const { message } of outcome.violations) {
+      assert.match(message, /not defined in this stack, so the pack cannot check .*Fix:/);
+    }
+    const [instance, asg, legacy, fleet] = outcome.violations;
+    assert.match(instance.message, /"manager" launches from launch template lt-0elsewhere \(launchTemplate\)/);
+    assert.equal(instance.urn, urnOf(T.instance, "manager"));
+    assert.match(
+      asg.message,
+      /"asg" launches from launch template someone-elses \(mixedInstancesPolicy\.launchTemplate\.overrides\[0\]\)/,
+    );
+    assert.match(legacy.message, /"asg-legacy" launches from launch configuration old-lc/);
+    assert.match(fleet.message, /"spot-fleet" launches from launch template fleet-lt \(launchTemplateConfigs\[0\]\)/);
+  });
+
+  it("leaves a reference not known yet (first preview) to the update run", async () => {
+    const newTemplate: StackResource = { ...template, props: { ...template.props, id: UNKNOWN, name: UNKNOWN } };
+    const instance: StackResource = {
+      ...launcher(T.instance, "manager", { launchTemplate: { id: UNKNOWN, version: "$Latest" } }),
+      dependsOn: { launchTemplate: [newTemplate] },
+    };
+    const outcome = await validateStack(launchTemplatesInStack, [newTemplate, instance]);
+    assertPasses(outcome);
+    assert.deepEqual(outcome.cannotRunInPreview, []);
+  });
+
+  it("is not applicable to a stack that launches no EC2 instances", async () => {
+    assert.equal((await validateStack(launchTemplatesInStack, [template])).notApplicable, true);
+  });
+
+  it("with the whole pack: an instance from a template without block device mappings is a violation", async () => {
+    const bare: StackResource = { ...template, props: { ...template.props, blockDeviceMappings: [] } };
+    const instance = launcher(T.instance, "manager", {
+      launchTemplate: byId,
+      metadataOptions: { httpTokens: "required" },
+    });
+    const { violations } = await runPack(resourcePolicies, stackPolicies, [bare, instance]);
+    assert.deepEqual(
+      violations.map(({ policy }) => policy),
+      ["ec2-encrypted-volumes"],
+    );
+    assert.match(violations[0].message, /"runners".*root volume/);
   });
 });
 
@@ -582,6 +890,75 @@ describe("policy iam-passrole-scoped", () => {
   });
 });
 
+describe("policy iam-no-privilege-escalation", () => {
+  const allow = (Action: unknown, Resource: unknown) => policyJson({ Effect: "Allow", Action, Resource });
+
+  it("fails privilege-escalation actions on every resource, and wildcards that include them", async () => {
+    const actions = [
+      "iam:PutRolePolicy",
+      "iam:Put*",
+      "iam:AttachRolePolicy",
+      "iam:Attach*",
+      "iam:CreatePolicyVersion",
+      "iam:CreateAccessKey",
+      "iam:Create*",
+      "sts:AssumeRole",
+      "ssm:*",
+      "lambda:*",
+      "iam:*",
+      "*",
+      "sts:*",
+      "IAM:*Policy",
+      "lambda:Update*",
+      "ssm:Send*",
+    ];
+    for (const action of actions) {
+      const everyRole = /^(iam|sts):/i.test(action) ? ["arn:aws:iam::*:role/*"] : [];
+      for (const resource of ["*", "arn:*", ...everyRole]) {
+        const outcome = await validateResource(iamNoPrivilegeEscalation, T.iamPolicy, "escalate", {
+          policy: allow(["ecs:DescribeTasks", action], resource),
+        });
+        assertViolates(outcome, "escalate", [`"${action}"`, resource, "Statement[0]", "raise"]);
+      }
+    }
+  });
+
+  it("fails escalation on every resource through NotResource, in role inline and role policies", async () => {
+    const notResource = policyJson({
+      Effect: "Allow",
+      Action: "iam:AttachRolePolicy",
+      NotResource: "arn:aws:iam::123456789012:role/admin",
+    });
+    assertViolates(
+      await validateResource(iamNoPrivilegeEscalation, T.rolePolicy, "p", { role: "r", policy: notResource }),
+      "p",
+      ["NotResource"],
+    );
+    const role = await validateResource(iamNoPrivilegeEscalation, T.role, "task-role", {
+      inlinePolicies: [{ name: "jobs", policy: allow("lambda:*", "arn:aws:lambda:*:123456789012:function:*") }],
+    });
+    assertViolates(role, "task-role", ['"lambda:*"', "inlinePolicies[0] (jobs)"]);
+  });
+
+  it("passes escalation-capable actions on named resources, and harmless actions on every resource", async () => {
+    const named = policyJson(
+      { Effect: "Allow", Action: "iam:PutRolePolicy", Resource: "arn:aws:iam::123456789012:role/app-*" },
+      { Effect: "Allow", Action: "sts:AssumeRole", Resource: "arn:aws:iam::123456789012:role/deployer" },
+      { Effect: "Allow", Action: "lambda:*", Resource: "arn:aws:lambda:eu-west-1:123456789012:function:app" },
+      { Effect: "Allow", Action: ["ssm:DescribeInstanceInformation", "ecs:ListTasks", "iam:Get*"], Resource: "*" },
+      { Effect: "Deny", Action: "iam:*", Resource: "*" },
+    );
+    assertPasses(await validateResource(iamNoPrivilegeEscalation, T.iamPolicy, "scoped", { policy: named }));
+  });
+
+  it("leaves iam:PassRole to iam-passrole-scoped (one rule per concern)", async () => {
+    const passRole = await validateResource(iamNoPrivilegeEscalation, T.iamPolicy, "p", {
+      policy: allow("iam:PassRole", "*"),
+    });
+    assertPasses(passRole);
+  });
+});
+
 describe("policy iam-no-broad-managed-policies", () => {
   it("passes the ECS task execution managed policy", async () => {
     const arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
@@ -603,6 +980,27 @@ describe("policy iam-no-broad-managed-policies", () => {
     assertViolates(role, "manager", ["AdministratorAccess"]);
   });
 
+  it("fails ReadOnlyAccess, PowerUserAccess and any *FullAccess policy on a job task role", async () => {
+    for (const name of [
+      "ReadOnlyAccess",
+      "PowerUserAccess",
+      "AdministratorAccess-Amplify",
+      "AmazonDynamoDBFullAccess",
+      "AWSLambda_FullAccess",
+      "CloudWatchLogsFullAccess",
+    ]) {
+      const outcome = await validateResource(iamNoBroadManagedPolicies, T.rolePolicyAttachment, "task-policy-1", {
+        role: "runner-task-role",
+        policyArn: `arn:aws:iam::aws:policy/${name}`,
+      });
+      assertViolates(outcome, "task-policy-1", [name, "customer policy"]);
+    }
+    const role = await validateResource(iamNoBroadManagedPolicies, T.role, "task-role", {
+      managedPolicyArns: ["arn:aws-us-gov:iam::aws:policy/ReadOnlyAccess"],
+    });
+    assertViolates(role, "task-role", ["ReadOnlyAccess"]);
+  });
+
   it("fails broad managed policies on users and groups, and through every attachment resource", async () => {
     const admin = "arn:aws:iam::aws:policy/AdministratorAccess";
     const ecsFull = "arn:aws:iam::aws:policy/AmazonECS_FullAccess";
@@ -620,7 +1018,7 @@ describe("policy iam-no-broad-managed-policies", () => {
       ],
       [
         "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive",
-        { groupName: "ops", policyArns: [admin, "arn:aws:iam::aws:policy/ReadOnlyAccess"] },
+        { groupName: "ops", policyArns: [admin, "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"] },
       ],
     ];
     for (const [type, props] of cases) {
