@@ -161,15 +161,23 @@ function runOnChannel(
     };
     if (signal?.aborted) return onAbort();
     signal?.addEventListener("abort", onAbort, { once: true });
-    channel.on("data", (chunk: Buffer) => out.stdout.write(chunk));
-    channel.stderr.on("data", (chunk: Buffer) => out.stderr.write(chunk));
+    // pipe() pauses the channel while the job log is not read, and ssh2 then stops widening the SSH window, so a
+    // burst of output waits in the task instead of in the driver's memory.
+    channel.pipe(out.stdout, { end: false });
+    channel.stderr.pipe(out.stderr, { end: false });
+    const stderrEnded = new Promise<void>((done) => channel.stderr.once("end", done));
     channel.on("exit", (code: number | null, signalName?: string) => {
       exitCode = typeof code === "number" ? code : signalExitCode(signalName);
     });
     channel.on("close", () => {
       signal?.removeEventListener("abort", onAbort);
-      if (exitCode !== undefined) resolve(exitCode);
-      else reject(new SshError("closed", `SSH session to ${where} ended before the script reported an exit status`));
+      if (exitCode === undefined) {
+        reject(new SshError("closed", `SSH session to ${where} ended before the script reported an exit status`));
+        return;
+      }
+      const code = exitCode;
+      // ssh2 closes the channel once stdout ended; stderr may still hold output.
+      void stderrEnded.then(() => resolve(code));
     });
     channel.end(script);
   });

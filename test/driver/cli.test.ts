@@ -236,6 +236,31 @@ process.on("exit", () => require("fs").writeFileSync(process.env.LOAD_LOG, JSON.
       );
     });
 
+    it("run holds back output gitlab-runner does not read yet instead of buffering it, and loses none of it", async function () {
+      this.timeout(120_000);
+      const burst = 512 * 1024 * 1024;
+      const script = join(dir, "script.sh");
+      writeFileSync(script, `head -c ${burst} /dev/zero; echo burst-done >&2\n`);
+      const child = start(["--config", configPath, "custom", "run", script, "step_script"], jobEnv);
+      const closed = new Promise<number | null>((resolve) => child.once("close", resolve));
+      let stderr = "";
+      child.stderr?.on("data", (c: Buffer) => (stderr += c.toString()));
+      // gitlab-runner busy: nothing reads the job log for a while, then everything is read.
+      let peakKiB = 0;
+      for (let i = 0; i < 40; i += 1) {
+        await new Promise((r) => setTimeout(r, 100));
+        const status = existsSync(`/proc/${child.pid}/status`) ? readFileSync(`/proc/${child.pid}/status`, "utf8") : "";
+        peakKiB = Math.max(peakKiB, Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0));
+      }
+      let received = 0;
+      child.stdout?.on("data", (c: Buffer) => (received += c.length));
+      assert.equal(await closed, 0, stderr);
+      assert.equal(received, burst, "every byte of the burst reached the job log");
+      assert.match(stderr, /burst-done/);
+      assert.ok(peakKiB > 0, "the driver's memory was sampled");
+      assert.ok(peakKiB < 200 * 1024, `the driver held ${Math.round(peakKiB / 1024)} MiB while nobody read its output`);
+    });
+
     it("SIGTERM during run ends the session and exits SYSTEM_FAILURE", async () => {
       const script = join(dir, "script.sh");
       writeFileSync(script, "echo started; sleep 60\n");
