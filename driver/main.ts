@@ -138,6 +138,7 @@ async function runStage(ctx: Context): Promise<void> {
       return;
     }
     case "prepare": {
+      for (const notice of settings.notices) log.info(notice);
       const { jobOverrides } = await import("./job");
       const { job, metadata } = await metadataStoreFor(ctx);
       const overrides = jobOverrides(ctx.env, settings.fargate);

@@ -64,6 +64,8 @@ export interface Settings {
   timeouts: { taskRunningSeconds: number; sshReadySeconds: number };
   /** Keys present in the file that the driver does not know (reported as warnings, not errors). */
   unknownKeys: string[];
+  /** Where this driver reads the file differently from GitLab's Go driver: one line each, logged by prepare. */
+  notices: string[];
 }
 
 export const DEFAULTS = {
@@ -368,7 +370,16 @@ export function parseSettings(text: string, source: string): Settings {
       sshReadySeconds: timeouts.integer("SSHReady", DEFAULTS.sshReadySeconds, 1, 86400),
     },
     unknownKeys: findUnknownKeys(root),
+    notices: goDriverDifferences(top.table("Fargate")),
   };
+}
+
+function goDriverDifferences(fargate: Table): string[] {
+  if (fargate.EnablePublicIP !== true || fargate.UsePublicIP !== undefined) return [];
+  return [
+    "Fargate.EnablePublicIP = true without Fargate.UsePublicIP: connecting to each task's private IP (GitLab's Go " +
+      "driver connected to the public one); set UsePublicIP = true to connect to the public IP",
+  ];
 }
 
 /** Reads and parses the file; a missing or unreadable file is a clear error naming the path. */

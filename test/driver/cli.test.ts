@@ -322,6 +322,20 @@ process.on("exit", () => require("fs").writeFileSync(process.env.LOAD_LOG, JSON.
     assert.ok(emulator.calls.every((c) => c.region === "ap-south-1"));
   });
 
+  it("prepare logs once which address it connects to when EnablePublicIP is set without UsePublicIP", async () => {
+    emulator = await startEcsEmulator({ launcher: new FakeTaskLauncher(), faults: { runTaskFailures: 1 } });
+    writeFileSync(
+      configPath,
+      readFileSync(configPath, "utf8").replace("[Fargate]\n", "[Fargate]\nEnablePublicIP = true\n"),
+    );
+    const env = { ...jobEnv, AWS_ENDPOINT_URL_ECS: emulator.endpoint };
+    const result = await cli(["--config", configPath, "custom", "prepare"], env);
+    assert.equal(result.code, SYSTEM, result.stderr);
+    const notices = result.stderr.split("\n").filter((line) => line.includes("without Fargate.UsePublicIP"));
+    assert.equal(notices.length, 1, result.stderr);
+    assert.match(notices[0], /level=info .*connecting to each task's private IP/);
+  });
+
   it("SIGTERM during prepare stops the task and exits SYSTEM_FAILURE", async () => {
     emulator = await startEcsEmulator({ launcher: new FakeTaskLauncher(), faults: { pendingMs: 60_000 } });
     const child = start(["--config", configPath, "custom", "prepare"], {

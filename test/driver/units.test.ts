@@ -70,6 +70,22 @@ describe("driver settings (fargate.toml)", () => {
     assert.deepEqual(s.unknownKeys, []);
   });
 
+  it("says which address it connects to when EnablePublicIP is set without UsePublicIP (the Go driver used the public one)", () => {
+    const without = parseSettings(GO_DRIVER_TOML.replace("  UsePublicIP = false\n", ""), "f.toml");
+    assert.equal(without.fargate.usePublicIp, false);
+    assert.equal(without.notices.length, 1);
+    assert.match(
+      without.notices[0],
+      /EnablePublicIP = true without Fargate\.UsePublicIP: connecting to each task's private IP/,
+    );
+    assert.deepEqual(parseSettings(GO_DRIVER_TOML, "f.toml").notices, [], "UsePublicIP given: nothing to explain");
+    const privateOnly = GO_DRIVER_TOML.replace("EnablePublicIP = true", "EnablePublicIP = false").replace(
+      "  UsePublicIP = false\n",
+      "",
+    );
+    assert.deepEqual(parseSettings(privateOnly, "f.toml").notices, []);
+  });
+
   it("reads the additions, merging and de-duplicating subnets and groups", () => {
     const doc = {
       Fargate: {
