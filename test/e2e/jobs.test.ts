@@ -153,7 +153,8 @@ describe("end to end: jobs through the driver, the ECS emulator and real sshd ta
     const result = await local.runJob(
       { jobId: id, script: ["echo unreachable"] },
       {
-        cancel: { atStage: "prepare", afterMs: 1000 },
+        // Once the task exists: how long a loaded machine takes to get there does not matter.
+        cancel: { atStage: "prepare", afterMs: 500, when: () => local.emulator.tasks().length > 0 },
         graceKillMs: 20_000,
         beforeCleanup: (stages) => {
           beforeCleanup = {

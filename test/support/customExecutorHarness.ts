@@ -73,8 +73,11 @@ export interface HarnessOptions {
   driver?: string;
   /** Command prefix for each stage process (e.g. ["/usr/bin/time", "-f", "%M", "-o", FILE]); default none. */
   wrap?: (stage: string) => string[];
-  /** Cancel the job: SIGTERM to the running stage when this fires (then SIGKILL after `graceKillMs`). */
-  cancel?: { atStage: "prepare" | string; afterMs: number };
+  /**
+   * Cancel the job: SIGTERM to the running stage `afterMs` after it started, or later once `when` holds (polled),
+   * then SIGKILL after `graceKillMs`.
+   */
+  cancel?: { atStage: "prepare" | string; afterMs: number; when?: () => boolean };
   /** Grace period between SIGTERM and SIGKILL on cancel; default 10 s (runner default is 10 min). */
   graceKillMs?: number;
   /** Attempts of the prepare stage on SYSTEM_FAILURE (gitlab-runner: 3, 3 s apart); default 1. */
@@ -275,14 +278,18 @@ function runStageProcess({ stage, args, env, options, onOutput }: StageProcessOp
         // the group is gone
       }
     };
-    if (options.cancel && (options.cancel.atStage === stage || `run:${options.cancel.atStage}` === stage)) {
-      timers.push(
-        setTimeout(() => {
-          cancelled = true;
-          signalGroup("SIGTERM");
-          timers.push(setTimeout(() => signalGroup("SIGKILL"), options.graceKillMs ?? 10_000));
-        }, options.cancel.afterMs),
-      );
+    const cancel = options.cancel;
+    if (cancel && (cancel.atStage === stage || `run:${cancel.atStage}` === stage)) {
+      const fire = (): void => {
+        if (cancel.when && !cancel.when()) {
+          timers.push(setTimeout(fire, 20));
+          return;
+        }
+        cancelled = true;
+        signalGroup("SIGTERM");
+        timers.push(setTimeout(() => signalGroup("SIGKILL"), options.graceKillMs ?? 10_000));
+      };
+      timers.push(setTimeout(fire, cancel.afterMs));
     }
     child.on("close", (exitCode, signal) => {
       timers.forEach(clearTimeout);
