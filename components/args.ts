@@ -29,7 +29,11 @@ export interface GitLabFargateRunnerArgs {
 
 /** @see https://docs.gitlab.com/runner/register/ */
 export interface GitLabArgs {
-  /** HTTPS URL of the GitLab instance, e.g. `https://gitlab.com`. Required; `http://` is refused. */
+  /**
+   * HTTPS URL of the GitLab instance, e.g. `https://gitlab.com`. Required. Refused: `http://`, a user name or password
+   * (`https://user:password@…`), a query or fragment, whitespace and control characters. Used as parsed everywhere
+   * (lower-case host, no default port, no trailing slash).
+   */
   url: string;
   /**
    * Runner authentication token (`glrt-…`) of a runner created in GitLab (UI or `POST /api/v4/user/runners`).
@@ -39,15 +43,19 @@ export interface GitLabArgs {
   runnerToken?: pulumi.Input<string>;
   /**
    * Legacy registration token (deprecated by GitLab, scheduled for removal). Always treated as a secret.
-   * Give exactly one of `runnerToken`, `registrationToken` and `createRunner`.
+   * Give exactly one of `runnerToken`, `registrationToken` and `createRunner`. A `glrt-` runner token is refused
+   * here: give it as `runnerToken`.
    * @see https://docs.gitlab.com/ci/runners/new_creation_workflow/
    */
   registrationToken?: pulumi.Input<string>;
   /** Runner attributes that only the legacy `registrationToken` flow sets at registration time. */
   legacyRegistration?: {
-    /** Job tags this runner picks up. Default: none. */
+    /** Job tags this runner picks up: at most 50, without commas or surrounding spaces. Default: none. */
     tags?: string[];
-    /** Also run jobs without tags. Default: true when `tags` is empty, else false (gitlab-runner's rule). */
+    /**
+     * Also run jobs without tags. Default: true when `tags` is empty, else false (gitlab-runner's rule). `false`
+     * needs `tags`: gitlab-runner registers a runner without tags to run untagged jobs anyway.
+     */
     runUntagged?: boolean;
     /** Lock the runner to its project. Default true (gitlab-runner's default). */
     locked?: boolean;
@@ -61,7 +69,9 @@ export interface GitLabArgs {
   createRunner?: CreateRunnerArgs;
   /**
    * PEM certificate(s) of a private CA that signed GitLab's TLS certificate. Installed on the manager as
-   * `/etc/gitlab-runner/certs/ca.crt` and set as the runner's `tls-ca-file`. Default: the system's CA bundle.
+   * `/etc/gitlab-runner/certs/ca.crt` and set as the runner's `tls-ca-file`. Only `CERTIFICATE` blocks, each a valid
+   * X.509 certificate, are accepted (and only they are installed); a private key or any other block is refused.
+   * Default: the system's CA bundle.
    * @see https://docs.gitlab.com/runner/configuration/tls-self-signed/
    */
   tlsCaCertificate?: pulumi.Input<string>;
@@ -70,7 +80,8 @@ export interface GitLabArgs {
 export interface AdminArgs {
   /**
    * CIDR blocks (IPv4 or IPv6) allowed to SSH (TCP 22) to the manager. Must include the machine running
-   * `pulumi up`, which connects to register the runner. `0.0.0.0/0` and `::/0` are refused. Required, non-empty.
+   * `pulumi up`, which connects to register the runner. Blocks wider than /8 (IPv4) or /32 (IPv6) are refused, such
+   * as `0.0.0.0/0`, `::/0` or the internet in halves (`0.0.0.0/1` + `128.0.0.0/1`). Required, non-empty.
    */
   sshCidrBlocks: string[];
 }
@@ -80,9 +91,13 @@ export type TaskPlacement = "private" | "public";
 
 /** A VPC and subnets you already have. All three ids are validated together. */
 export interface ExistingNetworkArgs {
-  /** The VPC id (`vpc-…`). */
+  /** The VPC id: `vpc-` and 8 or 17 lowercase hex digits. */
   vpcId: pulumi.Input<string>;
-  /** Public subnets (with a route to an internet gateway); the manager goes in the first. At least one. */
+  /**
+   * Public subnets (with a route to an internet gateway); the manager goes in the first. At least one. Subnet ids are
+   * checked with the driver's rule (`subnet-` and 8 or 17 lowercase hex digits); ids known only at deploy time are
+   * checked when they resolve.
+   */
   publicSubnetIds: pulumi.Input<string>[];
   /** Private subnets with a route to a NAT; job tasks run here. Required unless `taskPlacement` is `public`. */
   privateSubnetIds?: pulumi.Input<string>[];
@@ -232,7 +247,10 @@ export interface CacheArgs {
 
 /** gitlab-runner global and `[[runners]]` settings. @see https://docs.gitlab.com/runner/configuration/advanced-configuration/ */
 export interface RunnerArgs {
-  /** Runner name shown in GitLab. Default: the component name. */
+  /**
+   * Runner name in config.toml, and the runner's description in GitLab when the stack creates it without a
+   * description or registers with a legacy token: one line, at most 1024 characters. Default: the component name.
+   */
   name?: string;
   /** Jobs run at once (config.toml `concurrent`). Default 10. */
   concurrent?: number;

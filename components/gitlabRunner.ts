@@ -19,6 +19,7 @@ import {
   type RunnerDetails,
   type RunnerType,
 } from "./gitlabApi";
+import { checkedInput, checkRunnerDescription, normaliseGitLabUrl, validateCreateRunnerArgs } from "./validation";
 
 export type { RunnerAccessLevel } from "./gitlabApi";
 
@@ -48,13 +49,15 @@ export interface CreateRunnerArgs {
   /** Instance, group or project runner (see {@link RunnerScope}). Required. Changing it replaces the runner. */
   scope: RunnerScope;
   /**
-   * The runner's description, shown in GitLab's runner list. Default: the name of the component.
+   * The runner's description, shown in GitLab's runner list: at most 1024 characters (GitLab's limit, checked before
+   * any call). Default: the runner's name (`runner.name`, else the name of the component).
    * See https://docs.gitlab.com/api/runners/#update-runners-details
    */
   description?: string;
   /**
-   * Runner tags: jobs with `tags:` run here only if all their tags are in this list. Each tag is a non-empty string
-   * without commas. Default: no tags. See https://docs.gitlab.com/ci/yaml/#tags
+   * Runner tags: jobs with `tags:` run here only if all their tags are in this list. At most 50 (GitLab's limit),
+   * each a non-empty string without commas or surrounding spaces, none twice. Default: no tags.
+   * See https://docs.gitlab.com/ci/yaml/#tags
    */
   tags?: string[];
   /**
@@ -91,149 +94,6 @@ export interface CreateRunnerArgs {
 /** The default maintenance note, so that whoever sees the runner in GitLab knows where it is managed. */
 export const DEFAULT_MAINTENANCE_NOTE =
   "Managed by Pulumi (gitlab-fargate-runner): change it in the stack; it is deleted by `pulumi destroy`.";
-
-const MIN_MAXIMUM_TIMEOUT = 600;
-const MAX_MAINTENANCE_NOTE = 1024;
-const ACCESS_LEVELS: readonly string[] = ["not_protected", "ref_protected"];
-
-/**
- * Throws an Error naming the option when `args` (`gitlab.createRunner`) is not usable. Values that are Pulumi
- * Outputs (only `accessToken` may be one) are checked when known.
- */
-export function validateCreateRunnerArgs(args: CreateRunnerArgs, option = "gitlab.createRunner"): void {
-  if (typeof args !== "object" || args === null || Array.isArray(args)) {
-    throw new Error(`${option} must be an object with at least accessToken and scope.`);
-  }
-  validateAccessToken(args.accessToken, `${option}.accessToken`);
-  validateScope(args.scope, `${option}.scope`);
-  if (args.description !== undefined && (typeof args.description !== "string" || args.description.trim() === "")) {
-    throw new Error(`${option}.description must be a non-empty string when given.`);
-  }
-  const tags = validateTags(args.tags, `${option}.tags`);
-  for (const key of ["runUntagged", "locked", "paused"] as const) {
-    if (args[key] !== undefined && typeof args[key] !== "boolean") {
-      throw new Error(`${option}.${key} must be true or false.`);
-    }
-  }
-  if (args.runUntagged === false && tags.length === 0) {
-    throw new Error(
-      `${option}.runUntagged is false but ${option}.tags is empty: the runner could never pick a job, and GitLab ` +
-        `rejects it. Add tags or drop runUntagged.`,
-    );
-  }
-  if (args.locked !== undefined && !isProjectScope(args.scope)) {
-    throw new Error(`${option}.locked applies only to project runners (scope { projectId }); remove it.`);
-  }
-  if (args.accessLevel !== undefined && !ACCESS_LEVELS.includes(args.accessLevel)) {
-    throw new Error(
-      `${option}.accessLevel must be "not_protected" or "ref_protected", got ${JSON.stringify(args.accessLevel)}.`,
-    );
-  }
-  if (
-    args.maximumTimeout !== undefined &&
-    (!Number.isInteger(args.maximumTimeout) || args.maximumTimeout < MIN_MAXIMUM_TIMEOUT)
-  ) {
-    throw new Error(
-      `${option}.maximumTimeout must be a whole number of seconds, at least ${MIN_MAXIMUM_TIMEOUT} (GitLab's ` +
-        `minimum), got ${JSON.stringify(args.maximumTimeout)}.`,
-    );
-  }
-  if (
-    args.maintenanceNote !== undefined &&
-    (typeof args.maintenanceNote !== "string" || args.maintenanceNote.length > MAX_MAINTENANCE_NOTE)
-  ) {
-    throw new Error(`${option}.maintenanceNote must be a string of at most ${MAX_MAINTENANCE_NOTE} characters.`);
-  }
-}
-
-/**
- * Throws unless exactly one way to get the runner's token is chosen: `gitlab.runnerToken`,
- * `gitlab.registrationToken` or `gitlab.createRunner`.
- */
-export function validateRunnerTokenChoice(gitlab: {
-  runnerToken?: unknown;
-  registrationToken?: unknown;
-  createRunner?: unknown;
-}): void {
-  const given = (["runnerToken", "registrationToken", "createRunner"] as const).filter(
-    (key) => gitlab[key] !== undefined,
-  );
-  if (given.length > 1) {
-    throw new Error(
-      `${given.map((key) => `gitlab.${key}`).join(" and ")} are mutually exclusive: pass a runner token ` +
-        `(gitlab.runnerToken), a legacy registration token (gitlab.registrationToken) or let the stack create ` +
-        `the runner (gitlab.createRunner), not several.`,
-    );
-  }
-  if (given.length === 0) {
-    throw new Error(
-      "One of gitlab.runnerToken (a glrt- runner token), gitlab.registrationToken or gitlab.createRunner " +
-        "(an access token with the create_runner scope) is required.",
-    );
-  }
-}
-
-function validateAccessToken(token: unknown, option: string): void {
-  if (token === undefined || token === null || token === "") {
-    throw new Error(
-      `${option} is required: a GitLab access token with the create_runner and manage_runner scopes ` +
-        `(see the README section "Runner lifecycle").`,
-    );
-  }
-  if (typeof token !== "string") return; // an Output: known only at deployment
-  if (token.startsWith("glrt-")) {
-    throw new Error(
-      `${option} is a runner authentication token (glrt-…), not an access token: pass it as gitlab.runnerToken ` +
-        `instead, or give an access token with the create_runner scope here.`,
-    );
-  }
-  if (token.startsWith("GR1348941")) {
-    throw new Error(
-      `${option} is a runner registration token (GR1348941…), not an access token: pass it as ` +
-        `gitlab.registrationToken instead, or give an access token with the create_runner scope here.`,
-    );
-  }
-}
-
-function validateScope(scope: unknown, option: string): void {
-  const usage = `"instance", { groupId: <number> } or { projectId: <number> }`;
-  if (scope === "instance") return;
-  if (typeof scope !== "object" || scope === null) {
-    throw new Error(`${option} is required and must be ${usage}, got ${JSON.stringify(scope)}.`);
-  }
-  const keys = Object.keys(scope);
-  if (keys.length !== 1 || (keys[0] !== "groupId" && keys[0] !== "projectId")) {
-    throw new Error(`${option} must be ${usage} (exactly one key), got keys ${JSON.stringify(keys)}.`);
-  }
-  const id = (scope as Record<string, unknown>)[keys[0]];
-  if (!Number.isInteger(id) || (id as number) <= 0) {
-    throw new Error(
-      `${option}.${keys[0]} must be GitLab's numeric id (a positive integer, shown on the group or project ` +
-        `page), got ${JSON.stringify(id)}.`,
-    );
-  }
-}
-
-function validateTags(tags: unknown, option: string): string[] {
-  if (tags === undefined) return [];
-  if (!Array.isArray(tags)) throw new Error(`${option} must be an array of strings.`);
-  const seen = new Set<string>();
-  for (const tag of tags) {
-    if (typeof tag !== "string" || tag.trim() === "" || tag !== tag.trim() || tag.includes(",")) {
-      throw new Error(
-        `${option} contains ${JSON.stringify(tag)}: each tag must be a non-empty string without commas or ` +
-          `leading/trailing spaces.`,
-      );
-    }
-    if (seen.has(tag)) throw new Error(`${option} lists ${JSON.stringify(tag)} twice.`);
-    seen.add(tag);
-  }
-  return tags;
-}
-
-function isProjectScope(scope: RunnerScope): scope is { projectId: number } {
-  return typeof scope === "object" && scope !== null && "projectId" in scope;
-}
 
 /** The runner's settings as the dynamic provider receives them (defaults applied, GitLab's vocabulary for enums). */
 export interface RunnerSettings {
@@ -277,7 +137,7 @@ export function runnerSettings(args: CreateRunnerArgs, defaultDescription: strin
     maintenanceNote: args.maintenanceNote ?? DEFAULT_MAINTENANCE_NOTE,
   };
   if (scope !== "instance" && "groupId" in scope) settings.groupId = scope.groupId;
-  if (isProjectScope(scope)) {
+  if (scope !== "instance" && "projectId" in scope) {
     settings.projectId = scope.projectId;
     settings.locked = args.locked ?? true;
   }
@@ -308,7 +168,7 @@ export function diffRunner(olds: Partial<RunnerState>, news: RunnerInputs): pulu
 }
 
 function sameValue(key: string, a: unknown, b: unknown): boolean {
-  if (key === "url") return trimSlashes(a) === trimSlashes(b);
+  if (key === "url") return canonicalUrl(a) === canonicalUrl(b);
   if (Array.isArray(a) || Array.isArray(b)) {
     // Tag order means nothing to GitLab, and GitLab may return tags in another order after a refresh.
     const sorted = (v: unknown) => (Array.isArray(v) ? [...v].map(String).sort() : []);
@@ -317,8 +177,17 @@ function sameValue(key: string, a: unknown, b: unknown): boolean {
   return (a ?? null) === (b ?? null);
 }
 
-function trimSlashes(value: unknown): unknown {
-  return typeof value === "string" ? value.replace(/\/+$/, "") : value;
+/**
+ * A URL as `new URL` writes it, without trailing slashes. Inputs arrive normalised (normaliseGitLabUrl); this keeps a
+ * runner stored before that from being replaced because the same GitLab was written differently.
+ */
+function canonicalUrl(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  try {
+    return new URL(value).href.replace(/\/+$/, "");
+  } catch {
+    return value;
+  }
 }
 
 function connectionOf(inputs: Pick<RunnerInputs, "url" | "accessToken">): GitLabConnection {
@@ -407,7 +276,10 @@ export const gitlabRunnerProvider: pulumi.dynamic.ResourceProvider = {
 
 /** Arguments of {@link GitLabRunner}: `gitlab.createRunner` plus GitLab's URL. */
 export interface GitLabRunnerArgs extends CreateRunnerArgs {
-  /** GitLab's base URL (`gitlab.url`), e.g. `https://gitlab.com`. Changing it replaces the runner. */
+  /**
+   * GitLab's base URL (`gitlab.url`), e.g. `https://gitlab.com`: https, without user name, password, query or
+   * control characters; GitLab gets it normalised (see `normaliseGitLabUrl`). Changing it replaces the runner.
+   */
   url: pulumi.Input<string>;
   /** Description used when `description` is not given. Default: the resource's name. */
   defaultDescription?: string;
@@ -428,11 +300,14 @@ export class GitLabRunner extends pulumi.dynamic.Resource {
   constructor(name: string, args: GitLabRunnerArgs, opts?: pulumi.CustomResourceOptions) {
     validateCreateRunnerArgs(args);
     const settings = runnerSettings(args, args.defaultDescription ?? name);
+    if (args.description === undefined) checkRunnerDescription(settings.description, "defaultDescription");
+    // Checked now when given as a string (before the resource exists), else as soon as it resolves.
+    const url = checkedInput(args.url, (value) => normaliseGitLabUrl(value).url);
     super(
       gitlabRunnerProvider,
       name,
       {
-        url: args.url,
+        url,
         accessToken: pulumi.secret(args.accessToken),
         ...settings,
         runnerId: undefined,

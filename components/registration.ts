@@ -20,6 +20,16 @@ import {
   RunnerGlobalConfigInput,
   RunnerTemplateInput,
 } from "./runnerConfig";
+import {
+  caCertificateBundle,
+  checkAwsId,
+  checkedInput,
+  checkLegacyRegistration,
+  checkRunnerName,
+  checkToken,
+  chooseToken,
+  normaliseGitLabUrl,
+} from "./validation";
 
 /** An SSH endpoint (the manager itself, or the bastion in front of it). */
 export interface RegistrationSshEndpoint {
@@ -51,8 +61,9 @@ export interface RegistrationConnectionArgs extends RegistrationSshEndpoint {
 
 /**
  * Where the runner registers and with which token (the component's `gitlab` arguments, without `createRunner`:
- * pass the created runner's token as `runnerToken`). Give exactly one of `runnerToken` and `registrationToken`; the
- * token reaches the manager on the register command's standard input and is stored as a secret.
+ * pass the created runner's token as `runnerToken`), checked by the component's own rules (validation.ts). Give
+ * exactly one of `runnerToken` and `registrationToken`; the token reaches the manager on the register command's
+ * standard input and is stored as a secret.
  * @see https://docs.gitlab.com/runner/register/
  */
 export type RegistrationGitLabArgs = Pick<
@@ -73,9 +84,15 @@ export interface RegistrationFargateArgs {
   cluster: pulumi.Input<string>;
   /** AWS region of the cluster. Required. */
   region: pulumi.Input<string>;
-  /** Subnets of the job tasks. Required, non-empty. */
+  /**
+   * Subnets of the job tasks. Required, non-empty. Ids given as strings are checked at once with the driver's rule
+   * (`subnet-` and 8 or 17 lowercase hex digits).
+   */
   subnetIds: pulumi.Input<pulumi.Input<string>[]>;
-  /** Security groups of the job tasks. Required, non-empty. */
+  /**
+   * Security groups of the job tasks. Required, non-empty. Ids given as strings are checked at once with the driver's
+   * rule (`sg-` and 8 or 17 lowercase hex digits).
+   */
   securityGroupIds: pulumi.Input<pulumi.Input<string>[]>;
   /** Default task definition, `family:revision`. Required. */
   taskDefinition: pulumi.Input<string>;
@@ -197,44 +214,28 @@ export function defaultDriverBundlePath(): string {
 /** Which token the registration uses. */
 export type TokenKind = "runner" | "registration";
 
-/** Checks `gitlab` and picks the token; throws naming the arguments when both or neither token are given. */
+/**
+ * Picks the token (the component's rule: exactly one of `runnerToken` and `registrationToken`, `legacyRegistration`
+ * only with `registrationToken`, a plain-string token of the right kind); throws naming the arguments.
+ */
 export function selectToken(gitlab: RegistrationGitLabArgs): { kind: TokenKind; token: pulumi.Input<string> } {
-  const hasRunner = gitlab.runnerToken !== undefined && gitlab.runnerToken !== "";
-  const hasRegistration = gitlab.registrationToken !== undefined && gitlab.registrationToken !== "";
-  if (hasRunner && hasRegistration) {
-    throw new Error("gitlab.runnerToken and gitlab.registrationToken are mutually exclusive: give only one");
-  }
-  if (!hasRunner && !hasRegistration) {
-    throw new Error("gitlab.runnerToken (glrt-…, recommended) or gitlab.registrationToken (legacy) is required");
-  }
-  if (hasRunner && gitlab.legacyRegistration !== undefined) {
-    throw new Error(
-      "gitlab.legacyRegistration only applies to gitlab.registrationToken: with gitlab.runnerToken, tags, " +
-        "run-untagged and locked are set on the runner in GitLab",
-    );
-  }
-  return hasRunner
+  const choice = chooseToken(gitlab, ["runnerToken", "registrationToken"]);
+  return choice === "runnerToken"
     ? { kind: "runner", token: gitlab.runnerToken as pulumi.Input<string> }
     : { kind: "registration", token: gitlab.registrationToken as pulumi.Input<string> };
 }
 
-function checkToken(kind: TokenKind, token: string): string {
-  const value = token.trim();
-  if (value === "" || /\s/.test(value)) throw new Error(`gitlab.${kind}Token: must be one non-empty word`);
-  if (kind === "runner" && value.startsWith("GR1348941")) {
-    throw new Error("gitlab.runnerToken: this is a legacy registration token; pass it as gitlab.registrationToken");
-  }
-  return value;
-}
-
-function validateUrl(url: string): void {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new Error(`gitlab.url: "${url}" is not a URL`);
-  }
-  if (parsed.protocol !== "https:") throw new Error(`gitlab.url: must use https://, got "${url}"`);
+/**
+ * Subnet and security group ids given as plain strings are checked now with the driver's own rules, so a deploy
+ * never succeeds with ids every job then refuses. Ids that are Outputs come from AWS resources.
+ */
+function checkFargateIds(fargate: RegistrationFargateArgs): void {
+  const check = (argument: string, kind: "subnet" | "securityGroup", ids: RegistrationFargateArgs["subnetIds"]) => {
+    if (!Array.isArray(ids)) return;
+    for (const id of ids) if (typeof id === "string") checkAwsId(argument, kind, id);
+  };
+  check("fargate.subnetIds", "subnet", fargate.subnetIds);
+  check("fargate.securityGroupIds", "securityGroup", fargate.securityGroupIds);
 }
 
 /** Settings of the register and unregister scripts (environment variables; nothing secret). */
@@ -247,7 +248,10 @@ export interface RegistrationEnvironmentInput {
   privateCa: boolean;
 }
 
-/** The environment the register script runs with (see the script's header). Throws on invalid legacy tags. */
+/**
+ * The environment the register script runs with (see the script's header). Throws on invalid legacy settings
+ * ({@link checkLegacyRegistration}).
+ */
 export function registrationEnvironment(input: RegistrationEnvironmentInput): Record<string, string> {
   const env: Record<string, string> = {
     GFR_STAGING: input.stagingDirectory,
@@ -257,12 +261,8 @@ export function registrationEnvironment(input: RegistrationEnvironmentInput): Re
     GFR_PRIVATE_CA: input.privateCa ? "true" : "false",
   };
   if (input.tokenKind === "registration") {
+    checkLegacyRegistration(input.legacyRegistration);
     const tags = input.legacyRegistration?.tags ?? [];
-    for (const tag of tags) {
-      if (tag.trim() === "" || tag.includes(",")) {
-        throw new Error(`gitlab.legacyRegistration.tags: "${tag}" must be non-empty and without commas`);
-      }
-    }
     env.GFR_TAG_LIST = tags.join(",");
     env.GFR_RUN_UNTAGGED = String(input.legacyRegistration?.runUntagged ?? tags.length === 0);
     env.GFR_LOCKED = String(input.legacyRegistration?.locked ?? true);
@@ -329,17 +329,21 @@ export function registerRunner(
   opts: pulumi.CustomResourceOptions = {},
 ): RunnerRegistration {
   const { kind, token } = selectToken(args.gitlab);
-  validateUrl(args.gitlab.url);
-  if (typeof args.runner?.name !== "string" || args.runner.name.trim() === "" || /[\r\n]/.test(args.runner.name)) {
-    throw new Error("runner.name: must be a non-empty single line");
-  }
+  const tokenOption = kind === "runner" ? "runnerToken" : "registrationToken";
+  const { url } = normaliseGitLabUrl(args.gitlab.url);
+  checkRunnerName(args.runner?.name);
+  checkFargateIds(args.fargate);
   const user = args.connection.user ?? "ubuntu";
   const stagingDirectory = args.stagingDirectory ?? `/home/${user}/gitlab-fargate-runner`;
   if (!path.posix.isAbsolute(stagingDirectory)) throw new Error("stagingDirectory: must be an absolute path");
   const privateCa = args.gitlab.tlsCaCertificate !== undefined;
+  // Only the certificates are staged; a plain-string bundle is checked now, an Output as soon as it resolves.
+  const caCertificate = privateCa
+    ? checkedInput(args.gitlab.tlsCaCertificate as pulumi.Input<string>, caCertificateBundle)
+    : undefined;
   const env = registrationEnvironment({
     stagingDirectory,
-    url: args.gitlab.url,
+    url,
     name: args.runner.name,
     tokenKind: kind,
     legacyRegistration: args.gitlab.legacyRegistration,
@@ -378,15 +382,6 @@ export function registerRunner(
         template: { ...runnerSettings, privateCa, cache },
       }),
     );
-
-  const caCertificate = privateCa
-    ? pulumi.output(args.gitlab.tlsCaCertificate as pulumi.Input<string>).apply((pem) => {
-        if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
-          throw new Error("gitlab.tlsCaCertificate: must be PEM (-----BEGIN CERTIFICATE-----)");
-        }
-        return pem.endsWith("\n") ? pem : `${pem}\n`;
-      })
-    : undefined;
 
   const texts: Record<string, pulumi.Input<string>> = {
     fargate: LAUNCHER_SCRIPT,
@@ -438,7 +433,7 @@ export function registerRunner(
       create: registerCommand,
       update: registerCommand,
       delete: remoteScriptCommand(`${stagingDirectory}/unregister.sh`, { GFR_STAGING: stagingDirectory }),
-      stdin: pulumi.secret(pulumi.output(token).apply((value) => `${checkToken(kind, value)}\n`)),
+      stdin: pulumi.secret(checkedInput(token, (value) => `${checkToken(tokenOption, value)}\n`)),
       logging: "stderr",
       addPreviousOutputInEnv: false,
     },

@@ -139,20 +139,34 @@ describe("gitlabRunner: GitLabRunner under Pulumi mocks", () => {
     assert.equal(seen.inputs.runnerToken.value, RUNNER_TOKEN);
   });
 
-  it("validates its arguments before registering anything", () => {
-    assert.throws(
-      () =>
-        new mod.GitLabRunner("bad", {
-          url: "https://gitlab.example.com",
-          accessToken: ACCESS_TOKEN,
-          scope: { groupId: 42 },
-          locked: true,
-        }),
-      /gitlab\.createRunner\.locked applies only to project runners/,
+  it("validates its arguments before registering anything, so GitLab is never called with them", async () => {
+    const valid = { url: "https://gitlab.example.com", accessToken: ACCESS_TOKEN, scope: { groupId: 42 } };
+    const cases: [Partial<GitLabRunnerModule.GitLabRunnerArgs>, RegExp][] = [
+      [{ locked: true }, /gitlab\.createRunner\.locked: it applies only to project runners/],
+      [{ tags: Array.from({ length: 51 }, (_, i) => `t${i}`) }, /gitlab\.createRunner\.tags: .*at most 50/],
+      [{ description: "d".repeat(1025) }, /gitlab\.createRunner\.description: .*1024/],
+      [{ defaultDescription: "d".repeat(1025) }, /defaultDescription: .*1024/],
+      [{ url: "https://ci:pa55@gitlab.example.com" }, /gitlab\.url: .*user name or password/],
+      [{ url: "https://gitlab.example.com/\u0000" }, /gitlab\.url: .*control character/],
+    ];
+    for (const [index, [change, pattern]] of cases.entries()) {
+      assert.throws(() => new mod.GitLabRunner(`bad${index}`, { ...valid, ...change }), pattern);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(
+      registered.filter((r) => r.name.startsWith("bad")).map((r) => r.name),
+      [],
     );
-    assert.equal(
-      registered.some((r) => r.name === "bad"),
-      false,
-    );
+  });
+
+  it("sends GitLab's parsed, normalised URL to the API client, also when the URL is an Output", async () => {
+    for (const [name, url] of [
+      ["norm-plain", "https://GitLab.Example.com:443/gitlab/"],
+      ["norm-output", pulumi.output("https://GitLab.Example.com:443/gitlab/")],
+    ] as const) {
+      const runner = new mod.GitLabRunner(name, { url, accessToken: ACCESS_TOKEN, scope: "instance" });
+      await resolved(runner.runnerId);
+      assert.equal(registered.find((r) => r.name === name)?.inputs.url, "https://gitlab.example.com/gitlab", name);
+    }
   });
 });

@@ -10,82 +10,12 @@ import {
   gitlabRunnerProvider,
   runnerAttributes,
   runnerSettings,
-  validateCreateRunnerArgs,
-  validateRunnerTokenChoice,
-  type CreateRunnerArgs,
   type RunnerInputs,
   type RunnerState,
 } from "../../components/gitlabRunner";
 import { startFakeGitLab, type FakeGitLab } from "./fakeGitLab";
 
 const ACCESS_TOKEN = "glpat-runner-lifecycle-test-token";
-
-describe("gitlabRunner: gitlab.createRunner validation", () => {
-  const valid: CreateRunnerArgs = { accessToken: ACCESS_TOKEN, scope: { groupId: 42 } };
-
-  it("accepts a minimal and a complete configuration, and Output tokens", () => {
-    validateCreateRunnerArgs(valid);
-    validateCreateRunnerArgs({ accessToken: pulumi.secret("x"), scope: "instance" });
-    validateCreateRunnerArgs({
-      accessToken: ACCESS_TOKEN,
-      scope: { projectId: 7 },
-      description: "fargate",
-      tags: ["fargate", "aws"],
-      runUntagged: false,
-      locked: false,
-      accessLevel: "ref_protected",
-      maximumTimeout: 600,
-      paused: true,
-      maintenanceNote: "owned by the platform team",
-    });
-  });
-
-  const invalid: [string, Partial<CreateRunnerArgs> & Record<string, unknown>, RegExp][] = [
-    ["missing access token", { accessToken: undefined }, /gitlab\.createRunner\.accessToken is required/],
-    ["a glrt- token as access token", { accessToken: "glrt-abc" }, /runner authentication token.*gitlab\.runnerToken/],
-    ["a registration token", { accessToken: "GR1348941abc" }, /registration token.*gitlab\.registrationToken/],
-    ["missing scope", { scope: undefined }, /gitlab\.createRunner\.scope is required/],
-    ["unknown scope word", { scope: "group" as never }, /gitlab\.createRunner\.scope .*"instance"/],
-    ["two scope keys", { scope: { groupId: 1, projectId: 2 } as never }, /exactly one key/],
-    ["non-numeric group id", { scope: { groupId: "mygroup" as never } }, /scope\.groupId must be GitLab's numeric id/],
-    ["zero project id", { scope: { projectId: 0 } }, /scope\.projectId must be/],
-    ["empty description", { description: " " }, /gitlab\.createRunner\.description/],
-    ["tags not an array", { tags: "a,b" as never }, /gitlab\.createRunner\.tags must be an array/],
-    ["tag with a comma", { tags: ["a,b"] }, /tags contains "a,b"/],
-    ["tag with spaces", { tags: [" a"] }, /tags contains " a"/],
-    ["duplicate tag", { tags: ["a", "a"] }, /lists "a" twice/],
-    ["runUntagged false without tags", { runUntagged: false }, /runUntagged is false but .*tags is empty/],
-    ["paused not boolean", { paused: "yes" as never }, /gitlab\.createRunner\.paused must be true or false/],
-    ["locked on a group runner", { locked: true }, /locked applies only to project runners/],
-    [
-      "bad access level",
-      { accessLevel: "protected" as never },
-      /accessLevel must be "not_protected" or "ref_protected"/,
-    ],
-    ["timeout under 600", { maximumTimeout: 599 }, /maximumTimeout .* at least 600/],
-    ["fractional timeout", { maximumTimeout: 600.5 }, /maximumTimeout must be a whole number/],
-    ["note too long", { maintenanceNote: "x".repeat(1025) }, /maintenanceNote .* at most 1024/],
-  ];
-  for (const [title, change, pattern] of invalid) {
-    it(`rejects ${title}`, () => {
-      assert.throws(() => validateCreateRunnerArgs({ ...valid, ...change } as CreateRunnerArgs), pattern);
-    });
-  }
-
-  it("requires exactly one of runnerToken, registrationToken and createRunner", () => {
-    validateRunnerTokenChoice({ createRunner: valid });
-    validateRunnerTokenChoice({ runnerToken: "glrt-x" });
-    assert.throws(
-      () => validateRunnerTokenChoice({ runnerToken: "glrt-x", createRunner: valid }),
-      /gitlab\.runnerToken and gitlab\.createRunner are mutually exclusive/,
-    );
-    assert.throws(
-      () => validateRunnerTokenChoice({ registrationToken: "GR1348941x", createRunner: valid }),
-      /gitlab\.registrationToken and gitlab\.createRunner are mutually exclusive/,
-    );
-    assert.throws(() => validateRunnerTokenChoice({}), /One of gitlab\.runnerToken .* is required/);
-  });
-});
 
 describe("gitlabRunner: defaults, request body and diff", () => {
   it("applies the documented defaults", () => {
@@ -152,6 +82,12 @@ describe("gitlabRunner: defaults, request body and diff", () => {
     assert.deepEqual(diffRunner(olds, news({})), { changes: false, replaces: [], deleteBeforeReplace: false });
     assert.equal(diffRunner(olds, news({ tagList: ["b", "a"] })).changes, false);
     assert.equal(diffRunner(olds, news({ url: "https://gitlab.example.com/" })).changes, false);
+  });
+
+  it("keeps a runner stored before URLs were normalised: the same GitLab written differently is no change", () => {
+    for (const url of ["https://GitLab.Example.com:443/", "https://gitlab.example.com//"]) {
+      assert.equal(diffRunner({ ...olds, url }, news({})).changes, false, url);
+    }
   });
 
   it("updates in place when description, tags, flags, timeout or the access token change", () => {

@@ -6,6 +6,7 @@ import * as iarna from "@iarna/toml";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as smolParse } from "smol-toml";
 import type * as Registration from "../../components/registration";
+import { TEST_CA_A } from "../support/testCertificates";
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const TOKEN = "glrt-mock_runner_T0ken";
@@ -87,18 +88,22 @@ describe("registerRunner under Pulumi mocks", () => {
     return { parent, instance };
   }
 
+  function baseFargate(): Registration.RegistrationFargateArgs {
+    return {
+      cluster: pulumi.output("ci-cluster"),
+      region: "eu-west-1",
+      subnetIds: pulumi.output(["subnet-0a1b2c3d", "subnet-0e0f1a2b"]),
+      securityGroupIds: [pulumi.output("sg-0123abcd")],
+      taskDefinition: pulumi.output("ci-coordinator:3"),
+    };
+  }
+
   function baseArgs(overrides: Partial<Registration.RegisterRunnerArgs> = {}): Registration.RegisterRunnerArgs {
     return {
       connection: { host: "203.0.113.10", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nkey\n" },
       gitlab: { url: "https://gitlab.example.com", runnerToken: TOKEN },
       runner: { name: "fargate-runner", concurrent: 4 },
-      fargate: {
-        cluster: pulumi.output("ci-cluster"),
-        region: "eu-west-1",
-        subnetIds: pulumi.output(["subnet-0a1b2c3d", "subnet-0e0f1a2b"]),
-        securityGroupIds: [pulumi.output("sg-0123abcd")],
-        taskDefinition: pulumi.output("ci-coordinator:3"),
-      },
+      fargate: baseFargate(),
       instanceId: "i-0123456789abcdef0",
       driverBundlePath: driverA,
       ...overrides,
@@ -236,7 +241,7 @@ describe("registerRunner under Pulumi mocks", () => {
 
   it("legacy token, private CA and cache: staged TOMLs read the same in two parsers and carry no token", async () => {
     const legacy = "GR1348941legacy_T0ken";
-    const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
+    const pem = `subject=CN = Test CA a\n${TEST_CA_A}\n`;
     await register(
       "legacy",
       baseArgs({
@@ -263,12 +268,17 @@ describe("registerRunner under Pulumi mocks", () => {
     )[0];
     assert.equal(runner["tls-ca-file"], "/etc/gitlab-runner/certs/ca.crt");
     assert.equal(((runner.cache as Record<string, unknown>).s3 as Record<string, unknown>).BucketName, "ci-cache");
-    assert.equal(await stagedText("legacy-stage-ca-crt"), `${pem}\n`);
+    assert.equal(await stagedText("legacy-stage-ca-crt"), `${TEST_CA_A}\n`, "only the certificate is installed");
     const command = byName("legacy-register").inputs;
     assert.equal(command.stdin.value, `${legacy}\n`);
     assert.match(command.create, /GFR_TOKEN_KIND='registration'/);
     assert.match(command.create, /GFR_TAG_LIST='fargate' GFR_RUN_UNTAGGED='false' GFR_LOCKED='true'/);
     assert.match(command.create, /GFR_PRIVATE_CA='true'/);
+  });
+
+  it("registers with the parsed, normalised GitLab URL", async () => {
+    await register("url", baseArgs({ gitlab: { url: "https://GitLab.Example.COM:443/gitlab/", runnerToken: TOKEN } }));
+    assert.match(byName("url-register").inputs.create, / GFR_URL='https:\/\/gitlab\.example\.com\/gitlab' /);
   });
 
   it("connects with generous dial retries, as ubuntu, optionally through a bastion", async () => {
@@ -306,22 +316,93 @@ describe("registerRunner under Pulumi mocks", () => {
       [
         "legacy attributes with a runner token",
         { gitlab: { url: "https://g.example", runnerToken: TOKEN, legacyRegistration: { tags: ["a"] } } },
-        /gitlab\.legacyRegistration only applies to gitlab\.registrationToken/,
+        /gitlab\.legacyRegistration: it applies only to gitlab\.registrationToken/,
       ],
       ["plain http", { gitlab: { url: "http://g.example", runnerToken: TOKEN } }, /gitlab\.url: must use https/],
+      [
+        "user and password in the URL",
+        { gitlab: { url: "https://ci:pa55word@g.example", runnerToken: TOKEN } },
+        /^gitlab\.url: .*user name or password(?!.*pa55word)/,
+      ],
+      [
+        "a newline in the URL",
+        { gitlab: { url: "https://g.example/\nx", runnerToken: TOKEN } },
+        /gitlab\.url: .*control/,
+      ],
+      [
+        "a glrt- token as registrationToken",
+        { gitlab: { url: "https://g.example", registrationToken: "glrt-abc" } },
+        /gitlab\.registrationToken: .*gitlab\.runnerToken(?!.*glrt-abc)/,
+      ],
+      [
+        "legacy runUntagged false without tags",
+        { gitlab: { url: "https://g.example", registrationToken: "x", legacyRegistration: { runUntagged: false } } },
+        /gitlab\.legacyRegistration\.runUntagged/,
+      ],
+      [
+        "51 legacy tags",
+        {
+          gitlab: {
+            url: "https://g.example",
+            registrationToken: "x",
+            legacyRegistration: { tags: Array.from({ length: 51 }, (_, i) => `t${i}`) },
+          },
+        },
+        /gitlab\.legacyRegistration\.tags: .*at most 50/,
+      ],
+      [
+        "a private key in the CA bundle",
+        {
+          gitlab: {
+            url: "https://g.example",
+            runnerToken: TOKEN,
+            tlsCaCertificate: `${TEST_CA_A}\n-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n`,
+          },
+        },
+        /gitlab\.tlsCaCertificate: .*private key/,
+      ],
+      [
+        "a CA bundle that is no certificate",
+        {
+          gitlab: {
+            url: "https://g.example",
+            runnerToken: TOKEN,
+            tlsCaCertificate: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+          },
+        },
+        /gitlab\.tlsCaCertificate: certificate 1 .*X\.509/,
+      ],
+      [
+        "a subnet id the driver refuses",
+        { fargate: { ...baseFargate(), subnetIds: ["subnet-0a1b2c3d", "subnet-q1"] } },
+        /fargate\.subnetIds: "subnet-q1"/,
+      ],
+      [
+        "a security group id the driver refuses",
+        { fargate: { ...baseFargate(), securityGroupIds: ["sg-1"] } },
+        /fargate\.securityGroupIds: "sg-1"/,
+      ],
+      ["a runner name over 1024 characters", { runner: { name: "n".repeat(1025) } }, /runner\.name: .*1024/],
       ["empty runner name", { runner: { name: " " } }, /runner\.name/],
       [
         "tag with a comma",
         { gitlab: { url: "https://g.example", registrationToken: "x", legacyRegistration: { tags: ["a,b"] } } },
-        /gitlab\.legacyRegistration\.tags: "a,b"/,
+        /gitlab\.legacyRegistration\.tags.*"a,b"/,
       ],
       ["missing driver bundle", { driverBundlePath: "/nonexistent/fargate.js" }, /driverBundlePath: .* does not exist/],
     ];
     for (const [title, overrides, message] of cases) {
-      it(title, () => {
+      it(title, async () => {
+        const name = `bad-${title.replace(/\W+/g, "-")}`;
         assert.throws(
-          () => registration.registerRunner(`bad-${title.replace(/\W+/g, "-")}`, baseArgs(overrides)),
+          () => registration.registerRunner(name, baseArgs(overrides)),
           (error: Error) => message.test(error.message),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        assert.deepEqual(
+          resources.filter((r) => r.name.startsWith(name)).map((r) => r.name),
+          [],
+          "refused before any resource is created",
         );
       });
     }
