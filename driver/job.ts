@@ -9,7 +9,8 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { SystemFailure } from "./errors";
 import { TaskSize, validateTaskSize } from "./fargateSizes";
-import { Settings } from "./settings";
+import { platformVersionProblem, toTagValue } from "./contract/awsRules";
+import { Settings } from "./contract/fargateToml";
 
 export interface Job {
   /** The payload's `id` (digits). */
@@ -94,17 +95,11 @@ export function metadataFileName(job: Pick<Job, "id">): string {
   return `${startedByFor(job)}.json`;
 }
 
-const TAG_UNSAFE = /[^\p{L}\p{Z}\p{N}_.:/=+\-@]/gu;
-
-function tagValue(value: string): string {
-  return value.replace(TAG_UNSAFE, "_").slice(0, 256);
-}
-
 /** Tags on every task: the settings' Fargate.Tags plus the job's project, pipeline and id. */
 export function taskTags(job: Job, extra: Record<string, string>): { key: string; value: string }[] {
   const tags: { key: string; value: string }[] = Object.entries(extra).map(([key, value]) => ({ key, value }));
   const add = (key: string, value: string | undefined): void => {
-    if (value !== undefined && !tags.some((t) => t.key === key)) tags.push({ key, value: tagValue(value) });
+    if (value !== undefined && !tags.some((t) => t.key === key)) tags.push({ key, value: toTagValue(value) });
   };
   add("gitlab:project", job.project);
   add("gitlab:pipeline", job.pipelineId);
@@ -186,9 +181,8 @@ export function jobOverrides(env: NodeJS.ProcessEnv, settings: Settings["fargate
     );
   }
   const platformVersion = variable(env, "FARGATE_PLATFORM_VERSION");
-  if (platformVersion !== undefined && !/^(LATEST|\d+\.\d+\.\d+)$/.test(platformVersion)) {
-    throw new SystemFailure(`FARGATE_PLATFORM_VERSION must be LATEST or like 1.4.0, got "${platformVersion}"`);
-  }
+  const versionProblem = platformVersion === undefined ? undefined : platformVersionProblem(platformVersion);
+  if (versionProblem !== undefined) throw new SystemFailure(`FARGATE_PLATFORM_VERSION ${versionProblem}`);
   return {
     taskDefinition: requested ?? settings.taskDefinition,
     platformVersion: platformVersion ?? settings.platformVersion,

@@ -2,7 +2,7 @@
  * Diagnostics go to stderr (stdout is the job log in prepare/run and must stay pure JSON in config), filtered by
  * LogLevel and shaped by LogFormat, like the Go driver's `--log-level` / `--log-format`.
  */
-import { LogFormat, LogLevel, LOG_LEVELS } from "./settings";
+import { LogFormat, LogLevel, LOG_LEVELS } from "./contract/fargateToml";
 
 export interface Logger {
   debug(message: string, fields?: Record<string, unknown>): void;

@@ -5,10 +5,12 @@
  * Stage modules are loaded lazily: `run` never loads the AWS SDK, `config` loads neither the SDK nor ssh2.
  */
 import { appendFileSync } from "node:fs";
+import { parseArgs as parseCommandLine } from "node:util";
 import { version } from "../package.json";
 import { Cancelled, describeError, exitCodeFor, ExitCodes, exitCodesFromEnv, SystemFailure } from "./errors";
 import { createLogger, Logger } from "./log";
-import { LOG_FORMATS, LOG_LEVELS, LogFormat, LogLevel, loadSettings, Settings } from "./settings";
+import { LOG_FORMATS, LOG_LEVELS, LogFormat, LogLevel, Settings } from "./contract/fargateToml";
+import { loadSettings } from "./settings";
 
 export const STAGES = ["config", "prepare", "run", "cleanup"] as const;
 export type Stage = (typeof STAGES)[number];
@@ -28,53 +30,72 @@ export interface CliArgs {
 
 const USAGE = "usage: fargate --config <fargate.toml> custom <config|prepare|run|cleanup> [script_path stage_name]";
 
+/** The Go driver's options. Values are checked here, in the order given, so the messages are the driver's own. */
+const OPTIONS = {
+  config: { type: "string", short: "c" },
+  "log-level": { type: "string" },
+  "log-format": { type: "string" },
+  "log-file": { type: "string" },
+  debug: { type: "boolean" },
+  version: { type: "boolean", short: "v" },
+} as const;
+
+type OptionToken = { kind: "option"; name: string; rawName: string; value?: string };
+
+function applyOption(args: CliArgs, token: OptionToken): void {
+  const value = (): string => {
+    if (!token.value) throw new SystemFailure(`${token.rawName} needs a value; ${USAGE}`);
+    return token.value;
+  };
+  const oneOf = <T extends string>(allowed: readonly T[]): T => {
+    const v = value().toLowerCase() as T;
+    if (!allowed.includes(v)) throw new SystemFailure(`${token.rawName} must be one of ${allowed.join(", ")}`);
+    return v;
+  };
+  switch (token.name as keyof typeof OPTIONS) {
+    case "config":
+      args.config = value();
+      break;
+    case "log-level":
+      args.logLevel = oneOf(LOG_LEVELS);
+      break;
+    case "log-format":
+      args.logFormat = oneOf(LOG_FORMATS);
+      break;
+    case "log-file":
+      args.logFile = value();
+      break;
+    case "debug":
+      args.logLevel = "debug";
+      break;
+    case "version":
+      args.version = true;
+      break;
+  }
+}
+
 /** Parses the Go driver's command line. Throws a SystemFailure naming the bad argument. */
 export function parseArgs(argv: string[]): CliArgs {
+  const { tokens } = parseCommandLine({
+    args: argv,
+    options: OPTIONS,
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+  });
   const args: CliArgs = { version: false };
   const positional: string[] = [];
-  for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i];
-    const [flag, inline] =
-      arg.startsWith("--") && arg.includes("=")
-        ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
-        : [arg, undefined];
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined || v === "") throw new SystemFailure(`${flag} needs a value; ${USAGE}`);
-      return v;
-    };
-    switch (flag) {
-      case "--version":
-      case "-v":
-        args.version = true;
-        break;
-      case "--config":
-      case "-c":
-        args.config = value();
-        break;
-      case "--log-level": {
-        const v = value().toLowerCase() as LogLevel;
-        if (!LOG_LEVELS.includes(v)) throw new SystemFailure(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
-        args.logLevel = v;
-        break;
-      }
-      case "--log-format": {
-        const v = value().toLowerCase() as LogFormat;
-        if (!LOG_FORMATS.includes(v)) throw new SystemFailure(`--log-format must be one of ${LOG_FORMATS.join(", ")}`);
-        args.logFormat = v;
-        break;
-      }
-      case "--debug":
-        args.logLevel = "debug";
-        break;
-      case "--log-file":
-        args.logFile = value();
-        break;
-      default:
-        if (flag.startsWith("-") && positional.length === 0)
-          throw new SystemFailure(`unknown option ${flag}; ${USAGE}`);
-        positional.push(arg);
+  let lastIndex = -1;
+  for (const token of tokens) {
+    if (token.kind === "option" && Object.hasOwn(OPTIONS, token.name)) {
+      applyOption(args, token);
+    } else if (token.kind !== "positional" && positional.length === 0) {
+      throw new SystemFailure(`unknown option ${token.kind === "option" ? token.rawName : "--"}; ${USAGE}`);
+    } else if (token.index !== lastIndex) {
+      // After the command, anything else (even `-x`) is an argument of it.
+      positional.push(argv[token.index]);
     }
+    lastIndex = token.index;
   }
   if (args.version) return args;
   if (positional[0] !== "custom") throw new SystemFailure(`expected the "custom" command; ${USAGE}`);
@@ -189,7 +210,7 @@ async function createEcs(settings: Settings) {
   return createEcsPort({ region: settings.fargate.region });
 }
 
-/** Seconds a stage may take to wind down after SIGTERM/SIGINT before the process exits anyway. */
+/** Milliseconds a stage may take to wind down after SIGTERM/SIGINT before the process exits anyway. */
 export const SIGNAL_GRACE_MS = 15_000;
 
 /**

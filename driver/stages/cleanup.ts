@@ -7,7 +7,7 @@ import { Job, startedByFor } from "../job";
 import { Logger } from "../log";
 import { ForeignMetadata, MetadataStore } from "../metadata";
 import { EcsPort, Print } from "../ports";
-import { Settings } from "../settings";
+import { Settings } from "../contract/fargateToml";
 
 export interface CleanupDeps {
   settings: Settings;

@@ -1,9 +1,7 @@
 /** The config stage: tell gitlab-runner where builds live and who we are. Prints exactly one JSON object. */
 import { hostname } from "node:os";
 import { name, version } from "../../package.json";
-
-export const BUILDS_DIR = "/opt/gitlab-runner/builds";
-export const CACHE_DIR = "/opt/gitlab-runner/cache";
+import { MANAGER_PATHS } from "../contract/managerPaths";
 
 export interface ConfigOutput {
   builds_dir: string;
@@ -16,8 +14,8 @@ export interface ConfigOutput {
 
 export function configOutput(host: string = hostname()): ConfigOutput {
   return {
-    builds_dir: BUILDS_DIR,
-    cache_dir: CACHE_DIR,
+    builds_dir: MANAGER_PATHS.buildsDirectory,
+    cache_dir: MANAGER_PATHS.cacheDirectory,
     // One Fargate task serves one job, so build directories are never shared.
     builds_dir_is_shared: false,
     hostname: host,

@@ -9,7 +9,7 @@ import { Job, JobOverrides, startedByFor, taskTags } from "../job";
 import { Logger } from "../log";
 import { ForeignMetadata, MetadataStore } from "../metadata";
 import { Clock, EcsPort, Print, RunTaskInput, SshPort, TaskView } from "../ports";
-import { Settings } from "../settings";
+import { Settings } from "../contract/fargateToml";
 import { SshError } from "../sshError";
 
 export interface KeyPair {

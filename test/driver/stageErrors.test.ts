@@ -11,7 +11,7 @@ import { Job } from "../../driver/job";
 import { createLogger } from "../../driver/log";
 import { JobMetadata, MetadataStore } from "../../driver/metadata";
 import { Clock, EcsPort, RunTaskResult, SshPort, TaskView } from "../../driver/ports";
-import { parseSettings, Settings } from "../../driver/settings";
+import { parseFargateToml, Settings } from "../../driver/contract/fargateToml";
 import { SshError } from "../../driver/sshError";
 import { runCleanupStage } from "../../driver/stages/cleanup";
 import { MAX_AUTH_REFUSALS, MISSING_GRACE_MS, runPrepareStage } from "../../driver/stages/prepare";
@@ -108,7 +108,7 @@ describe("driver stage error paths (injected ports)", () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   function settingsFor(extra = "", metadataDirectory = join(dir, "metadata")): Settings {
-    return parseSettings(
+    return parseFargateToml(
       `[Fargate]
 Cluster = "ci"
 Subnet = "subnet-0a0a0a0a"

@@ -14,7 +14,7 @@ import { BuildFailure, Cancelled, SystemFailure } from "../../driver/errors";
 import { Job, jobOverrides, startedByFor } from "../../driver/job";
 import { createLogger } from "../../driver/log";
 import { MetadataStore } from "../../driver/metadata";
-import { parseSettings, Settings } from "../../driver/settings";
+import { parseFargateToml, Settings } from "../../driver/contract/fargateToml";
 import { createSshPort, generateEd25519KeyPair } from "../../driver/ssh";
 import { runCleanupStage } from "../../driver/stages/cleanup";
 import { runPrepareStage } from "../../driver/stages/prepare";
@@ -80,7 +80,7 @@ describe("driver stages through the AWS SDK, the ECS emulator and a real sshd", 
   });
 
   function settingsFor(extra = "", port = sshd.port): Settings {
-    return parseSettings(
+    return parseFargateToml(
       `[Fargate]
 Cluster = "ci"
 Region = "eu-west-1"

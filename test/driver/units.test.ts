@@ -23,7 +23,7 @@ import {
 import { formatLogLine } from "../../driver/log";
 import { parseArgs } from "../../driver/main";
 import { MetadataStore } from "../../driver/metadata";
-import { parseSettings } from "../../driver/settings";
+import { parseFargateToml } from "../../driver/contract/fargateToml";
 import { buildRunTaskInput, fingerprint, stoppedTaskReason } from "../../driver/stages/prepare";
 import { describeSshFailure, formatHostKey } from "../../driver/ssh";
 import { taskView } from "../../driver/ecs";
@@ -57,7 +57,7 @@ function expectFailure(fn: () => unknown, pattern: RegExp): void {
 
 describe("driver settings (fargate.toml)", () => {
   it("reads a Go-driver fargate.toml unchanged and applies defaults", () => {
-    const s = parseSettings(GO_DRIVER_TOML, "f.toml");
+    const s = parseFargateToml(GO_DRIVER_TOML, "f.toml");
     assert.equal(s.logLevel, "debug");
     assert.equal(s.logFormat, "json");
     assert.deepEqual(s.fargate.subnets, ["subnet-0123abcd"]);
@@ -71,19 +71,19 @@ describe("driver settings (fargate.toml)", () => {
   });
 
   it("says which address it connects to when EnablePublicIP is set without UsePublicIP (the Go driver used the public one)", () => {
-    const without = parseSettings(GO_DRIVER_TOML.replace("  UsePublicIP = false\n", ""), "f.toml");
+    const without = parseFargateToml(GO_DRIVER_TOML.replace("  UsePublicIP = false\n", ""), "f.toml");
     assert.equal(without.fargate.usePublicIp, false);
     assert.equal(without.notices.length, 1);
     assert.match(
       without.notices[0],
       /EnablePublicIP = true without Fargate\.UsePublicIP: connecting to each task's private IP/,
     );
-    assert.deepEqual(parseSettings(GO_DRIVER_TOML, "f.toml").notices, [], "UsePublicIP given: nothing to explain");
+    assert.deepEqual(parseFargateToml(GO_DRIVER_TOML, "f.toml").notices, [], "UsePublicIP given: nothing to explain");
     const privateOnly = GO_DRIVER_TOML.replace("EnablePublicIP = true", "EnablePublicIP = false").replace(
       "  UsePublicIP = false\n",
       "",
     );
-    assert.deepEqual(parseSettings(privateOnly, "f.toml").notices, []);
+    assert.deepEqual(parseFargateToml(privateOnly, "f.toml").notices, []);
   });
 
   it("reads the additions, merging and de-duplicating subnets and groups", () => {
@@ -106,7 +106,7 @@ describe("driver settings (fargate.toml)", () => {
       Timeouts: { TaskRunning: 120, SSHReady: 30 },
     };
     // Written by a second TOML implementation, read by ours.
-    const s = parseSettings(iarna.stringify(doc as unknown as iarna.JsonMap), "f.toml");
+    const s = parseFargateToml(iarna.stringify(doc as unknown as iarna.JsonMap), "f.toml");
     assert.deepEqual(s.fargate.subnets, ["subnet-0a0a0a0a", "subnet-0b0b0b0b"]);
     assert.deepEqual(s.fargate.securityGroups, ["sg-01010101", "sg-02020202"]);
     assert.equal(s.fargate.containerName, "job");
@@ -119,7 +119,7 @@ describe("driver settings (fargate.toml)", () => {
   });
 
   it("reports unknown keys (typos) without failing, for drop-in compatibility", () => {
-    const s = parseSettings(`${GO_DRIVER_TOML}\n[Timeouts]\nSSHReadyy = 3\n`, "f.toml");
+    const s = parseFargateToml(`${GO_DRIVER_TOML}\n[Timeouts]\nSSHReadyy = 3\n`, "f.toml");
     assert.deepEqual(s.unknownKeys, ["Timeouts.SSHReadyy"]);
   });
 
@@ -127,13 +127,13 @@ describe("driver settings (fargate.toml)", () => {
     const doc = readFileSync("docs/driver.md", "utf8");
     const example = /Example with the additions:\n\n```toml\n([\s\S]*?)```/.exec(doc)?.[1];
     assert.ok(example, "docs/driver.md has the example");
-    const s = parseSettings(example, "docs/driver.md");
+    const s = parseFargateToml(example, "docs/driver.md");
     assert.deepEqual(s.unknownKeys, []);
     assert.deepEqual([s.fargate.maxTaskCpu, s.fargate.maxTaskMemory], [4096, 16384]);
   });
 
   it("reports unknown keys inside array-of-tables items, naming the item, but not tag names", () => {
-    const s = parseSettings(
+    const s = parseFargateToml(
       `${GO_DRIVER_TOML}
 [[Fargate.CapacityProviderStrategy]]
 CapacityProvider = "FARGATE"
@@ -156,7 +156,7 @@ anything = "goes"
 
   it("accepts real AWS ids of both lengths and refuses other shapes", () => {
     const withIds = (subnet: string, group: string) =>
-      parseSettings(
+      parseFargateToml(
         `[Fargate]\nCluster = "c"\nSubnet = "${subnet}"\nSecurityGroup = "${group}"\nTaskDefinition = "t"\n`,
         "f.toml",
       );
@@ -233,7 +233,7 @@ anything = "goes"
   ];
   for (const [name, text, pattern] of cases) {
     it(`rejects ${name} with a message naming the key`, () =>
-      expectFailure(() => parseSettings(text, "f.toml"), pattern));
+      expectFailure(() => parseFargateToml(text, "f.toml"), pattern));
   }
 });
 
@@ -305,7 +305,7 @@ describe("driver job identity, startedBy and tags", () => {
 });
 
 describe("driver per-job overrides", () => {
-  const settings = parseSettings(
+  const settings = parseFargateToml(
     `[Fargate]\nCluster = "c"\nSubnet = "subnet-0a0a0a0a"\nTaskDefinition = "ci:3"\nPlatformVersion = "1.4.0"\nAllowedTaskDefinitions = ["big", "gpu:2"]\n`,
     "f.toml",
   ).fargate;
@@ -355,7 +355,7 @@ describe("driver per-job overrides", () => {
   });
 
   describe("with MaxTaskCPU = 4096 and MaxTaskMemory = 16384", () => {
-    const capped = parseSettings(
+    const capped = parseFargateToml(
       `[Fargate]\nCluster = "c"\nSubnet = "subnet-0a0a0a0a"\nTaskDefinition = "ci:3"\nMaxTaskCPU = 4096\nMaxTaskMemory = 16384\n`,
       "f.toml",
     ).fargate;
@@ -463,7 +463,7 @@ describe("driver per-job overrides", () => {
 });
 
 describe("driver RunTask request and task reasons", () => {
-  const settings = parseSettings(
+  const settings = parseFargateToml(
     `[Fargate]\nCluster = "c"\nSubnets = ["subnet-0a0a0a0a", "subnet-0b0b0b0b"]\nTaskDefinition = "ci:3"\nEnablePublicIP = true\n`,
     "f.toml",
   );
@@ -489,7 +489,7 @@ describe("driver RunTask request and task reasons", () => {
 
   it("sends at most 50 countable tags: the driver's 3 and the 46 allowed Fargate.Tags, none propagated", () => {
     const tags = Object.fromEntries(Array.from({ length: 46 }, (_, i) => [`k${i}`, "v"]));
-    const full = parseSettings(
+    const full = parseFargateToml(
       `[Fargate]\nCluster = "c"\nSubnet = "subnet-0a0a0a0a"\nTaskDefinition = "ci:3"\n[Fargate.Tags]\n${Object.keys(
         tags,
       )
@@ -575,6 +575,24 @@ describe("driver exit codes, arguments, SSH messages and logs", () => {
     );
     expectFailure(() => parseArgs(["--config"]), /--config needs a value/);
     expectFailure(() => parseArgs(["--frobnicate", "custom", "config"]), /unknown option --frobnicate/);
+  });
+
+  it("reads options in the Go driver's forms: short, inline, in any case, in order, also after the command", () => {
+    const cleanup = ["custom", "cleanup"];
+    assert.equal(parseArgs(["-c", "f", ...cleanup]).config, "f");
+    assert.equal(parseArgs(["--config=f", ...cleanup]).config, "f");
+    assert.equal(parseArgs([...cleanup, "--config", "f"]).config, "f");
+    assert.equal(parseArgs(["-v"]).version, true);
+    assert.equal(parseArgs(["--log-level=WARN", "-c", "f", ...cleanup]).logLevel, "warn");
+    assert.equal(parseArgs(["--log-format", "JSON", "-c", "f", ...cleanup]).logFormat, "json");
+    assert.equal(parseArgs(["--debug", "--log-level", "info", "-c", "f", ...cleanup]).logLevel, "info");
+    assert.equal(parseArgs(["--log-level", "info", "--debug", "-c", "f", ...cleanup]).logLevel, "debug");
+    expectFailure(() => parseArgs(["--config=", ...cleanup]), /^--config needs a value; usage: /);
+    expectFailure(() => parseArgs(["-c"]), /^-c needs a value/);
+    expectFailure(() => parseArgs(["--log-level", "loud", "-c", "f", ...cleanup]), /^--log-level must be one of debug/);
+    expectFailure(() => parseArgs(["-c", "f", ...cleanup, "--frobnicate"]), /unexpected argument "--frobnicate"/);
+    expectFailure(() => parseArgs(["-c", "f", "custom"]), /unknown stage ""/);
+    expectFailure(() => parseArgs(["-c", "f", "deploy"]), /expected the "custom" command/);
   });
 
   it("explains SSH failures by cause, naming IP:port", () => {
