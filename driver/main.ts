@@ -261,8 +261,6 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       log.warn(`ignoring unknown keys in ${args.config}: ${settings.unknownKeys.join(", ")}`);
     }
     await runStage({ args, settings, codes, log, env, signal: controller.signal });
-    // Let a failed write to a closed stdout surface (as an 'error' event) before reporting success.
-    await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
     return 0;
   } catch (err) {
     const code = exitCodeFor(err, codes);
@@ -271,6 +269,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   }
 }
 
+/** Resolves once everything written to `stream` so far has been handed to the OS (or the stream failed). */
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => stream.write("", () => resolve()));
+}
+
 if (require.main === module) {
-  void main(process.argv.slice(2), process.env).then((code) => process.exit(code));
+  void main(process.argv.slice(2), process.env).then(async (code) => {
+    // process.exit drops what a pipe has not taken yet: the end of the job log. A failed write to a closed stdout
+    // surfaces here too, as an 'error' event (a system failure), before anything reports success.
+    await Promise.all([drained(process.stdout), drained(process.stderr)]);
+    process.exit(code);
+  });
 }

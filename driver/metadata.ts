@@ -12,13 +12,14 @@ import {
   linkSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
   statSync,
   writeSync,
 } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { SystemFailure } from "./errors";
 import { Job, metadataFileName } from "./job";
 
@@ -133,14 +134,42 @@ export class MetadataStore {
     }
   }
 
-  /** Deletes the file; true if there was one. */
+  /** Deletes the file, and temporary files a killed writer left (they hold the key too); true if there was one. */
   remove(): boolean {
     const existed = existsSync(this.path);
+    const name = basename(this.path);
     try {
+      const leftovers = existsSync(this.directory) ? readdirSync(this.directory) : [];
+      for (const file of leftovers.filter((f) => f.startsWith(`${name}.`) && f.endsWith(".tmp"))) {
+        rmSync(join(this.directory, file), { force: true });
+      }
       rmSync(this.path, { force: true });
     } catch (err) {
       throw new SystemFailure(`cannot delete job metadata ${this.path}`, { cause: err });
     }
     return existed;
+  }
+
+  /**
+   * Files the previous version of this driver wrote for this job (`gl-<runner token>-<job id>.json`, format 1),
+   * which a job running while the driver was upgraded still has. Unreadable ones are skipped.
+   */
+  legacyRecords(jobId: string): { cluster: string; taskArn: string; remove: () => void }[] {
+    const pattern = new RegExp(`^gl-[A-Za-z0-9_]*-${jobId}\\.json$`);
+    const names = existsSync(this.directory) ? readdirSync(this.directory).filter((f) => pattern.test(f)) : [];
+    return names.flatMap((file) => {
+      const path = join(this.directory, file);
+      try {
+        const data = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+        const { cluster, taskArn } = data;
+        const valid = data.version === 1 && data.jobId === jobId;
+        const remove = (): void => rmSync(path, { force: true });
+        return valid && typeof cluster === "string" && typeof taskArn === "string"
+          ? [{ cluster, taskArn, remove }]
+          : [];
+      } catch {
+        return [];
+      }
+    });
   }
 }

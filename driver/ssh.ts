@@ -202,7 +202,9 @@ export function createSshPort(overrides: Partial<SshOptions> = {}): SshPort {
         lost.catch(() => undefined); // observed through Promise.race; avoid an unhandled rejection afterwards
         const channel = await Promise.race([
           new Promise<ClientChannel>((resolve, reject) =>
-            client.exec("bash", (err, ch) => (err ? reject(describeSshFailure(err, target)) : resolve(ch))),
+            // One stream for the job log: ssh2 shares one SSH window between stdout and stderr, so reading stderr
+            // would let stdout in while it is paused (and gitlab-runner puts both in the same log anyway).
+            client.exec("bash 2>&1", (err, ch) => (err ? reject(describeSshFailure(err, target)) : resolve(ch))),
           ),
           lost,
         ]);

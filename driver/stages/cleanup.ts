@@ -46,9 +46,9 @@ export async function runCleanupStage(deps: CleanupDeps): Promise<void> {
   const reason = cleanupReason(job);
   const errors: string[] = [];
   const stopped = new Set<string>();
-  const stop = async (arn: string): Promise<boolean> => {
+  const stop = async (arn: string, on = cluster): Promise<boolean> => {
     try {
-      await ecs.stopTask(cluster, arn, reason, signal);
+      await ecs.stopTask(on, arn, reason, signal);
       print(`Stopped task ${arn}`);
       stopped.add(arn);
       return true;
@@ -75,6 +75,10 @@ export async function runCleanupStage(deps: CleanupDeps): Promise<void> {
     }
   }
   for (const arn of listed) if (arn !== record?.taskArn) await stop(arn);
+  // A job that was running while the driver was upgraded: its task and key are in the previous version's file.
+  for (const legacy of deps.metadata.legacyRecords(job.id)) {
+    if (await stop(legacy.taskArn, legacy.cluster)) legacy.remove();
+  }
 
   if (stopped.size === 0 && errors.length === 0) print(`No running task for job ${job.id}`);
   // A corrupt file names no task anybody could stop: delete it once the startedBy search succeeded.

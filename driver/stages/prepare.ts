@@ -138,8 +138,10 @@ export async function runPrepareStage(deps: PrepareDeps): Promise<void> {
     createdAt: new Date(clock.now()).toISOString(),
   };
 
+  let created = false;
   try {
     metadata.create(record);
+    created = true;
     throwIfCancelled(signal);
     const task = await waitForRunning(deps, taskArn, started);
     const host = await taskAddress(deps, task);
@@ -152,8 +154,9 @@ export async function runPrepareStage(deps: PrepareDeps): Promise<void> {
     );
     print(`Task ready in ${seconds(clock.now() - started)}`);
   } catch (err) {
-    // Without a confirmed stop, the file (if it was written) is how cleanup finds the task again.
-    if (await stopAfterFailure(deps, taskArn, err)) removeQuietly(deps);
+    // Without a confirmed stop, the file is how cleanup finds the task again. A file this attempt did not create
+    // is not its own to delete.
+    if ((await stopAfterFailure(deps, taskArn, err)) && created) removeQuietly(deps);
     throw err;
   }
 }

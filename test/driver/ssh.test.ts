@@ -73,18 +73,19 @@ describe("ssh port against a real OpenSSH sshd", function () {
     });
   });
 
-  it("feeds the script to bash through stdin (not the command line) and returns its exit code", async () => {
+  it("feeds the script to bash through stdin (not the command line), one output stream, and returns its exit code", async () => {
     const stdout = new Capture();
     const stderr = new Capture();
     const padding = `# ${"x".repeat(300_000)}\n`; // longer than one command-line argument may be (128 KiB)
     const script = `${padding}echo "MARKER-out"; tr '\\0' ' ' < /proc/$$/cmdline; echo; echo "MARKER-err" >&2; exit 3\n`;
     const code = await ssh.runScript({ ...target(), hostKey: sshd.hostKey }, script, { stdout, stderr });
     assert.equal(code, 3);
-    const [first, cmdline] = stdout.text.split("\n");
+    const [first, cmdline, last] = stdout.text.split("\n");
     assert.equal(first, "MARKER-out");
     assert.match(cmdline, /bash/);
     assert.doesNotMatch(cmdline, /MARKER/);
-    assert.equal(stderr.text, "MARKER-err\n");
+    assert.equal(last, "MARKER-err", "the script's stderr joins its stdout, in order");
+    assert.equal(stderr.text, "");
   });
 
   it("maps a script killed by a signal to 128 + signal number", async () => {

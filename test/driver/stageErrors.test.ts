@@ -3,7 +3,7 @@
  * clock (sleeping advances it), with real metadata files in a temp directory. No process, socket or timer is left.
  */
 import { strict as assert } from "node:assert";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Cancelled, SystemFailure } from "../../driver/errors";
@@ -340,6 +340,32 @@ SSHReady = 20
       assert.equal(existsSync(storeFor(settings).path), false);
     });
 
+    it("stops the task of the previous driver version's file for this job and deletes that file", async () => {
+      const settings = settingsFor();
+      const legacy = join(settings.metadataDirectory, "gl-h4rn3ss1-77.json");
+      const otherJobs = join(settings.metadataDirectory, "gl-h4rn3ss1-770.json");
+      mkdirSync(settings.metadataDirectory, { recursive: true });
+      writeFileSync(legacy, JSON.stringify({ ...record(), version: 1, taskArn: `${OLD_TASK}-legacy` }));
+      writeFileSync(otherJobs, JSON.stringify({ ...record(), version: 1, jobId: "770", taskArn: "arn:other" }));
+      ecs.listed = [];
+      await cleanup(settings);
+      assert.deepEqual(ecs.stops, [{ arn: `${OLD_TASK}-legacy`, reason: "GitLab job 77: cleanup" }]);
+      assert.equal(existsSync(legacy), false);
+      assert.equal(existsSync(otherJobs), true, "another job's file is left alone");
+    });
+
+    it("deletes temporary files a killed prepare left next to the metadata (they hold the key)", async () => {
+      const settings = settingsFor();
+      const store = storeFor(settings);
+      store.update(record());
+      const leftover = `${store.path}.4242.tmp`;
+      writeFileSync(leftover, "PRIVATE");
+      ecs.listed = [];
+      await cleanup(settings);
+      assert.equal(existsSync(leftover), false);
+      assert.equal(existsSync(store.path), false);
+    });
+
     it("with corrupt metadata, stops the job's tasks by startedBy and deletes the file", async () => {
       const settings = settingsFor();
       const store = storeFor(settings);
@@ -405,6 +431,19 @@ SSHReady = 20
       await rejectsWith(prepare(settings), /belongs to another job/);
       assert.deepEqual(ecs.calls, []);
       assert.equal(readFileSync(storeFor(settings).path, "utf8"), before);
+    });
+
+    it("appearing while RunTask runs: prepare stops its own task and leaves that file as it was", async () => {
+      const settings = settingsFor();
+      const runTask = ecs.runTask.bind(ecs);
+      ecs.runTask = async () => {
+        writeOthers(settings);
+        return runTask();
+      };
+      await rejectsWith(prepare(settings), /cannot write job metadata/);
+      assert.deepEqual(ecs.stops, [{ arn: TASK, reason: "GitLab job 77: prepare failed" }]);
+      const others = new MetadataStore(settings.metadataDirectory, otherJob).read();
+      assert.equal(others?.host, "10.0.0.9", "the other job's file is still there, unchanged");
     });
 
     it("cleanup fails without stopping anything and keeps the file", async () => {
