@@ -175,6 +175,9 @@ const ESCALATION_ACTIONS = [
   "iam:PutUserPolicy",
   "iam:PutGroupPolicy",
   "iam:PutRolePermissionsBoundary",
+  "iam:PutUserPermissionsBoundary",
+  "iam:DeleteRolePermissionsBoundary",
+  "iam:DeleteUserPermissionsBoundary",
   "iam:AttachRolePolicy",
   "iam:AttachUserPolicy",
   "iam:AttachGroupPolicy",
@@ -257,15 +260,19 @@ export const iamNoPrivilegeEscalation: ResourceValidationPolicy = {
 /**
  * AWS managed policies far broader than a runner or a job needs, as IAM-style patterns of the policy name.
  * AmazonECS_FullAccess is what GitLab's manual guide attaches to the manager; the administrator policies and every
- * *FullAccess policy are as bad, and ReadOnlyAccess lets every job read every bucket, table and parameter.
+ * *FullAccess policy are as bad, the job-function policies (SystemAdministrator, DatabaseAdministrator, …) and
+ * *PowerUser policies nearly so, and the read-only ones (ReadOnlyAccess, ViewOnlyAccess, AmazonS3ReadOnlyAccess, …)
+ * let every job read every bucket, table or parameter of their service.
  */
 export const BROAD_MANAGED_POLICIES = [
   "AdministratorAccess*",
+  "*Administrator",
+  "*PowerUser",
   "PowerUserAccess",
-  "ReadOnlyAccess",
+  "*ReadOnlyAccess",
+  "ViewOnlyAccess",
   "*FullAccess",
   "SecretsManagerReadWrite",
-  "AWSKeyManagementServicePowerUser",
 ];
 
 /** Whether an AWS managed policy name is one of {@link BROAD_MANAGED_POLICIES}. */
