@@ -14,7 +14,7 @@ import { generateEd25519KeyPair } from "../../driver/ssh";
 import { EcsEmulator, startEcsEmulator } from "../support/ecsEmulator";
 import { FakeTaskLauncher } from "../support/fakeTaskLauncher";
 import { LocalSshd, startLocalSshd } from "../support/localSshd";
-import { missingCommand, missingRoot, skipUnlessAvailable } from "../support/requirements";
+import { missingLocalSshd, skipUnlessAvailable } from "../support/requirements";
 
 const BUNDLE = "dist/driver/fargate.js";
 const SYSTEM = 7;
@@ -167,10 +167,7 @@ Port = 22
     let hook: string;
 
     before(function () {
-      skipUnlessAvailable(
-        this,
-        missingRoot("sshd logs in as root") ?? missingCommand("/usr/sbin/sshd", "apt-get install openssh-server"),
-      );
+      skipUnlessAvailable(this, missingLocalSshd());
     });
 
     beforeEach(async () => {

@@ -6,7 +6,7 @@ import { Writable } from "node:stream";
 import { Cancelled } from "../../driver/errors";
 import { createSshPort, generateEd25519KeyPair, SshError } from "../../driver/ssh";
 import { freePort, LocalSshd, startLocalSshd } from "../support/localSshd";
-import { missingCommand, missingRoot, skipUnlessAvailable } from "../support/requirements";
+import { missingLocalSshd, skipUnlessAvailable } from "../support/requirements";
 
 class Capture extends Writable {
   text = "";
@@ -27,10 +27,7 @@ describe("ssh port against a real OpenSSH sshd", function () {
   const ssh = createSshPort({ readyTimeoutMs: 5000 });
 
   before(async function () {
-    skipUnlessAvailable(
-      this,
-      missingRoot("sshd logs in as root") ?? missingCommand("/usr/sbin/sshd", "apt-get install openssh-server"),
-    );
+    skipUnlessAvailable(this, missingLocalSshd());
     sshd = await startLocalSshd();
     sshd.authorize(keys.publicKey);
   });

@@ -22,7 +22,7 @@ import { runRunStage } from "../../driver/stages/run";
 import { EcsEmulator, startEcsEmulator } from "../support/ecsEmulator";
 import { FakeTaskLauncher } from "../support/fakeTaskLauncher";
 import { freePort, LocalSshd, startLocalSshd } from "../support/localSshd";
-import { missingCommand, missingRoot, skipUnlessAvailable } from "../support/requirements";
+import { missingLocalSshd, skipUnlessAvailable } from "../support/requirements";
 
 const ENV_KEYS = ["AWS_ENDPOINT_URL_ECS", "AWS_ENDPOINT_URL_EC2", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"];
 
@@ -45,10 +45,7 @@ describe("driver stages through the AWS SDK, the ECS emulator and a real sshd", 
   const log = createLogger("error", "text", () => undefined);
 
   before(async function () {
-    skipUnlessAvailable(
-      this,
-      missingRoot("sshd logs in as root") ?? missingCommand("/usr/sbin/sshd", "apt-get install openssh-server"),
-    );
+    skipUnlessAvailable(this, missingLocalSshd());
     sshd = await startLocalSshd();
     for (const key of ENV_KEYS) savedEnv[key] = process.env[key];
   });

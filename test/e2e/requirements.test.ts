@@ -1,9 +1,10 @@
-/** The guard that turns "skipped: requirement missing" into a failure on CI (REQUIRE_E2E=1). */
+/** The guard that turns "skipped: requirement missing" into a failure on CI (REQUIRE_E2E=1), and its summary. */
 import { strict as assert } from "node:assert";
 import {
   missingCommand,
   REQUIRE_E2E_VARIABLE,
   requirementsEnforced,
+  SkippedTests,
   skipUnlessAvailable,
 } from "../support/requirements";
 
@@ -12,7 +13,7 @@ class Skipped extends Error {}
 /** A stand-in mocha context: records skip() the way mocha does (by throwing). */
 function fakeContext(): Mocha.Context {
   return {
-    test: { fullTitle: () => "suite needs sshd" },
+    test: { fullTitle: () => "suite needs sshd", parent: { fullTitle: () => "suite" } },
     skip: () => {
       throw new Skipped();
     },
@@ -34,21 +35,34 @@ describe("test requirements guard (REQUIRE_E2E)", () => {
   });
 
   it("does nothing when the requirement is met", () => {
+    const skipped = new SkippedTests();
     process.env[REQUIRE_E2E_VARIABLE] = "1";
-    skipUnlessAvailable(fakeContext(), undefined);
+    skipUnlessAvailable(fakeContext(), undefined, skipped);
     delete process.env[REQUIRE_E2E_VARIABLE];
-    skipUnlessAvailable(fakeContext(), undefined);
+    skipUnlessAvailable(fakeContext(), undefined, skipped);
+    assert.equal(skipped.summary(), undefined);
   });
 
-  it("skips when a requirement is missing and REQUIRE_E2E is not set", () => {
+  it("skips when a requirement is missing and REQUIRE_E2E is not set, for one summary at the end", () => {
     delete process.env[REQUIRE_E2E_VARIABLE];
-    assert.throws(() => skipUnlessAvailable(fakeContext(), "needs root"), Skipped);
+    const skipped = new SkippedTests();
+    assert.throws(() => skipUnlessAvailable(fakeContext(), "needs root (namespaces)", skipped), Skipped);
+    assert.throws(() => skipUnlessAvailable(fakeContext(), "needs root (namespaces)", skipped), Skipped);
+    assert.throws(
+      () => skipUnlessAvailable(fakeContext(), "needs tini on PATH (apt-get install tini)", skipped),
+      Skipped,
+    );
+    const summary = skipped.summary() ?? "";
+    assert.match(summary, /^3 tests skipped: this machine lacks what they need\.\n/);
+    assert.match(summary, /\n {2}- needs root \(namespaces\): 2 tests in "suite"\n/);
+    assert.match(summary, /\n {2}- needs tini on PATH \(apt-get install tini\): 1 test in "suite"\n/);
+    assert.match(summary, /sudo apt-get install .*tini.*REQUIRE_E2E=1/s, "says how to get everything");
   });
 
   it("fails, naming the test and what is missing, when REQUIRE_E2E=1", () => {
     process.env[REQUIRE_E2E_VARIABLE] = "1";
     assert.throws(
-      () => skipUnlessAvailable(fakeContext(), "needs tini on PATH"),
+      () => skipUnlessAvailable(fakeContext(), "needs tini on PATH", new SkippedTests()),
       (error: unknown) =>
         !(error instanceof Skipped) &&
         error instanceof Error &&
@@ -62,5 +76,6 @@ describe("test requirements guard (REQUIRE_E2E)", () => {
       missingCommand("no-such-command-h4", "apt-get install h4"),
       "needs no-such-command-h4 on PATH (apt-get install h4)",
     );
+    assert.equal(missingCommand("/dev/null", "not a program"), "needs /dev/null (not a program)");
   });
 });

@@ -16,6 +16,7 @@ import {
   type GitLabApiError,
   type GitLabConnection,
 } from "../../components/gitlabApi";
+import { missingCommand, skipUnlessAvailable } from "../support/requirements";
 import { startFakeGitLab, type FakeGitLab } from "./fakeGitLab";
 
 const ACCESS_TOKEN = "glpat-test-access-token-0123456789";
@@ -298,6 +299,7 @@ describe("gitlabApi: the GitLab REST client", () => {
     });
 
     it("an untrusted TLS certificate (private CA) says how to trust it", async function () {
+      skipUnlessAvailable(this, missingCommand("openssl", "apt-get install openssl"));
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gitlab-tls-"));
       const server = https.createServer();
       try {

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateEd25519KeyPair } from "../../driver/ssh";
 import { NetnsTaskHost, taskHostUnsupportedReason } from "../support/netnsTaskHost";
-import { missingCommand, missingRoot, skipUnlessAvailable } from "../support/requirements";
+import { missingCommand, missingRoot, OPENSSH_CLIENT, skipUnlessAvailable } from "../support/requirements";
 import { generateKeyPair, KeyPair, ssh } from "./opensshClient";
 
 function pidsInNamespace(namespace: string): number[] {
@@ -41,7 +41,7 @@ describe("job image entrypoint in a task host", function () {
     });
 
   before(function () {
-    skipUnlessAvailable(this, taskHostUnsupportedReason());
+    skipUnlessAvailable(this, taskHostUnsupportedReason() ?? missingCommand("ssh", OPENSSH_CLIENT));
     key = generateKeyPair();
   });
 
@@ -203,7 +203,8 @@ describe("job image files", () => {
     skipUnlessAvailable(
       this,
       missingRoot("sshd -T reads its host key as root") ??
-        (existsSync("/usr/sbin/sshd") ? undefined : "needs /usr/sbin/sshd (apt-get install openssh-server)"),
+        missingCommand("/usr/sbin/sshd", "apt-get install openssh-server") ??
+        missingCommand("ssh-keygen", OPENSSH_CLIENT),
     );
     const hostKey = generateKeyPair();
     try {
@@ -255,10 +256,7 @@ describe("job image files", () => {
 
 describe("driver keys and the image's OpenSSH", () => {
   it("every key pair the driver generates is a valid OpenSSH ed25519 public key", function () {
-    skipUnlessAvailable(
-      this,
-      existsSync("/usr/bin/ssh-keygen") ? undefined : "needs /usr/bin/ssh-keygen (apt-get install openssh-client)",
-    );
+    skipUnlessAvailable(this, missingCommand("ssh-keygen", OPENSSH_CLIENT));
     // ssh2 alone gets about 1 key in 256 wrong (a dropped leading zero byte); 1000 keys catch that ~98 % of runs.
     const keys = Array.from({ length: 1000 }, (_, i) => generateEd25519KeyPair(`job-${i}`).publicKey);
     const dir = mkdtempSync(join(tmpdir(), "h4keys-"));

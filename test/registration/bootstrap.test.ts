@@ -11,7 +11,7 @@ import {
   GITLAB_REPOSITORY_KEY_FINGERPRINT,
   managerUserData,
 } from "../../components/bootstrap";
-import { missingRoot, skipUnlessAvailable } from "../support/requirements";
+import { missingCommand, missingRoot, skipUnlessAvailable } from "../support/requirements";
 
 describe("bootstrap: user data content", () => {
   it("pins gitlab-runner and Node.js, per architecture, and never pipes a download into a shell", () => {
@@ -69,6 +69,7 @@ describe("bootstrap: user data executed in a mount namespace", function () {
     skipUnlessAvailable(
       this,
       missingRoot("mount namespaces") ??
+        missingCommand("gpg", "apt-get install gnupg") ??
         (spawnSync("unshare", ["--mount", "true"]).status === 0
           ? undefined
           : "needs mount namespaces (unshare --mount)"),

@@ -14,6 +14,7 @@ import {
 import { renderManagerConfiguration } from "../../components/runnerConfig";
 import { version } from "../../package.json";
 import { FakeManagerHost, RecordedCall } from "../support/fakeManagerHost";
+import { missingCommand, skipUnlessAvailable } from "../support/requirements";
 
 const TOKEN = "glrt-t1_s3cr3tRunnerT0ken";
 const URL = "https://gitlab.example.com";
@@ -147,7 +148,8 @@ describe("registration scripts: shellcheck", () => {
     "user data arm64": () => managerUserData({ architecture: "arm64" }),
   };
   for (const [title, text] of Object.entries(shipped)) {
-    it(`${title} passes shellcheck`, () => {
+    it(`${title} passes shellcheck`, function () {
+      skipUnlessAvailable(this, missingCommand("shellcheck", "apt-get install shellcheck"));
       const file = path.join(dir, title.replace(/\W+/g, "_"));
       fs.writeFileSync(file, text());
       const result = spawnSync("shellcheck", ["--severity=style", file], { encoding: "utf8" });

@@ -1,10 +1,16 @@
 /**
  * `npm run demo`: one sample job end to end on this machine — the built driver, called stage by stage like
- * gitlab-runner's custom executor, against the local ECS emulator whose task is a network namespace running the
- * job image's real entrypoint and sshd. Prints the job log a GitLab user would see, then shows no task is left.
+ * gitlab-runner's custom executor, against the local ECS emulator. Prints the job log a GitLab user would see, then
+ * shows no task is left. Two task hosts (see localFargate.ts):
+ * - isolated, when this machine can (root + Debian packages) or with `--isolated`: each task is a network namespace
+ *   running the job image's real entrypoint and OpenSSH's sshd;
+ * - unprivileged otherwise: each task is a loopback address with an in-process SSH server running bash as you.
  */
-import { startLocalFargate } from "./localFargate";
+import { JobResult } from "./customExecutorHarness";
+import { LocalFargate, startLocalFargate, startUnprivilegedLocalFargate } from "./localFargate";
 import { taskHostUnsupportedReason } from "./netnsTaskHost";
+import { missingCommand, TEST_PACKAGES } from "./requirements";
+import { TaskLauncher } from "./taskLauncher";
 
 const SAMPLE_JOB = {
   jobId: 4242,
@@ -14,24 +20,54 @@ const SAMPLE_JOB = {
   // .gitlab-ci.yml:  test: { script: [...], after_script: [...] }
   script: [
     'echo "Hello from CI job $CI_JOB_ID of $CI_PROJECT_PATH"',
-    "echo \"running on $(hostname) at $(ip -4 -o addr show scope global | awk '{print $4}' | head -n1)\"",
+    'echo "running on $(hostname) as $(id -un), reached over SSH at $(echo "$SSH_CONNECTION" | cut -d " " -f 3,4)"',
     "git log --oneline -1",
     "uname -sm",
   ],
   afterScript: ['echo "after_script: done"'],
 };
 
-async function main(): Promise<number> {
-  const unsupported = taskHostUnsupportedReason();
-  if (unsupported) {
-    console.error(`npm run demo ${unsupported}: run it as root, e.g. sudo npm run demo`);
+async function main(args: string[]): Promise<number> {
+  const unknown = args.filter((arg) => arg !== "--isolated");
+  if (unknown.length > 0) {
+    console.error(`npm run demo: unknown argument ${unknown.join(" ")} (usage: npm run demo [-- --isolated])`);
+    return 2;
+  }
+  const noGit = missingCommand("git", "apt-get install git");
+  if (noGit) {
+    console.error(`npm run demo ${noGit}: the job checks out its sources with git, as gitlab-runner does`);
     return 1;
   }
-  const fargate = await startLocalFargate();
+  const isolatedUnsupported = taskHostUnsupportedReason();
+  if (args.includes("--isolated") && isolatedUnsupported) {
+    console.error(
+      `npm run demo -- --isolated cannot run here: it ${isolatedUnsupported}. ` +
+        `The isolated mode runs as root, after: sudo apt-get install ${TEST_PACKAGES}`,
+    );
+    return 1;
+  }
+  if (isolatedUnsupported) {
+    console.log(
+      "Task host: unprivileged — each task is a loopback address with an in-process SSH server running bash as " +
+        `you (isolated mode: ${isolatedUnsupported}).`,
+    );
+    return runDemo(await startUnprivilegedLocalFargate(), "task SSH servers");
+  }
+  console.log(
+    "Task host: isolated — each task is a network namespace running the job image's docker-entrypoint.sh and sshd.",
+  );
+  return runDemo(await startLocalFargate(), "task namespaces");
+}
+
+async function runDemo<Host extends TaskLauncher & { history(): unknown[] }>(
+  fargate: LocalFargate<Host>,
+  /** What of a task its host could leave behind. */
+  hostLeftovers: "task namespaces" | "task SSH servers",
+): Promise<number> {
   try {
     console.log(`Local Fargate: ECS emulator at ${fargate.emulator.endpoint}, driver dist/driver/fargate.js\n`);
     console.log("──────── job log ────────");
-    const result = await fargate.runJob(SAMPLE_JOB);
+    const result: JobResult = await fargate.runJob(SAMPLE_JOB);
     process.stdout.write(result.log);
     console.log("──────── end of job log ────────\n");
     const seconds = (stage: string) => {
@@ -41,20 +77,20 @@ async function main(): Promise<number> {
     console.log(
       `status: ${result.status} (exit ${result.exitCode}); prepare ${seconds("prepare")}, cleanup ${seconds("cleanup")}`,
     );
-    const tasks = fargate.emulator.tasks();
-    for (const task of tasks)
+    for (const task of fargate.emulator.tasks())
       console.log(`task ${task.taskArn}: ${task.lastStatus} (${task.stoppedReason ?? "no reason"})`);
-    const { tasks: left, namespaces } = fargate.leftovers();
-    console.log(`tasks left running: ${left.length}; task namespaces left: ${namespaces.length}`);
+    const left = fargate.leftovers();
+    const hostLeft = left.namespaces.length + left.sshServers.length;
+    console.log(`tasks left running: ${left.tasks.length}; ${hostLeftovers} left: ${hostLeft}`);
     const launched = fargate.taskHost.history().length;
     if (launched !== 1) console.log(`expected the job to run in exactly one task, the driver launched ${launched}`);
-    return result.status === "success" && launched === 1 && left.length === 0 && namespaces.length === 0 ? 0 : 1;
+    return result.status === "success" && launched === 1 && left.tasks.length === 0 && hostLeft === 0 ? 0 : 1;
   } finally {
     await fargate.close();
   }
 }
 
-main().then(
+main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     console.error(error);

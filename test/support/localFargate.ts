@@ -1,17 +1,24 @@
 /**
- * Fargate on one machine: the ECS emulator (AWS API) + the network-namespace task host (real entrypoint and sshd)
- * + a fargate.toml pointing the built driver at them, so whole jobs run through the real driver with the
- * custom-executor harness. Used by the end-to-end tests, `npm run demo` and the benchmarks. Needs root.
+ * Fargate on one machine: the ECS emulator (AWS API) + a task host + a fargate.toml pointing the built driver at
+ * them, so whole jobs run through the real driver with the custom-executor harness. Used by the end-to-end tests,
+ * `npm run demo` and the benchmarks. Two task hosts:
+ * - isolated (`startLocalFargate`, needs root and Debian packages): each task is a network namespace running the
+ *   job image's real entrypoint and OpenSSH's sshd;
+ * - unprivileged (`startUnprivilegedLocalFargate`, needs nothing): each task is a loopback address with an
+ *   in-process SSH server running bash as the current user (test/support/loopbackTaskHost.ts).
  */
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HarnessOptions, JobResult, JobSpec, runJob } from "./customExecutorHarness";
 import { EcsEmulator, EcsFaults, EmulatedTask, startEcsEmulator } from "./ecsEmulator";
+import { LoopbackTaskHost } from "./loopbackTaskHost";
 import { NetnsTaskHost, TaskHostFaults } from "./netnsTaskHost";
+import { TaskLauncher } from "./taskLauncher";
 
 export interface LocalFargateOptions {
   faults?: EcsFaults;
+  /** Isolated task host only. */
   taskHostFaults?: TaskHostFaults;
   /** [Timeouts] of fargate.toml, seconds; defaults 60 and 20. */
   taskRunningSeconds?: number;
@@ -22,9 +29,9 @@ export interface LocalFargateOptions {
   logLevel?: "debug" | "info" | "warn" | "error";
 }
 
-export interface LocalFargate {
+export interface LocalFargate<Host extends TaskLauncher = NetnsTaskHost> {
   emulator: EcsEmulator;
-  taskHost: NetnsTaskHost;
+  taskHost: Host;
   /** fargate.toml the driver reads. */
   configFile: string;
   /** TaskMetadata.Directory. */
@@ -33,13 +40,41 @@ export interface LocalFargate {
   env: Record<string, string>;
   /** Runs one job through the built driver (harness options may be overridden). */
   runJob(spec: JobSpec, options?: Partial<HarnessOptions>): Promise<JobResult>;
-  /** Tasks the emulator still considers alive and task namespaces still on the machine. */
-  leftovers(): { tasks: EmulatedTask[]; namespaces: string[] };
+  /**
+   * Tasks the emulator still considers alive, task network namespaces still on the machine (isolated task host)
+   * and task SSH servers still listening (unprivileged task host).
+   */
+  leftovers(): { tasks: EmulatedTask[]; namespaces: string[]; sshServers: string[] };
   metadataFiles(): string[];
   close(): Promise<void>;
 }
 
-export async function startLocalFargate(options: LocalFargateOptions = {}): Promise<LocalFargate> {
+/** Local Fargate whose tasks are network namespaces with the real entrypoint and sshd. Needs root. */
+export function startLocalFargate(options: LocalFargateOptions = {}): Promise<LocalFargate<NetnsTaskHost>> {
+  const taskHost = new NetnsTaskHost({ faults: options.taskHostFaults });
+  return start(taskHost, { username: "root", port: 22 }, options, () => ({
+    namespaces: taskHost.leftoverNamespaces(),
+    sshServers: [],
+  }));
+}
+
+/** Local Fargate whose tasks are loopback addresses with an in-process SSH server. Needs no root, no packages. */
+export function startUnprivilegedLocalFargate(
+  options: Omit<LocalFargateOptions, "taskHostFaults" | "usePublicIp"> = {},
+): Promise<LocalFargate<LoopbackTaskHost>> {
+  const taskHost = new LoopbackTaskHost();
+  return start(taskHost, taskHost.ssh, options, () => ({
+    namespaces: [],
+    sshServers: taskHost.hosts().map((task) => `${task.privateIp}:${taskHost.ssh.port}`),
+  }));
+}
+
+async function start<Host extends TaskLauncher & { stopAll(): Promise<void> }>(
+  taskHost: Host,
+  ssh: { username: string; port: number },
+  options: LocalFargateOptions,
+  hostLeftovers: () => { namespaces: string[]; sshServers: string[] },
+): Promise<LocalFargate<Host>> {
   const dir = mkdtempSync(join(tmpdir(), "local-fargate-"));
   const metadataDir = join(dir, "metadata");
   mkdirSync(metadataDir, { mode: 0o700 });
@@ -60,8 +95,8 @@ export async function startLocalFargate(options: LocalFargateOptions = {}): Prom
       "[TaskMetadata]",
       `Directory = "${metadataDir}"`,
       "[SSH]",
-      `Username = "root"`,
-      "Port = 22",
+      `Username = "${ssh.username}"`,
+      `Port = ${ssh.port}`,
       "[Timeouts]",
       `TaskRunning = ${options.taskRunningSeconds ?? 60}`,
       `SSHReady = ${options.sshReadySeconds ?? 20}`,
@@ -69,7 +104,6 @@ export async function startLocalFargate(options: LocalFargateOptions = {}): Prom
     ].join("\n"),
     { mode: 0o600 },
   );
-  const taskHost = new NetnsTaskHost({ faults: options.taskHostFaults });
   const emulator = await startEcsEmulator({ launcher: taskHost, region: "eu-west-1", faults: options.faults });
   const env = {
     AWS_ENDPOINT_URL_ECS: emulator.endpoint,
@@ -87,7 +121,7 @@ export async function startLocalFargate(options: LocalFargateOptions = {}): Prom
     env,
     runJob: (spec, overrides = {}) =>
       runJob(spec, { configFile, ...overrides, env: { ...env, ...(overrides.env ?? {}) } }),
-    leftovers: () => ({ tasks: emulator.runningTasks(), namespaces: taskHost.leftoverNamespaces() }),
+    leftovers: () => ({ tasks: emulator.runningTasks(), ...hostLeftovers() }),
     metadataFiles: () => readdirSync(metadataDir),
     close: async () => {
       await emulator.close();

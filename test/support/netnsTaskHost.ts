@@ -18,6 +18,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { missingCommand, missingRoot } from "./requirements";
 import { LaunchedTask, TaskLaunchRequest, TaskLauncher } from "./taskLauncher";
 
 const IMAGE_DIR = resolve(__dirname, "../../images/ci-coordinator");
@@ -70,18 +71,14 @@ interface LiveTask extends TaskHostInfo {
 
 /** Why the task host cannot run here, or undefined when it can. */
 export function taskHostUnsupportedReason(): string | undefined {
-  if (process.getuid?.() !== 0) return "needs root (network and mount namespaces)";
-  for (const tool of ["/usr/sbin/sshd", "/usr/bin/ssh-keygen"]) {
-    if (!existsSync(tool)) return `needs ${tool} (apt-get install openssh-server openssh-client)`;
-  }
-  for (const tool of ["ip", "unshare", "nsenter", "tini"]) {
-    try {
-      execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" });
-    } catch {
-      return `needs ${tool} on PATH (apt-get install iproute2 util-linux tini)`;
-    }
-  }
-  return undefined;
+  return (
+    missingRoot("network and mount namespaces") ??
+    missingCommand("/usr/sbin/sshd", "apt-get install openssh-server") ??
+    missingCommand("/usr/bin/ssh-keygen", "apt-get install openssh-client") ??
+    ["ip", "unshare", "nsenter", "tini"]
+      .map((tool) => missingCommand(tool, "apt-get install iproute2 util-linux tini"))
+      .find((missing) => missing !== undefined)
+  );
 }
 
 /** Names of the network namespaces on this machine that look like task hosts (any process). */
