@@ -209,7 +209,7 @@ Weight = 1`);
     const failing = await run(settings, "echo oops >&2; exit 5\n", exitCodeFile);
     await assert.rejects(failing.done, (err: unknown) => err instanceof BuildFailure && err.scriptExitCode === 5);
     assert.equal(readFileSync(exitCodeFile, "utf8").trim(), "5");
-    assert.equal(failing.out.stderr.text, "oops\n");
+    assert.equal(failing.out.stdout.text, "oops\n", "the script's stderr is in the one job log stream");
 
     await cleanup(settings);
     assert.equal(emulator.runningTasks().length, 0);
