@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { CreateRunnerArgs } from "./gitlabRunner";
+import type { RunnerAccessLevel } from "./gitlab/gitlabApi";
 
 /**
  * Arguments of {@link GitLabFargateRunner}. Only `gitlab` and `admin` are required; every other group has secure,
@@ -256,4 +256,72 @@ export interface RunnerArgs {
   concurrent?: number;
   /** Seconds between job polls (config.toml `check_interval`). Default 3. */
   checkInterval?: number;
+}
+
+/**
+ * Where the runner lives in GitLab: `"instance"` (an instance runner; the token's user must be an administrator),
+ * `{ groupId }` (a group runner; Owner role in the group) or `{ projectId }` (a project runner; Owner role in the
+ * project). Changing the scope replaces the runner.
+ * See https://docs.gitlab.com/ci/runners/runners_scope/
+ */
+export type RunnerScope = "instance" | { groupId: number } | { projectId: number };
+
+/**
+ * `gitlab.createRunner`: let the stack create the GitLab runner (and delete it on `pulumi destroy`) instead of
+ * passing the `glrt-` token of a runner made by hand. Mutually exclusive with `gitlab.runnerToken` and
+ * `gitlab.registrationToken`.
+ * See https://docs.gitlab.com/api/users/#create-a-runner-linked-to-a-user
+ */
+export interface CreateRunnerArgs {
+  /**
+   * A GitLab personal, group or project access token with the `create_runner` scope (to create the runner) and the
+   * `manage_runner` scope (to update and delete it; GitLab 17.1+, the `api` scope on older versions). Its user needs
+   * the Owner role in the group or project (administrator for an instance runner). Always stored as a secret, even
+   * when passed as a plain string; use `config.requireSecret(...)`.
+   * Required. See https://docs.gitlab.com/security/tokens/access_token_scopes/
+   */
+  accessToken: pulumi.Input<string>;
+  /** Instance, group or project runner (see {@link RunnerScope}). Required. Changing it replaces the runner. */
+  scope: RunnerScope;
+  /**
+   * The runner's description, shown in GitLab's runner list: at most 1024 characters (GitLab's limit, checked before
+   * any call). Default: the runner's name (`runner.name`, else the name of the component).
+   * See https://docs.gitlab.com/api/runners/#update-runners-details
+   */
+  description?: string;
+  /**
+   * Runner tags: jobs with `tags:` run here only if all their tags are in this list. At most 50 (GitLab's limit),
+   * each a non-empty string without commas or surrounding spaces, none twice. Default: no tags.
+   * See https://docs.gitlab.com/ci/yaml/#tags
+   */
+  tags?: string[];
+  /**
+   * Whether the runner also picks jobs that have no `tags:`. Default: `true` when `tags` is empty (GitLab requires
+   * it then), `false` when tags are given. See https://docs.gitlab.com/ci/runners/configure_runners/#use-tags-to-control-which-jobs-a-runner-can-run
+   */
+  runUntagged?: boolean;
+  /**
+   * Project runners only: lock the runner to its project so it cannot be enabled in other projects.
+   * Default: `true` for a project runner. Not allowed for instance and group runners.
+   * See https://docs.gitlab.com/ci/runners/runners_scope/#prevent-a-project-runner-from-being-enabled-for-other-projects
+   */
+  locked?: boolean;
+  /**
+   * `"not_protected"`: run jobs of any branch or tag. `"ref_protected"`: run only jobs of protected branches and
+   * tags (use it when jobs get deployment credentials). Default: `"not_protected"` (GitLab's default).
+   * See https://docs.gitlab.com/ci/runners/configure_runners/#prevent-runners-from-revealing-sensitive-information
+   */
+  accessLevel?: RunnerAccessLevel;
+  /**
+   * Maximum job timeout in seconds for jobs on this runner (GitLab requires at least 600). Default: none (each
+   * project's own timeout applies). See https://docs.gitlab.com/ci/runners/configure_runners/#set-the-maximum-job-timeout
+   */
+  maximumTimeout?: number;
+  /** Create the runner paused (it picks no jobs until resumed). Default: `false`. */
+  paused?: boolean;
+  /**
+   * Free-form maintenance note shown to GitLab administrators (at most 1024 characters). Default: a note saying
+   * the runner is managed by this Pulumi component.
+   */
+  maintenanceNote?: string;
 }

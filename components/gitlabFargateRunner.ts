@@ -1,17 +1,24 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { GitLabFargateRunnerArgs } from "./args";
-import { createCacheBucket } from "./cache";
-import { CONTAINER_NAME, createJobCluster, createJobTaskDefinition } from "./cluster";
-import { AwsContext, createManagerIdentity, createTaskRoles } from "./iam";
-import { createManager, MANAGER_SSH_USER } from "./manager";
-import { GitLabRunner } from "./gitlabRunner";
-import { createNetwork, createSecurityGroups } from "./network";
-import { defaultDriverBundlePath, registerRunner, RunnerRegistration } from "./registration";
-import { createJobImage } from "./registry";
+import { createCacheBucket } from "./aws/cacheBucket";
+import { createJobCluster } from "./aws/cluster";
+import { AwsContext, createManagerIdentity, createTaskRoles, ManagerIdentity, TaskRoles } from "./aws/iam";
+import { createJobImage, JobImage } from "./aws/jobImage";
+import { createManager, Manager, MANAGER_SSH_USER } from "./aws/managerInstance";
+import { createNetwork, Network } from "./aws/network";
+import { Scope } from "./aws/scope";
+import { createSecurityGroups, SecurityGroups } from "./aws/securityGroups";
+import { CONTAINER_NAME, createJobTaskDefinition } from "./aws/taskDefinition";
+import { GitLabRunner } from "./gitlab/gitlabRunner";
+import { managerUserData } from "./manager/bootstrap";
+import { defaultDriverBundlePath, registerRunner, RunnerRegistration } from "./manager/registration";
 import { resolveArgs, ResolvedArgs } from "./validation";
 
 export const GITLAB_FARGATE_RUNNER_TYPE = "gitlab-fargate-runner:index:GitLabFargateRunner";
+
+/** See {@link GitLabFargateRunner.connectToTaskPublicIp}. */
+const CONNECT_TO_TASK_PUBLIC_IP = false;
 
 /** Component names in use, per Pulumi program (the resource monitor identifies one program run). */
 const namesInUse = new WeakMap<object, Set<string>>();
@@ -46,231 +53,321 @@ function claimName(name: string) {
  */
 export class GitLabFargateRunner extends pulumi.ComponentResource {
   /** The VPC of the manager and the job tasks. */
-  public readonly vpcId: pulumi.Output<string>;
+  public readonly vpcId!: pulumi.Output<string>;
   /** Public subnets (the manager runs in the first). */
-  public readonly publicSubnetIds: pulumi.Output<string[]>;
+  public readonly publicSubnetIds!: pulumi.Output<string[]>;
   /** Private subnets (empty when a new VPC is created with `taskPlacement: "public"`). */
-  public readonly privateSubnetIds: pulumi.Output<string[]>;
+  public readonly privateSubnetIds!: pulumi.Output<string[]>;
   /** The subnets RunTask places job tasks in (fargate.toml `Subnets`). */
-  public readonly taskSubnetIds: pulumi.Output<string[]>;
+  public readonly taskSubnetIds!: pulumi.Output<string[]>;
   /** True when tasks get a public IP (`taskPlacement: "public"`; fargate.toml `EnablePublicIP`). */
-  public readonly tasksUsePublicIp: boolean;
+  public readonly tasksUsePublicIp!: boolean;
   /**
    * Always false: the driver must SSH to the task's private IP (fargate.toml `UsePublicIP = false`), also with public
    * tasks, because the task SG admits the manager's SG by reference and such a rule matches only traffic inside the
    * VPC; through a public IP the connection would time out.
    */
-  public readonly connectToTaskPublicIp = false;
+  public readonly connectToTaskPublicIp = CONNECT_TO_TASK_PUBLIC_IP;
   /** The ECS cluster job tasks run in (fargate.toml `Cluster`). */
-  public readonly clusterName: pulumi.Output<string>;
+  public readonly clusterName!: pulumi.Output<string>;
   /** ARN of that cluster (the manager's `ecs:cluster` condition). */
-  public readonly clusterArn: pulumi.Output<string>;
+  public readonly clusterArn!: pulumi.Output<string>;
   /** The AWS region everything runs in. */
-  public readonly region: pulumi.Output<string>;
+  public readonly region!: pulumi.Output<string>;
   /** ARN of the job task definition (with its revision). */
-  public readonly taskDefinitionArn: pulumi.Output<string>;
+  public readonly taskDefinitionArn!: pulumi.Output<string>;
   /** `family:revision` of the job task definition (fargate.toml `TaskDefinition`). */
-  public readonly taskDefinition: pulumi.Output<string>;
+  public readonly taskDefinition!: pulumi.Output<string>;
   /** Family of the job task definition (`jobs.family`); the manager may run only this family. */
-  public readonly taskDefinitionFamily: string;
+  public readonly taskDefinitionFamily!: string;
   /** The name of the job container (fargate.toml `ContainerName`). */
-  public readonly containerName: string;
+  public readonly containerName!: string;
   /** Fargate platform version for RunTask (`LATEST` unless set). */
-  public readonly platformVersion: string;
+  public readonly platformVersion!: string;
   /** Security group of the job tasks: SSH in from the manager's group only. */
-  public readonly taskSecurityGroupId: pulumi.Output<string>;
+  public readonly taskSecurityGroupId!: pulumi.Output<string>;
   /** Security group of the manager: SSH in from `admin.sshCidrBlocks` only. */
-  public readonly managerSecurityGroupId: pulumi.Output<string>;
+  public readonly managerSecurityGroupId!: pulumi.Output<string>;
   /** The manager EC2 instance. */
-  public readonly managerInstanceId: pulumi.Output<string>;
+  public readonly managerInstanceId!: pulumi.Output<string>;
   /** The manager's Elastic IP: SSH target and its address towards GitLab. */
-  public readonly managerPublicIp: pulumi.Output<string>;
+  public readonly managerPublicIp!: pulumi.Output<string>;
   /** Login user on the manager. */
-  public readonly managerSshUser: string;
+  public readonly managerSshUser!: string;
   /** OpenSSH private key for `managerSshUser@managerPublicIp` (secret). */
-  public readonly managerSshPrivateKey: pulumi.Output<string>;
+  public readonly managerSshPrivateKey!: pulumi.Output<string>;
   /** The manager's IAM role (instance profile): what the driver may do in AWS. */
-  public readonly managerRoleArn: pulumi.Output<string>;
+  public readonly managerRoleArn!: pulumi.Output<string>;
   /**
    * Every public IP GitLab sees from this runner: the manager's EIP and the NAT gateways' EIPs created here. Tasks
    * with public IPs (`taskPlacement: "public"`) and NATs of your own VPC are not included.
    */
-  public readonly egressIps: pulumi.Output<string[]>;
+  public readonly egressIps!: pulumi.Output<string[]>;
   /** The job image reference the task definition uses. */
-  public readonly imageUri: pulumi.Output<string>;
+  public readonly imageUri!: pulumi.Output<string>;
   /** The S3 cache bucket, or undefined when `cache.enabled` is false. */
-  public readonly cacheBucketName: pulumi.Output<string | undefined>;
+  public readonly cacheBucketName!: pulumi.Output<string | undefined>;
   /** The cache bucket's region, or undefined when the cache is off. */
-  public readonly cacheBucketRegion: pulumi.Output<string | undefined>;
+  public readonly cacheBucketRegion!: pulumi.Output<string | undefined>;
   /** CloudWatch log group of the job containers. */
-  public readonly logGroupName: pulumi.Output<string>;
+  public readonly logGroupName!: pulumi.Output<string>;
   /** The task execution role (image pull, logs, private registry credentials). */
-  public readonly executionRoleArn: pulumi.Output<string>;
+  public readonly executionRoleArn!: pulumi.Output<string>;
   /** The job tasks' own role: no permissions unless `jobs.taskRolePolicyArns` gives some. */
-  public readonly taskRoleArn: pulumi.Output<string>;
+  public readonly taskRoleArn!: pulumi.Output<string>;
   /**
    * What must exist before the runner takes a job (a `dependsOn` for the registration step): the capacity provider
    * strategy, the manager's permissions, the task definition and the task security group's rules.
    */
-  public readonly jobInfrastructure: pulumi.Resource[];
+  public readonly jobInfrastructure!: pulumi.Resource[];
   /** The runner the stack created in GitLab (`gitlab.createRunner`), or undefined when a token was given. */
   public readonly gitlabRunner?: GitLabRunner;
   /** GitLab's id of the runner created with `gitlab.createRunner`, or undefined when a token was given. */
-  public readonly runnerId: pulumi.Output<number | undefined>;
+  public readonly runnerId!: pulumi.Output<number | undefined>;
   /** The commands that push the driver and the configuration to the manager and register the runner. */
-  public readonly registration: RunnerRegistration;
+  public readonly registration!: RunnerRegistration;
 
   constructor(name: string, args: GitLabFargateRunnerArgs, opts?: pulumi.ComponentResourceOptions) {
-    const resolved: ResolvedArgs = resolveArgs(name, args);
+    const resolved = resolveArgs(name, args);
     // Checked before any resource exists: a missing bundle (`npm run build` not run) must not leave half a stack.
     const driverBundlePath = defaultDriverBundlePath();
     claimName(name);
     // No inputs on the component itself: tokens and keys must not land in its state.
     super(GITLAB_FARGATE_RUNNER_TYPE, name, {}, opts);
-    const invokeOpts = { parent: this };
+    const scope: Scope = { name, tags: resolved.tags, parent: this };
+    const where = awsContext(this);
+    const { jobs } = resolved;
 
-    const ctx: AwsContext = {
-      partition: aws.getPartitionOutput({}, invokeOpts).partition,
-      region: aws.getRegionOutput({}, invokeOpts).region,
-      accountId: aws.getCallerIdentityOutput({}, invokeOpts).accountId,
-    };
-    const tasksUsePublicIp = resolved.network.taskPlacement === "public";
+    // The network, and who may reach what in it.
+    const network = createNetwork(scope, resolved.network);
+    const securityGroups = createSecurityGroups(scope, {
+      vpcId: network.vpcId,
+      adminCidrBlocks: resolved.admin.sshCidrBlocks,
+      gitlabPort: resolved.gitlab.port,
+      taskEgressPorts: resolved.network.taskEgressPorts,
+    });
 
-    const network = createNetwork(resolved, this);
-    const securityGroups = createSecurityGroups(resolved, network.vpcId, this);
-    const image = createJobImage(resolved, this);
-    const roles = createTaskRoles(resolved, ctx, image.credentialsSecretArn, this);
-    const { cluster, capacityProviders } = createJobCluster(resolved, this);
-    const { taskDefinition, logGroup } = createJobTaskDefinition(resolved, image, roles, ctx.region, this);
-    const cacheBucket = resolved.cache.enabled ? createCacheBucket(resolved, this) : undefined;
-    const identity = createManagerIdentity(
-      resolved,
-      ctx,
-      {
-        clusterName: cluster.name,
-        clusterArn: cluster.arn,
-        family: resolved.jobs.family,
-        roles,
-        cacheBucketArn: cacheBucket?.arn,
-      },
-      this,
-    );
+    // Where every job runs: its image, its roles, the cluster and the task definition; the cache jobs share.
+    const image = createJobImage(scope, jobs);
+    const roles = createTaskRoles(scope, where, {
+      credentialsSecretArn: image.credentialsSecretArn,
+      taskRolePolicyArns: jobs.taskRolePolicyArns,
+    });
+    const { cluster, capacityProviders } = createJobCluster(scope, jobs);
+    const { taskDefinition, logGroup } = createJobTaskDefinition(scope, jobs, { image, roles, region: where.region });
+    const cacheBucket = resolved.cache.enabled ? createCacheBucket(scope, resolved.cache) : undefined;
+
+    // The manager: what it may do in AWS, and the instance that first boots into gitlab-runner and Node.js.
+    const identity = createManagerIdentity(scope, where, {
+      clusterName: cluster.name,
+      clusterArn: cluster.arn,
+      family: jobs.family,
+      roles,
+      cacheBucketArn: cacheBucket?.arn,
+    });
     const manager = createManager(
-      resolved,
+      scope,
+      { ...resolved.manager, userData: managerUserData({ architecture: resolved.manager.architecture }) },
       {
         subnetId: network.publicSubnetIds.apply((ids) => ids[0]),
         securityGroupId: securityGroups.manager.id,
         securityGroupRules: securityGroups.managerRules,
         instanceProfileName: identity.instanceProfile.name,
       },
-      this,
     );
 
-    this.vpcId = network.vpcId;
-    this.publicSubnetIds = network.publicSubnetIds;
-    this.privateSubnetIds = network.privateSubnetIds;
-    this.taskSubnetIds = network.taskSubnetIds;
-    this.tasksUsePublicIp = tasksUsePublicIp;
-    this.clusterName = cluster.name;
-    this.clusterArn = cluster.arn;
-    this.region = ctx.region;
-    this.taskDefinitionArn = taskDefinition.arn;
-    this.taskDefinition = pulumi.interpolate`${taskDefinition.family}:${taskDefinition.revision}`;
-    this.taskDefinitionFamily = resolved.jobs.family;
-    this.containerName = CONTAINER_NAME;
-    this.platformVersion = resolved.jobs.platformVersion;
-    this.taskSecurityGroupId = securityGroups.task.id;
-    this.managerSecurityGroupId = securityGroups.manager.id;
-    this.managerInstanceId = manager.instance.id;
-    this.managerPublicIp = manager.eip.publicIp;
-    this.managerSshUser = MANAGER_SSH_USER;
-    this.managerSshPrivateKey = manager.sshPrivateKey;
-    this.managerRoleArn = identity.role.arn;
-    this.egressIps = pulumi.all([manager.eip.publicIp, network.natPublicIps]).apply(([ip, nat]) => [ip, ...nat]);
-    this.imageUri = image.imageUri;
-    this.cacheBucketName = cacheBucket ? cacheBucket.bucket : pulumi.output(undefined);
-    this.cacheBucketRegion = cacheBucket ? ctx.region : pulumi.output(undefined);
-    this.logGroupName = logGroup.name;
-    this.executionRoleArn = roles.execution.arn;
-    this.taskRoleArn = roles.task.arn;
-    this.jobInfrastructure = [capacityProviders, identity.policy, taskDefinition, ...securityGroups.taskRules];
+    // GitLab: the runner, when the stack creates it, and the manager registered as that runner.
+    const gitlabRunner = createGitLabRunner(scope, resolved.gitlab, resolved.runner.name);
+    const parts: Parts = {
+      where,
+      network,
+      securityGroups,
+      image,
+      roles,
+      cluster,
+      capacityProviders,
+      taskDefinition,
+      logGroup,
+      cacheBucket,
+      identity,
+      manager,
+      gitlabRunner,
+    };
+    const registration = registerManager(scope, resolved, parts, driverBundlePath);
 
-    const token = resolved.gitlab.token;
-    this.gitlabRunner =
-      token.kind === "create"
-        ? new GitLabRunner(
-            `${name}-gitlab-runner`,
-            { ...token.createRunner, url: resolved.gitlab.url, defaultDescription: resolved.runner.name },
-            { parent: this },
-          )
-        : undefined;
-    this.runnerId = this.gitlabRunner ? this.gitlabRunner.runnerId : pulumi.output(undefined);
-    const gitlabCredentials =
-      token.kind === "create"
-        ? { runnerToken: this.gitlabRunner!.token }
-        : token.kind === "runner"
-          ? { runnerToken: token.value }
-          : { registrationToken: token.value, legacyRegistration: resolved.gitlab.legacyRegistration };
-    this.registration = registerRunner(
-      name,
-      {
-        connection: {
-          host: this.managerPublicIp,
-          user: MANAGER_SSH_USER,
-          privateKey: manager.sshPrivateKey,
-          proxy: resolved.manager.sshProxy,
-        },
-        gitlab: { url: resolved.gitlab.url, tlsCaCertificate: resolved.gitlab.tlsCaCertificate, ...gitlabCredentials },
-        runner: {
-          name: resolved.runner.name,
-          concurrent: resolved.runner.concurrent,
-          checkIntervalSeconds: resolved.runner.checkInterval,
-        },
-        fargate: {
-          cluster: cluster.name,
-          region: ctx.region,
-          subnetIds: network.taskSubnetIds,
-          securityGroupIds: [securityGroups.task.id],
-          taskDefinition: this.taskDefinition,
-          enablePublicIp: tasksUsePublicIp,
-          usePublicIp: this.connectToTaskPublicIp,
-          platformVersion: resolved.jobs.platformVersion,
-          containerName: CONTAINER_NAME,
-          maxTaskSize: resolved.jobs.maxTaskSize,
-          tags: resolved.tags,
-        },
-        cache: cacheBucket ? { bucketName: cacheBucket.bucket, region: ctx.region } : undefined,
-        instanceId: manager.instance.id,
-        driverBundlePath,
-      },
-      {
-        parent: this,
-        // The manager unregisters (the Command's delete) before a created runner is deleted in GitLab.
-        dependsOn: [
-          manager.instance,
-          manager.eip,
-          ...this.jobInfrastructure,
-          ...(this.gitlabRunner ? [this.gitlabRunner] : []),
-        ],
-      },
-    );
-
-    this.registerOutputs({
-      vpcId: this.vpcId,
-      privateSubnetIds: this.privateSubnetIds,
-      taskSubnetIds: this.taskSubnetIds,
-      clusterName: this.clusterName,
-      clusterArn: this.clusterArn,
-      taskDefinitionArn: this.taskDefinitionArn,
-      taskSecurityGroupId: this.taskSecurityGroupId,
-      managerSecurityGroupId: this.managerSecurityGroupId,
-      managerInstanceId: this.managerInstanceId,
-      managerPublicIp: this.managerPublicIp,
-      egressIps: this.egressIps,
-      imageUri: this.imageUri,
-      cacheBucketName: this.cacheBucketName,
-      logGroupName: this.logGroupName,
-      runnerId: this.runnerId,
-    });
+    Object.assign(this, outputsOf(resolved, parts, registration));
+    this.registerOutputs(registeredOutputs(this));
   }
+}
+
+/** What the constructor built: the registration and the outputs are wired from these. */
+interface Parts {
+  where: AwsContext;
+  network: Network;
+  securityGroups: SecurityGroups;
+  image: JobImage;
+  roles: TaskRoles;
+  cluster: aws.ecs.Cluster;
+  capacityProviders: aws.ecs.ClusterCapacityProviders;
+  taskDefinition: aws.ecs.TaskDefinition;
+  logGroup: aws.cloudwatch.LogGroup;
+  cacheBucket?: aws.s3.Bucket;
+  identity: ManagerIdentity;
+  manager: Manager;
+  gitlabRunner?: GitLabRunner;
+}
+
+/** The component's outputs: every public field but the constant one. */
+type Outputs = Omit<GitLabFargateRunner, keyof pulumi.ComponentResource | "connectToTaskPublicIp">;
+
+/** Partition, region and account of the stack, looked up once. */
+function awsContext(parent: pulumi.Resource): AwsContext {
+  const invokeOpts = { parent };
+  return {
+    partition: aws.getPartitionOutput({}, invokeOpts).partition,
+    region: aws.getRegionOutput({}, invokeOpts).region,
+    accountId: aws.getCallerIdentityOutput({}, invokeOpts).accountId,
+  };
+}
+
+/** The runner in GitLab with `gitlab.createRunner`; undefined when a token was given. */
+function createGitLabRunner(
+  { name, parent }: Scope,
+  gitlab: ResolvedArgs["gitlab"],
+  defaultDescription: string,
+): GitLabRunner | undefined {
+  if (gitlab.token.kind !== "create") return undefined;
+  return new GitLabRunner(
+    `${name}-gitlab-runner`,
+    { ...gitlab.token.createRunner, url: gitlab.url, defaultDescription },
+    { parent },
+  );
+}
+
+/** `family:revision` of the job task definition (fargate.toml `TaskDefinition`). */
+function familyRevision(taskDefinition: aws.ecs.TaskDefinition): pulumi.Output<string> {
+  return pulumi.interpolate`${taskDefinition.family}:${taskDefinition.revision}`;
+}
+
+/**
+ * What must exist before the runner takes a job: the capacity provider strategy, the manager's permissions, the task
+ * definition and the task security group's rules.
+ */
+function jobInfrastructure(parts: Parts): pulumi.Resource[] {
+  return [parts.capacityProviders, parts.identity.policy, parts.taskDefinition, ...parts.securityGroups.taskRules];
+}
+
+/** Pushes the driver and the configuration to the manager and registers it with GitLab (registration.ts). */
+function registerManager(
+  { name, parent }: Scope,
+  resolved: ResolvedArgs,
+  parts: Parts,
+  driverBundlePath: string,
+): RunnerRegistration {
+  const { manager, network, securityGroups, cluster, cacheBucket, gitlabRunner, where } = parts;
+  const token = resolved.gitlab.token;
+  const gitlabCredentials =
+    token.kind === "create"
+      ? { runnerToken: gitlabRunner!.token }
+      : token.kind === "runner"
+        ? { runnerToken: token.value }
+        : { registrationToken: token.value, legacyRegistration: resolved.gitlab.legacyRegistration };
+  return registerRunner(
+    name,
+    {
+      connection: {
+        host: manager.eip.publicIp,
+        user: MANAGER_SSH_USER,
+        privateKey: manager.sshPrivateKey,
+        proxy: resolved.manager.sshProxy,
+      },
+      gitlab: { url: resolved.gitlab.url, tlsCaCertificate: resolved.gitlab.tlsCaCertificate, ...gitlabCredentials },
+      runner: {
+        name: resolved.runner.name,
+        concurrent: resolved.runner.concurrent,
+        checkIntervalSeconds: resolved.runner.checkInterval,
+      },
+      fargate: {
+        cluster: cluster.name,
+        region: where.region,
+        subnetIds: network.taskSubnetIds,
+        securityGroupIds: [securityGroups.task.id],
+        taskDefinition: familyRevision(parts.taskDefinition),
+        enablePublicIp: resolved.network.taskPlacement === "public",
+        usePublicIp: CONNECT_TO_TASK_PUBLIC_IP,
+        platformVersion: resolved.jobs.platformVersion,
+        containerName: CONTAINER_NAME,
+        maxTaskSize: resolved.jobs.maxTaskSize,
+        tags: resolved.tags,
+      },
+      cache: cacheBucket ? { bucketName: cacheBucket.bucket, region: where.region } : undefined,
+      instanceId: manager.instance.id,
+      driverBundlePath,
+    },
+    {
+      parent,
+      // The manager unregisters (the Command's delete) before a created runner is deleted in GitLab.
+      dependsOn: [manager.instance, manager.eip, ...jobInfrastructure(parts), ...(gitlabRunner ? [gitlabRunner] : [])],
+    },
+  );
+}
+
+/** The component's outputs, from the parts it built. */
+function outputsOf(resolved: ResolvedArgs, parts: Parts, registration: RunnerRegistration): Outputs {
+  const { where, network, securityGroups, image, roles, cluster, taskDefinition, logGroup } = parts;
+  const { cacheBucket, identity, manager, gitlabRunner } = parts;
+  return {
+    vpcId: network.vpcId,
+    publicSubnetIds: network.publicSubnetIds,
+    privateSubnetIds: network.privateSubnetIds,
+    taskSubnetIds: network.taskSubnetIds,
+    tasksUsePublicIp: resolved.network.taskPlacement === "public",
+    clusterName: cluster.name,
+    clusterArn: cluster.arn,
+    region: where.region,
+    taskDefinitionArn: taskDefinition.arn,
+    taskDefinition: familyRevision(taskDefinition),
+    taskDefinitionFamily: resolved.jobs.family,
+    containerName: CONTAINER_NAME,
+    platformVersion: resolved.jobs.platformVersion,
+    taskSecurityGroupId: securityGroups.task.id,
+    managerSecurityGroupId: securityGroups.manager.id,
+    managerInstanceId: manager.instance.id,
+    managerPublicIp: manager.eip.publicIp,
+    managerSshUser: MANAGER_SSH_USER,
+    managerSshPrivateKey: manager.sshPrivateKey,
+    managerRoleArn: identity.role.arn,
+    egressIps: pulumi.all([manager.eip.publicIp, network.natPublicIps]).apply(([ip, nat]) => [ip, ...nat]),
+    imageUri: image.imageUri,
+    cacheBucketName: cacheBucket ? cacheBucket.bucket : pulumi.output(undefined),
+    cacheBucketRegion: cacheBucket ? where.region : pulumi.output(undefined),
+    logGroupName: logGroup.name,
+    executionRoleArn: roles.execution.arn,
+    taskRoleArn: roles.task.arn,
+    jobInfrastructure: jobInfrastructure(parts),
+    gitlabRunner,
+    runnerId: gitlabRunner ? gitlabRunner.runnerId : pulumi.output(undefined),
+    registration,
+  };
+}
+
+/** The outputs recorded in the component's state (`registerOutputs`). */
+function registeredOutputs(runner: GitLabFargateRunner): pulumi.Inputs {
+  return {
+    vpcId: runner.vpcId,
+    privateSubnetIds: runner.privateSubnetIds,
+    taskSubnetIds: runner.taskSubnetIds,
+    clusterName: runner.clusterName,
+    clusterArn: runner.clusterArn,
+    taskDefinitionArn: runner.taskDefinitionArn,
+    taskSecurityGroupId: runner.taskSecurityGroupId,
+    managerSecurityGroupId: runner.managerSecurityGroupId,
+    managerInstanceId: runner.managerInstanceId,
+    managerPublicIp: runner.managerPublicIp,
+    egressIps: runner.egressIps,
+    imageUri: runner.imageUri,
+    cacheBucketName: runner.cacheBucketName,
+    logGroupName: runner.logGroupName,
+    runnerId: runner.runnerId,
+  };
 }

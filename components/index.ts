@@ -4,6 +4,7 @@ export type {
   Architecture,
   BuiltImageArgs,
   CacheArgs,
+  CreateRunnerArgs,
   ExistingNetworkArgs,
   ExternalImageArgs,
   GitLabArgs,
@@ -12,11 +13,12 @@ export type {
   ManagerArgs,
   NetworkArgs,
   RunnerArgs,
+  RunnerScope,
   TaskPlacement,
 } from "./args";
 export { allowedMemory, FARGATE_CPU_VALUES } from "./fargate";
-export { CONTAINER_NAME } from "./cluster";
-export { GitLabRunner } from "./gitlabRunner";
-export type { CreateRunnerArgs, RunnerAccessLevel, RunnerScope } from "./gitlabRunner";
-export { registerRunner } from "./registration";
-export type { RegisterRunnerArgs, RunnerRegistration } from "./registration";
+export { CONTAINER_NAME } from "./aws/taskDefinition";
+export { GitLabRunner } from "./gitlab/gitlabRunner";
+export type { RunnerAccessLevel } from "./gitlab/gitlabApi";
+export { registerRunner } from "./manager/registration";
+export type { RegisterRunnerArgs, RunnerRegistration } from "./manager/registration";

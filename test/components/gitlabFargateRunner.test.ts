@@ -526,7 +526,7 @@ describe("GitLabFargateRunner (Pulumi mocks)", function () {
     });
 
     it("takes its user data from the bootstrap seam", async () => {
-      const { managerUserData } = await import("../../components/bootstrap");
+      const { managerUserData } = await import("../../components/manager/bootstrap");
       const { one } = await deployed();
       assert.equal(one(T.instance).inputs.userData, managerUserData({ architecture: "amd64" }));
     });

@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { generateKeyPairSync } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import type * as Components from "../../components";
+import * as gitlabArguments from "../../components/gitlab/arguments";
 import type * as Validation from "../../components/validation";
 import { SUBNET_ID } from "../../driver/settings";
 import { installMocks } from "../support/pulumiMocks";
@@ -305,11 +306,14 @@ describe("GitLabFargateRunner argument validation", () => {
     });
 
     it("is one pure function (registerRunner and GitLabRunner call it too) whose errors name gitlab.url", () => {
-      assert.deepEqual(validation.normaliseGitLabUrl("https://GitLab.example.com//"), {
+      assert.deepEqual(gitlabArguments.normaliseGitLabUrl("https://GitLab.example.com//"), {
         url: "https://gitlab.example.com",
         port: 443,
       });
-      assert.throws(() => validation.normaliseGitLabUrl("https://a:b@gitlab.example.com"), /^Error: gitlab\.url: /);
+      assert.throws(
+        () => gitlabArguments.normaliseGitLabUrl("https://a:b@gitlab.example.com"),
+        /^Error: gitlab\.url: /,
+      );
     });
   });
 
@@ -472,9 +476,9 @@ describe("GitLabFargateRunner argument validation", () => {
     const valid: Components.CreateRunnerArgs = { accessToken: "glpat-validation-test", scope: { groupId: 42 } };
 
     it("accepts a minimal and a complete configuration, and Output tokens", () => {
-      validation.validateCreateRunnerArgs(valid);
-      validation.validateCreateRunnerArgs({ accessToken: pulumi.secret("x"), scope: "instance" });
-      validation.validateCreateRunnerArgs({
+      gitlabArguments.validateCreateRunnerArgs(valid);
+      gitlabArguments.validateCreateRunnerArgs({ accessToken: pulumi.secret("x"), scope: "instance" });
+      gitlabArguments.validateCreateRunnerArgs({
         accessToken: "glpat-validation-test",
         scope: { projectId: 7 },
         description: "fargate",
@@ -527,24 +531,24 @@ describe("GitLabFargateRunner argument validation", () => {
     for (const [title, change, pattern] of invalid) {
       it(`rejects ${title}`, () => {
         assert.throws(
-          () => validation.validateCreateRunnerArgs({ ...valid, ...change } as Components.CreateRunnerArgs),
+          () => gitlabArguments.validateCreateRunnerArgs({ ...valid, ...change } as Components.CreateRunnerArgs),
           pattern,
         );
       });
     }
 
     it("requires exactly one of runnerToken, registrationToken and createRunner", () => {
-      validation.chooseToken({ createRunner: valid });
-      validation.chooseToken({ runnerToken: "glrt-x" });
+      gitlabArguments.chooseToken({ createRunner: valid });
+      gitlabArguments.chooseToken({ runnerToken: "glrt-x" });
       assert.throws(
-        () => validation.chooseToken({ runnerToken: "glrt-x", createRunner: valid }),
+        () => gitlabArguments.chooseToken({ runnerToken: "glrt-x", createRunner: valid }),
         /gitlab\.runnerToken and gitlab\.createRunner are mutually exclusive/,
       );
       assert.throws(
-        () => validation.chooseToken({ registrationToken: "GR1348941x", createRunner: valid }),
+        () => gitlabArguments.chooseToken({ registrationToken: "GR1348941x", createRunner: valid }),
         /gitlab\.registrationToken and gitlab\.createRunner are mutually exclusive/,
       );
-      assert.throws(() => validation.chooseToken({}), /one of gitlab\.runnerToken .* is required/);
+      assert.throws(() => gitlabArguments.chooseToken({}), /one of gitlab\.runnerToken .* is required/);
     });
   });
 

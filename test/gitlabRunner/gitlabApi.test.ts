@@ -15,7 +15,7 @@ import {
   updateRunner,
   type GitLabApiError,
   type GitLabConnection,
-} from "../../components/gitlabApi";
+} from "../../components/gitlab/gitlabApi";
 import { missingCommand, skipUnlessAvailable } from "../support/requirements";
 import { startFakeGitLab, type FakeGitLab } from "./fakeGitLab";
 

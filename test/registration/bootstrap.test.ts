@@ -10,7 +10,7 @@ import {
   DEFAULT_NODE,
   GITLAB_REPOSITORY_KEY_FINGERPRINT,
   managerUserData,
-} from "../../components/bootstrap";
+} from "../../components/manager/bootstrap";
 import { missingCommand, missingRoot, skipUnlessAvailable } from "../support/requirements";
 
 describe("bootstrap: user data content", () => {

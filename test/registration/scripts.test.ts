@@ -4,14 +4,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse, stringify, TomlDate, type TomlTable } from "smol-toml";
-import { managerUserData } from "../../components/bootstrap";
-import { LAUNCHER_SCRIPT, REGISTER_SCRIPT, UNREGISTER_SCRIPT } from "../../components/managerScripts";
+import { managerUserData } from "../../components/manager/bootstrap";
+import { LAUNCHER_SCRIPT, REGISTER_SCRIPT, UNREGISTER_SCRIPT } from "../../components/manager/scripts";
 import {
   registrationEnvironment,
   RegistrationEnvironmentInput,
   remoteScriptCommand,
-} from "../../components/registration";
-import { renderManagerConfiguration } from "../../components/runnerConfig";
+} from "../../components/manager/registration";
+import { renderManagerConfiguration } from "../../components/manager/runnerConfig";
 import { version } from "../../package.json";
 import { FakeManagerHost, RecordedCall } from "../support/fakeManagerHost";
 import { missingCommand, skipUnlessAvailable } from "../support/requirements";

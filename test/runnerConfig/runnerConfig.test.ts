@@ -8,7 +8,7 @@ import {
   renderGlobalConfigToml,
   renderManagerConfiguration,
   renderRunnerTemplateToml,
-} from "../../components/runnerConfig";
+} from "../../components/manager/runnerConfig";
 import { parseSettings } from "../../driver/settings";
 
 /**

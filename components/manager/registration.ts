@@ -9,8 +9,17 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { remote, types } from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { GitLabArgs } from "./args";
-import { LAUNCHER_SCRIPT, REGISTER_SCRIPT, UNREGISTER_SCRIPT } from "./managerScripts";
+import type { GitLabArgs } from "../args";
+import { checkAwsId } from "../aws/ids";
+import { checkedInput } from "../checks";
+import {
+  caCertificateBundle,
+  checkLegacyRegistration,
+  checkRunnerName,
+  checkToken,
+  chooseToken,
+  normaliseGitLabUrl,
+} from "../gitlab/arguments";
 import {
   CapacityProviderStrategyItem,
   DriverLogFormat,
@@ -20,16 +29,7 @@ import {
   RunnerGlobalConfigInput,
   RunnerTemplateInput,
 } from "./runnerConfig";
-import {
-  caCertificateBundle,
-  checkAwsId,
-  checkedInput,
-  checkLegacyRegistration,
-  checkRunnerName,
-  checkToken,
-  chooseToken,
-  normaliseGitLabUrl,
-} from "./validation";
+import { LAUNCHER_SCRIPT, REGISTER_SCRIPT, UNREGISTER_SCRIPT } from "./scripts";
 
 /** An SSH endpoint (the manager itself, or the bastion in front of it). */
 export interface RegistrationSshEndpoint {
@@ -61,7 +61,7 @@ export interface RegistrationConnectionArgs extends RegistrationSshEndpoint {
 
 /**
  * Where the runner registers and with which token (the component's `gitlab` arguments, without `createRunner`:
- * pass the created runner's token as `runnerToken`), checked by the component's own rules (validation.ts). Give
+ * pass the created runner's token as `runnerToken`), checked by the component's own rules (gitlab/arguments.ts). Give
  * exactly one of `runnerToken` and `registrationToken`; the token reaches the manager on the register command's
  * standard input and is stored as a secret.
  * @see https://docs.gitlab.com/runner/register/
@@ -188,18 +188,18 @@ export function registrationRevision(fileHashes: Record<string, string>, instanc
 }
 
 /** Quotes a value for POSIX sh. */
-export function shellQuote(value: string): string {
+function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
 /**
  * The driver bundle shipped with this package: `dist/driver/fargate.js`, looked up from the compiled module
- * (`dist/components`) and from the sources (`components`). Throws a clear error when it was not built.
+ * (`dist/components/manager`) and from the sources (`components/manager`). Throws a clear error when it was not built.
  */
 export function defaultDriverBundlePath(): string {
   const candidates = [
-    path.resolve(__dirname, "../driver/fargate.js"),
-    path.resolve(__dirname, "../dist/driver/fargate.js"),
+    path.resolve(__dirname, "../../driver/fargate.js"),
+    path.resolve(__dirname, "../../dist/driver/fargate.js"),
   ];
   const found = candidates.find((candidate) => fs.existsSync(candidate));
   if (!found) {
@@ -218,7 +218,7 @@ export type TokenKind = "runner" | "registration";
  * Picks the token (the component's rule: exactly one of `runnerToken` and `registrationToken`, `legacyRegistration`
  * only with `registrationToken`, a plain-string token of the right kind); throws naming the arguments.
  */
-export function selectToken(gitlab: RegistrationGitLabArgs): { kind: TokenKind; token: pulumi.Input<string> } {
+function selectToken(gitlab: RegistrationGitLabArgs): { kind: TokenKind; token: pulumi.Input<string> } {
   const choice = chooseToken(gitlab, ["runnerToken", "registrationToken"]);
   return choice === "runnerToken"
     ? { kind: "runner", token: gitlab.runnerToken as pulumi.Input<string> }

@@ -1,47 +1,4 @@
-/**
- * Shell scripts shipped to the runner manager. They are POSIX sh, kept as strings here so the deployment pushes the
- * exact text the tests execute and lint (test/registration/).
- *
- * Every absolute path in the registration scripts is prefixed with `$GFR_ROOT`, which is empty on the manager (the
- * deployment never sets it) and a temporary directory in the tests.
- */
-
-/** What gitlab-runner executes for every custom-executor stage: our bundled driver on the pinned Node.js. */
-export const LAUNCHER_SCRIPT = String.raw`#!/bin/sh
-# GitLab custom executor entry point (config_exec, prepare_exec, run_exec, cleanup_exec): runs the bundled
-# Fargate driver next to this file with the Node.js installed by the first-boot script.
-here=$(dirname "$0")
-exec "$here/node/bin/node" "$here/fargate.js" "$@"
-`;
-
-/**
- * The shell function both registration scripts use to remove this manager's entries from GitLab. It needs `$log`.
- *
- * `gitlab-runner unregister --all-runners` exits 0 even when GitLab refuses (403) or cannot be reached: it logs
- * "Failed to unregister runners" and keeps every entry GitLab did not confirm in the config file, removing only the
- * confirmed ones (gitlab-runner's commands/unregister.go). Its exit status alone would report success.
- */
-const UNREGISTER_ALL_FUNCTION = String.raw`# unregister_all CONFIG: unregisters every runner entry of CONFIG from GitLab, gitlab-runner's output going to
-# $log. Succeeds only when GitLab confirmed each removal: "gitlab-runner unregister --all-runners" exits 0 even
-# when GitLab refuses or cannot be reached; it then logs "Failed to unregister runners" and keeps the entry in CONFIG.
-unregister_all() {
-  unregister_status=0
-  unregister_output=$(gitlab-runner unregister --config "$1" --all-runners </dev/null 2>&1) || unregister_status=$?
-  printf '%s\n' "$unregister_output" >>"$log"
-  [ "$unregister_status" = 0 ] || return 1
-  case $unregister_output in
-    *"Failed to unregister"*) return 1 ;;
-  esac
-  [ -f "$1" ] && ! grep -qF '[[runners]]' "$1"
-}`;
-
-/**
- * Registers the manager with GitLab. Reads the token (one line) from standard input; settings come from the
- * environment (see the header). Run as root by the deployment's register command, on create and on every update.
- * It registers into a new config file first and swaps it in only on success, so a rejected token (revoked, wrong,
- * or rotated by gitlab-runner itself) leaves the running runner as it was.
- */
-export const REGISTER_SCRIPT = String.raw`#!/bin/sh
+#!/bin/sh
 # Registers this runner manager with GitLab. Run as root by the deployment over SSH, on every change:
 #   1. waits until the first-boot script (cloud-init) has finished,
 #   2. installs the runner template and the private CA staged in $GFR_STAGING (register needs them),
@@ -134,7 +91,8 @@ put() {
   mv -f "$3.new" "$3"
 }
 
-${UNREGISTER_ALL_FUNCTION}
+# shellcheck source-path=SCRIPTDIR source=unregister-all.sh
+. "$(dirname "$0")/unregister-all.sh"
 
 status=0
 cloud-init status --wait >/dev/null 2>&1 || status=$?
@@ -219,44 +177,3 @@ else
   systemctl start gitlab-runner || die "gitlab-runner did not start; see: journalctl -u gitlab-runner"
   echo "registered runner '$GFR_NAME' with $GFR_URL; gitlab-runner started"
 fi
-`;
-
-/**
- * Removes the manager's runner entry from GitLab, then stops gitlab-runner. Run as root by the register command's
- * delete step (`pulumi destroy`, or before the registration is replaced).
- */
-export const UNREGISTER_SCRIPT = String.raw`#!/bin/sh
-# Removes this manager from GitLab, then stops gitlab-runner. Run as root by the deployment over SSH on
-# "pulumi destroy" and before a replaced registration is created again.
-# When GitLab cannot be reached (or the token was already revoked) it warns and goes on, so a destroy never gets
-# stuck; the runner then shows as stale in GitLab.
-#   GFR_ROOT  prefix of every absolute path; empty on the manager, a temporary directory in tests
-set -e
-umask 077
-
-config=$GFR_ROOT/etc/gitlab-runner/config.toml
-log_dir=$GFR_ROOT/var/log/gitlab-fargate-runner
-log=$log_dir/unregistration.log
-install -d -m 0700 "$log_dir"
-: >"$log"
-
-${UNREGISTER_ALL_FUNCTION}
-
-if [ -f "$config" ] && grep -qF '[[runners]]' "$config"; then
-  if unregister_all "$config"; then
-    echo "unregistered this manager from GitLab"
-  else
-    echo "unregister: warning: GitLab did not confirm the removal (details in $log on the manager);" \
-      "check the runner list in GitLab" >&2
-  fi
-else
-  echo "no runner registered on this manager"
-fi
-
-if systemctl stop gitlab-runner; then
-  systemctl disable --quiet gitlab-runner || true
-  echo "gitlab-runner stopped"
-else
-  echo "unregister: warning: could not stop gitlab-runner" >&2
-fi
-`;

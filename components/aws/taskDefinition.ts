@@ -1,62 +1,45 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import type { Architecture } from "../args";
 import { TaskRoles } from "./iam";
-import { JobImage } from "./registry";
-import { ResolvedArgs } from "./validation";
+import { JobImage } from "./jobImage";
+import { Scope } from "./scope";
 
 /** The container the driver starts and connects to; the name is part of the driver contract. */
 export const CONTAINER_NAME = "ci-coordinator";
-
-export interface JobCluster {
-  cluster: aws.ecs.Cluster;
-  capacityProviders: aws.ecs.ClusterCapacityProviders;
-}
-
-/**
- * The default capacity provider strategy: RunTask calls that name no launch type use it. Without one, ECS answers
- * "No Container Instances were found in your cluster". Pure.
- */
-export function defaultCapacityProviderStrategy(jobs: ResolvedArgs["jobs"]) {
-  if (jobs.capacityProvider === "FARGATE") return [{ capacityProvider: "FARGATE", weight: 1, base: 0 }];
-  const strategy = [{ capacityProvider: "FARGATE_SPOT", weight: 1, base: 0 }];
-  // Only the first `onDemandBase` tasks go to on-demand FARGATE (weight 0: nothing beyond the base).
-  if (jobs.onDemandBase > 0) strategy.push({ capacityProvider: "FARGATE", weight: 0, base: jobs.onDemandBase });
-  return strategy;
-}
-
-export function createJobCluster(args: ResolvedArgs, parent: pulumi.Resource): JobCluster {
-  const { name, tags } = args;
-  const cluster = new aws.ecs.Cluster(
-    `${name}-cluster`,
-    { settings: [{ name: "containerInsights", value: "disabled" }], tags },
-    { parent },
-  );
-  const capacityProviders = new aws.ecs.ClusterCapacityProviders(
-    `${name}-capacity-providers`,
-    {
-      clusterName: cluster.name,
-      capacityProviders: ["FARGATE", "FARGATE_SPOT"],
-      defaultCapacityProviderStrategies: defaultCapacityProviderStrategy(args.jobs),
-    },
-    { parent },
-  );
-  return { cluster, capacityProviders };
-}
 
 export interface JobTaskDefinition {
   taskDefinition: aws.ecs.TaskDefinition;
   logGroup: aws.cloudwatch.LogGroup;
 }
 
+/** The job task's size, platform and logs. */
+export interface JobTaskArgs {
+  /** Task definition family. */
+  family: string;
+  /** vCPU units and memory (MiB): a valid Fargate pair. */
+  cpu: number;
+  memory: number;
+  architecture: Architecture;
+  /** Ephemeral storage in GiB; Fargate's 20 GiB when undefined. */
+  ephemeralStorageGiB?: number;
+  /** Days CloudWatch keeps the job containers' logs. */
+  logRetentionDays: number;
+}
+
+/** What the task runs with: the image, the roles and the region its logs go to. */
+export interface JobTaskDependencies {
+  image: JobImage;
+  roles: TaskRoles;
+  region: pulumi.Output<string>;
+}
+
 /** One task definition per runner: FARGATE, awsvpc, one essential `ci-coordinator` container listening on 22. */
 export function createJobTaskDefinition(
-  args: ResolvedArgs,
-  image: JobImage,
-  roles: TaskRoles,
-  region: pulumi.Output<string>,
-  parent: pulumi.Resource,
+  { name, tags, parent }: Scope,
+  jobs: JobTaskArgs,
+  { image, roles, region }: JobTaskDependencies,
 ): JobTaskDefinition {
-  const { name, tags, jobs } = args;
   const logGroup = new aws.cloudwatch.LogGroup(
     `${name}-jobs-logs`,
     { namePrefix: `/gitlab-runner/${name}/`, retentionInDays: jobs.logRetentionDays, tags },

@@ -1,76 +1,6 @@
 import * as aws from "@pulumi/aws";
-import * as awsx from "@pulumi/awsx";
 import * as pulumi from "@pulumi/pulumi";
-import { ResolvedArgs } from "./validation";
-
-export interface Network {
-  vpcId: pulumi.Output<string>;
-  publicSubnetIds: pulumi.Output<string[]>;
-  /** Empty when tasks run in public subnets of a VPC this component creates. */
-  privateSubnetIds: pulumi.Output<string[]>;
-  /** Where job tasks run: the private subnets, or the public ones with `taskPlacement: "public"`. */
-  taskSubnetIds: pulumi.Output<string[]>;
-  /** Public IPs of the NAT gateways this component created (none with an existing VPC or public tasks). */
-  natPublicIps: pulumi.Output<string[]>;
-}
-
-/** Creates the VPC (awsx, with NAT gateways on Elastic IPs we own) or adopts the caller's network. */
-export function createNetwork(args: ResolvedArgs, parent: pulumi.Resource): Network {
-  const { name, tags } = args;
-  const { existing, taskPlacement } = args.network;
-  if (existing) {
-    const publicSubnetIds = pulumi.output(existing.publicSubnetIds);
-    const privateSubnetIds = pulumi.output(existing.privateSubnetIds ?? []);
-    return {
-      vpcId: pulumi.output(existing.vpcId),
-      publicSubnetIds,
-      privateSubnetIds,
-      taskSubnetIds: taskPlacement === "public" ? publicSubnetIds : privateSubnetIds,
-      natPublicIps: pulumi.output([]),
-    };
-  }
-
-  const azCount = args.network.availabilityZoneCount;
-  const natCount = taskPlacement === "public" ? 0 : args.network.natGateways === "onePerAz" ? azCount : 1;
-  // The NAT gateways' Elastic IPs are created here rather than inside the VPC component so that their addresses
-  // are known outputs: GitLab instances that allow-list IPs need them.
-  const natEips = Array.from(
-    { length: natCount },
-    (_, i) =>
-      new aws.ec2.Eip(
-        `${name}-nat-eip-${i + 1}`,
-        { domain: "vpc", tags: { ...tags, Name: `${name}-nat-${i + 1}` } },
-        {
-          parent,
-        },
-      ),
-  );
-  const vpc = new awsx.ec2.Vpc(
-    `${name}-vpc`,
-    {
-      cidrBlock: args.network.cidrBlock,
-      numberOfAvailabilityZones: azCount,
-      enableDnsHostnames: true,
-      subnetSpecs: taskPlacement === "public" ? [{ type: "Public" }] : [{ type: "Public" }, { type: "Private" }],
-      natGateways:
-        natCount === 0
-          ? { strategy: "None" }
-          : {
-              strategy: natCount === 1 ? "Single" : "OnePerAz",
-              elasticIpAllocationIds: natEips.map((eip) => eip.allocationId),
-            },
-      tags: { ...tags, Name: name },
-    },
-    { parent },
-  );
-  return {
-    vpcId: vpc.vpcId,
-    publicSubnetIds: vpc.publicSubnetIds,
-    privateSubnetIds: taskPlacement === "public" ? pulumi.output([]) : vpc.privateSubnetIds,
-    taskSubnetIds: taskPlacement === "public" ? vpc.publicSubnetIds : vpc.privateSubnetIds,
-    natPublicIps: pulumi.all(natEips.map((eip) => eip.publicIp)),
-  };
-}
+import { Scope } from "./scope";
 
 export interface SecurityGroups {
   manager: aws.ec2.SecurityGroup;
@@ -81,18 +11,25 @@ export interface SecurityGroups {
   taskRules: pulumi.Resource[];
 }
 
+/** What decides the security groups' rules. */
+export interface SecurityGroupsArgs {
+  vpcId: pulumi.Output<string>;
+  /** Who may SSH to the manager (`admin.sshCidrBlocks`), IPv4 or IPv6 blocks. */
+  adminCidrBlocks: string[];
+  /** Port of the GitLab URL: the manager may reach it. */
+  gitlabPort: number;
+  /** TCP ports job tasks may open to anywhere. */
+  taskEgressPorts: number[];
+}
+
 /**
  * Manager SG: SSH in only from the admin CIDR blocks; out to the web (GitLab, AWS APIs, packages) and SSH to
  * tasks. Task SG: SSH in only from the manager SG (a group reference, never a CIDR); out on the task egress
  * ports. Traffic needed: see docs of gitlab-runner on Fargate (manager → GitLab 443, task → GitLab 443, manager →
  * task 22). DNS to the VPC resolver is not filtered by security groups.
  */
-export function createSecurityGroups(
-  args: ResolvedArgs,
-  vpcId: pulumi.Output<string>,
-  parent: pulumi.Resource,
-): SecurityGroups {
-  const { name, tags } = args;
+export function createSecurityGroups({ name, tags, parent }: Scope, args: SecurityGroupsArgs): SecurityGroups {
+  const { vpcId } = args;
   const opts = { parent };
   const manager = new aws.ec2.SecurityGroup(
     `${name}-manager-sg`,
@@ -109,7 +46,7 @@ export function createSecurityGroups(
     opts,
   );
 
-  const managerRules: pulumi.Resource[] = args.admin.sshCidrBlocks.map((cidr, i) => {
+  const managerRules: pulumi.Resource[] = args.adminCidrBlocks.map((cidr, i) => {
     const ipv6 = cidr.includes(":");
     return new aws.vpc.SecurityGroupIngressRule(
       `${name}-manager-ssh-in-${i + 1}`,
@@ -126,7 +63,7 @@ export function createSecurityGroups(
     );
   });
   // Ubuntu's package mirrors are plain HTTP; everything else (GitLab, AWS APIs, packages.gitlab.com) is HTTPS.
-  const managerPorts = [...new Set([80, 443, args.gitlab.port])];
+  const managerPorts = [...new Set([80, 443, args.gitlabPort])];
   managerRules.push(...allowTcpOut(`${name}-manager`, manager, managerPorts, tags, opts));
   const managerToTasks = new aws.vpc.SecurityGroupEgressRule(
     `${name}-manager-ssh-to-tasks`,
@@ -157,7 +94,7 @@ export function createSecurityGroups(
     },
     opts,
   );
-  const taskRules = [taskFromManager, ...allowTcpOut(`${name}-task`, task, args.network.taskEgressPorts, tags, opts)];
+  const taskRules = [taskFromManager, ...allowTcpOut(`${name}-task`, task, args.taskEgressPorts, tags, opts)];
   return { manager, task, managerRules, taskRules };
 }
 

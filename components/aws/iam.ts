@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { ResolvedArgs } from "./validation";
+import { Scope } from "./scope";
 
 /** Where the stack deploys: the pieces of every ARN we write. */
 export interface AwsContext {
@@ -10,7 +10,7 @@ export interface AwsContext {
 }
 
 /** Every policy in this package is plain JSON built with pulumi.jsonStringify. */
-export interface Statement {
+interface Statement {
   Sid: string;
   Effect: "Allow";
   Action: string[];
@@ -47,7 +47,7 @@ function arn(ctx: AwsContext, service: string, resource: pulumi.Input<string>) {
  * `repositoryCredentials` takes only a Secrets Manager secret. Pure. The KMS key lives with the secret, so its
  * account and region come from the secret's ARN (validated: one full secret ARN, no wildcard).
  */
-export function registryCredentialsStatements(secretArn: pulumi.Output<string>): Statement[] {
+function registryCredentialsStatements(secretArn: pulumi.Output<string>): Statement[] {
   const [partition, region, account] = [1, 3, 4].map((i) => secretArn.apply((value) => value.split(":")[i]));
   return [
     {
@@ -77,17 +77,20 @@ export interface TaskRoles {
   task: aws.iam.Role;
 }
 
+/** What the job roles may do beyond the basics. */
+export interface TaskRolesArgs {
+  /** The private registry credentials secret the execution role may read, if any. */
+  credentialsSecretArn?: pulumi.Output<string>;
+  /** Policies attached to the task role (`jobs.taskRolePolicyArns`). */
+  taskRolePolicyArns: pulumi.Input<string>[];
+}
+
 /**
  * The task execution role (ECS pulls the image, writes logs, reads registry credentials) and the task role (what a
  * job may do in AWS: nothing unless `jobs.taskRolePolicyArns`).
  */
-export function createTaskRoles(
-  args: ResolvedArgs,
-  ctx: AwsContext,
-  credentialsSecretArn: pulumi.Output<string> | undefined,
-  parent: pulumi.Resource,
-): TaskRoles {
-  const { name, tags } = args;
+export function createTaskRoles({ name, tags, parent }: Scope, ctx: AwsContext, args: TaskRolesArgs): TaskRoles {
+  const { credentialsSecretArn } = args;
   const opts = { parent };
   const execution = new aws.iam.Role(
     `${name}-execution-role`,
@@ -125,7 +128,7 @@ export function createTaskRoles(
     },
     opts,
   );
-  args.jobs.taskRolePolicyArns.forEach(
+  args.taskRolePolicyArns.forEach(
     (policyArn, i) =>
       new aws.iam.RolePolicyAttachment(`${name}-task-policy-${i + 1}`, { role: task.name, policyArn }, opts),
   );
@@ -141,7 +144,7 @@ export interface ManagerPolicyInputs {
 }
 
 /** The manager's permissions: exactly what the driver and the S3 cache need, nothing else. Pure. */
-export function managerStatements(ctx: AwsContext, p: ManagerPolicyInputs): Statement[] {
+function managerStatements(ctx: AwsContext, p: ManagerPolicyInputs): Statement[] {
   const onThisCluster = { ArnEquals: { "ecs:cluster": p.clusterArn } };
   const tasksOfCluster = arn(ctx, "ecs", pulumi.interpolate`task/${p.clusterName}/*`);
   const statements: Statement[] = [
@@ -203,12 +206,10 @@ export interface ManagerIdentity {
 
 /** The manager's role, its one inline policy and the instance profile. */
 export function createManagerIdentity(
-  args: ResolvedArgs,
+  { name, tags, parent }: Scope,
   ctx: AwsContext,
   needs: ManagerPolicyInputs,
-  parent: pulumi.Resource,
 ): ManagerIdentity {
-  const { name, tags } = args;
   const opts = { parent };
   const role = new aws.iam.Role(
     `${name}-manager-role`,

@@ -1,9 +1,11 @@
 /**
- * The runner manager's first-boot script (EC2 user data, run once by cloud-init). It installs software only; the
- * deployment registers the runner afterwards over SSH (components/registration.ts), after `cloud-init status --wait`
- * reports this script done. It holds no secret: user data is readable by anyone who can describe the instance.
+ * The runner manager's first-boot script (EC2 user data, run once by cloud-init), rendered from the template
+ * scripts/bootstrap.sh. It installs software only; the deployment registers the runner afterwards over SSH
+ * (registration.ts), after `cloud-init status --wait` reports this script done. It holds no secret: user data is
+ * readable by anyone who can describe the instance.
  */
-import { MANAGER_PATHS } from "./runnerConfig";
+import { MANAGER_PATHS } from "./paths";
+import { readScript } from "./scripts";
 
 /** gitlab-runner package version installed by default (`apt-get install gitlab-runner=<version>`). */
 export const DEFAULT_GITLAB_RUNNER_VERSION = "18.11.2-1";
@@ -93,75 +95,28 @@ function resolveOptions(options: BootstrapOptions) {
 export function managerUserData(options: BootstrapOptions): string {
   const { runnerVersion, fingerprint, node, tarball } = resolveOptions(options);
   const paths = MANAGER_PATHS;
-  return String.raw`#!/bin/bash
-# First boot of the GitLab runner manager (cloud-init user data); no secrets. The deployment waits for it with
-# "cloud-init status --wait", then registers the runner over SSH. Output: /var/log/cloud-init-output.log
-set -euo pipefail
-export DEBIAN_FRONTEND=noninteractive
-
-GITLAB_RUNNER_VERSION='${runnerVersion}'
-GITLAB_KEY_FINGERPRINT='${fingerprint}'
-NODE_VERSION='${node.version}'
-NODE_TARBALL='${tarball}'
-NODE_SHA256='${node.sha256}'
-KEYRING=/usr/share/keyrings/gitlab-runner-archive-keyring.gpg
-
-log() { echo "gitlab-fargate-runner bootstrap: $*"; }
-
-# Package mirrors and downloads can fail for a while as the instance's network comes up.
-retry() {
-  local attempt
-  for attempt in 1 2 3 4 5; do
-    if "$@"; then return 0; fi
-    log "attempt $attempt failed: $*"
-    sleep $((attempt * 5))
-  done
-  "$@"
+  return renderTemplate(readScript("bootstrap.sh"), {
+    GITLAB_RUNNER_VERSION: runnerVersion,
+    GITLAB_KEY_FINGERPRINT: fingerprint,
+    NODE_VERSION: node.version,
+    NODE_TARBALL: tarball,
+    NODE_SHA256: node.sha256,
+    NODE_DIRECTORY: paths.nodeDirectory,
+    BUILDS_DIRECTORY: paths.buildsDirectory,
+    CACHE_DIRECTORY: paths.cacheDirectory,
+    METADATA_DIRECTORY: paths.metadataDirectory,
+    CONFIG_DIRECTORY: paths.configDirectory,
+  });
 }
 
-workdir=$(mktemp -d)
-trap 'rm -rf "$workdir"' EXIT
-
-log "installing prerequisites"
-retry apt-get update -q
-retry apt-get install -y -q --no-install-recommends ca-certificates curl gnupg xz-utils
-
-log "adding GitLab's runner repository, signed by $GITLAB_KEY_FINGERPRINT"
-retry curl -fsSL --proto '=https' -o "$workdir/gitlab.asc" https://packages.gitlab.com/runner/gitlab-runner/gpgkey
-install -d -m 0700 "$workdir/gnupg"
-gpg --batch --quiet --no-autostart --homedir "$workdir/gnupg" --import "$workdir/gitlab.asc"
-gpg --batch --quiet --no-autostart --homedir "$workdir/gnupg" --export "$GITLAB_KEY_FINGERPRINT" >"$workdir/keyring.gpg"
-if [ ! -s "$workdir/keyring.gpg" ]; then
-  log "the key served by packages.gitlab.com is not $GITLAB_KEY_FINGERPRINT; refusing to trust it"
-  exit 1
-fi
-install -m 0644 "$workdir/keyring.gpg" "$KEYRING"
-codename=$(awk -F= '$1 == "VERSION_CODENAME" { print $2 }' /etc/os-release)
-echo "deb [signed-by=$KEYRING] https://packages.gitlab.com/runner/gitlab-runner/ubuntu/ $codename main" \
-  >/etc/apt/sources.list.d/gitlab-runner.list
-
-log "installing gitlab-runner $GITLAB_RUNNER_VERSION"
-retry apt-get update -q
-retry apt-get install -y -q "gitlab-runner=$GITLAB_RUNNER_VERSION" \
-  "gitlab-runner-helper-images=$GITLAB_RUNNER_VERSION"
-apt-mark hold gitlab-runner gitlab-runner-helper-images
-
-log "installing Node.js $NODE_VERSION"
-retry curl -fsSL --proto '=https' -o "$workdir/$NODE_TARBALL" "https://nodejs.org/dist/v$NODE_VERSION/$NODE_TARBALL"
-if ! echo "$NODE_SHA256  $workdir/$NODE_TARBALL" | sha256sum --check --quiet -; then
-  log "$NODE_TARBALL does not match its pinned SHA-256; refusing to install it"
-  exit 1
-fi
-rm -rf '${paths.nodeDirectory}'
-install -d -m 0755 '${paths.nodeDirectory}'
-tar -xJf "$workdir/$NODE_TARBALL" -C '${paths.nodeDirectory}' --strip-components=1 --no-same-owner
-'${paths.nodeDirectory}/bin/node' --version
-
-log "creating the driver's directories"
-install -d -m 0755 /opt/gitlab-runner '${paths.buildsDirectory}' '${paths.cacheDirectory}'
-install -d -m 0700 '${paths.metadataDirectory}' '${paths.configDirectory}'
-
-systemctl enable --now gitlab-runner
-log "done"
-`;
+/**
+ * The template with its `#@` comment lines dropped and every `@NAME@` replaced by `values[NAME]` (validated values:
+ * they go between single quotes as they are). Throws on a placeholder without a value.
+ */
+function renderTemplate(template: string, values: Record<string, string>): string {
+  return template.replace(/^#@.*\n/gm, "").replace(/@([A-Z][A-Z0-9_]*)@/g, (placeholder, key: string) => {
+    const value = values[key];
+    if (value === undefined) throw new Error(`bootstrap.sh: no value for ${placeholder}`);
+    return value;
+  });
 }

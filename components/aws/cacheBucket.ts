@@ -1,16 +1,20 @@
 import * as aws from "@pulumi/aws";
-import * as pulumi from "@pulumi/pulumi";
-import { ResolvedArgs } from "./validation";
+import { Scope } from "./scope";
+
+/** How long cached objects live and whether `pulumi destroy` may delete a non-empty bucket. */
+export interface CacheBucketArgs {
+  expirationDays: number;
+  forceDestroy: boolean;
+}
 
 /**
  * The S3 bucket of gitlab-runner's distributed cache: private (public access blocked, bucket-owner objects),
  * encrypted, objects expiring after `cache.expirationDays`. Jobs reach it through pre-signed URLs that the
  * manager signs with its instance profile, so tasks need no S3 permissions.
  */
-export function createCacheBucket(args: ResolvedArgs, parent: pulumi.Resource): aws.s3.Bucket {
-  const { name, tags } = args;
+export function createCacheBucket({ name, tags, parent }: Scope, args: CacheBucketArgs): aws.s3.Bucket {
   const opts = { parent };
-  const bucket = new aws.s3.Bucket(`${name}-cache`, { forceDestroy: args.cache.forceDestroy, tags }, opts);
+  const bucket = new aws.s3.Bucket(`${name}-cache`, { forceDestroy: args.forceDestroy, tags }, opts);
   new aws.s3.BucketPublicAccessBlock(
     `${name}-cache-public-access`,
     {
@@ -41,7 +45,7 @@ export function createCacheBucket(args: ResolvedArgs, parent: pulumi.Resource): 
           id: "expire-cache",
           status: "Enabled",
           filter: { prefix: "" },
-          expiration: { days: args.cache.expirationDays },
+          expiration: { days: args.expirationDays },
           abortIncompleteMultipartUpload: { daysAfterInitiation: 1 },
         },
       ],

@@ -2,7 +2,7 @@
 const TAG_TEXT = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 
 /** ECS allows 50 tags per task; the driver keeps 4 for its own. */
-export const MAX_TASK_TAGS = 46;
+const MAX_TASK_TAGS = 46;
 
 /**
  * Why `tags` cannot be put on a job task (too many, or a key or value AWS refuses), or undefined when they can.

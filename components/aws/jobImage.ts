@@ -2,26 +2,35 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as awsx from "@pulumi/awsx";
 import * as pulumi from "@pulumi/pulumi";
-import { ResolvedArgs } from "./validation";
+import type { Architecture, ExternalImageArgs } from "../args";
+import { Scope } from "./scope";
 
 export interface JobImage {
   imageUri: pulumi.Output<string>;
   /** Secrets Manager ARN of private registry credentials, when the caller's image needs them. */
   credentialsSecretArn?: pulumi.Output<string>;
-  repositoryUrl?: pulumi.Output<string>;
 }
 
-/** The package's `images/ci-coordinator`, found from both `components/` (ts-node) and `dist/components/`. */
-export function defaultImageContext(): string {
+/** The package's `images/ci-coordinator`, found from the sources (ts-node) and from `dist/` alike. */
+function defaultImageContext(): string {
   let dir = __dirname;
   while (!fs.existsSync(path.join(dir, "package.json")) && path.dirname(dir) !== dir) dir = path.dirname(dir);
   return path.join(dir, "images", "ci-coordinator");
 }
 
+/** The caller's image, or how to build ours. */
+export interface JobImageArgs {
+  /** An image the caller publishes; nothing is built. */
+  image?: ExternalImageArgs;
+  /** The ECR repository and build of `images/ci-coordinator` (without `image`). */
+  build: { context?: string; keepImages: number; forceDelete: boolean };
+  /** The platform the image is built for: the task's architecture. */
+  architecture: Architecture;
+}
+
 /** The caller's image, or an ECR repository plus the job image built for the task's architecture. */
-export function createJobImage(args: ResolvedArgs, parent: pulumi.Resource): JobImage {
-  const { name, tags } = args;
-  const external = args.jobs.image;
+export function createJobImage({ name, tags, parent }: Scope, args: JobImageArgs): JobImage {
+  const external = args.image;
   if (external) {
     return {
       imageUri: pulumi.output(external.uri),
@@ -29,7 +38,7 @@ export function createJobImage(args: ResolvedArgs, parent: pulumi.Resource): Job
         external.credentialsSecretArn === undefined ? undefined : pulumi.output(external.credentialsSecretArn),
     };
   }
-  const { build } = args.jobs;
+  const { build } = args;
   const repository = new awsx.ecr.Repository(
     `${name}-repository`,
     {
@@ -54,9 +63,9 @@ export function createJobImage(args: ResolvedArgs, parent: pulumi.Resource): Job
     {
       repositoryUrl: repository.url,
       context: build.context ?? defaultImageContext(),
-      platform: `linux/${args.jobs.architecture}`,
+      platform: `linux/${args.architecture}`,
     },
     { parent },
   );
-  return { imageUri: image.imageUri, repositoryUrl: repository.url };
+  return { imageUri: image.imageUri };
 }
