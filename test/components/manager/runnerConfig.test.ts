@@ -8,8 +8,8 @@ import {
   renderGlobalConfigToml,
   renderManagerConfiguration,
   renderRunnerTemplateToml,
-} from "../../components/manager/runnerConfig";
-import { parseSettings } from "../../driver/settings";
+} from "../../../components/manager/runnerConfig";
+import { parseSettings } from "../../../driver/settings";
 
 /**
  * Every key we may emit into gitlab-runner's config.toml / template, with where gitlab-runner reads it.

@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import type * as GitLabRunnerModule from "../../components/gitlab/gitlabRunner";
+import type * as GitLabRunnerModule from "../../../components/gitlab/gitlabRunner";
 
 const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG_VALUE = "1b47061264138c4ac30d75fd1eb44270";
@@ -47,7 +47,7 @@ describe("gitlabRunner: GitLabRunner under Pulumi mocks", () => {
       "stack",
       false,
     );
-    mod = await import("../../components/gitlab/gitlabRunner");
+    mod = await import("../../../components/gitlab/gitlabRunner");
   });
   beforeEach(() => registered.splice(0));
 

@@ -15,8 +15,8 @@ import {
   updateRunner,
   type GitLabApiError,
   type GitLabConnection,
-} from "../../components/gitlab/gitlabApi";
-import { missingCommand, skipUnlessAvailable } from "../support/requirements";
+} from "../../../components/gitlab/gitlabApi";
+import { missingCommand, skipUnlessAvailable } from "../../support/requirements";
 import { startFakeGitLab, type FakeGitLab } from "./fakeGitLab";
 
 const ACCESS_TOKEN = "glpat-test-access-token-0123456789";

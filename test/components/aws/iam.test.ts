@@ -2,8 +2,17 @@
 // broader resource, a dropped condition, a new attachment) fails here and must be a deliberate, reviewed change.
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import type { GitLabFargateRunnerArgs } from "../../components";
-import { ACCOUNT_ID, CapturedResource, installMocks, REGION, ResourceRecorder, settle } from "../support/pulumiMocks";
+import type { GitLabFargateRunnerArgs } from "../../../components";
+import {
+  ACCOUNT_ID,
+  CapturedResource,
+  installMocks,
+  REGION,
+  ResourceRecorder,
+  settle,
+  valueOf,
+} from "../../support/pulumiMocks";
+import { ComponentFixture, statements, T } from "../deployment";
 
 const ARN = `${REGION}:${ACCOUNT_ID}`;
 const EXECUTION_MANAGED_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
@@ -156,7 +165,7 @@ describe("IAM: the exact permissions of each role", function () {
 
   before(async function () {
     recorder = await installMocks();
-    const { GitLabFargateRunner } = await import("../../components");
+    const { GitLabFargateRunner } = await import("../../../components");
     for (const [name, variant] of Object.entries(VARIANTS)) {
       new GitLabFargateRunner(name, {
         gitlab: { url: "https://gitlab.example.com", runnerToken: pulumi.secret("glrt-iamtest0123456789") },
@@ -248,7 +257,7 @@ describe("IAM: the exact permissions of each role", function () {
     let attempt = 0;
     for (const [what, [secretArn, reason]] of Object.entries(refused)) {
       it(`refuses ${what}`, async () => {
-        const { GitLabFargateRunner } = await import("../../components");
+        const { GitLabFargateRunner } = await import("../../../components");
         const name = `iamrefused${++attempt}`;
         assert.throws(
           () =>
@@ -269,7 +278,7 @@ describe("IAM: the exact permissions of each role", function () {
     }
 
     it("refuses a wildcard ARN that arrives as an Output when it resolves", async () => {
-      const { resolveArgs } = await import("../../components/validation");
+      const { resolveArgs } = await import("../../../components/validation");
       const resolved = resolveArgs("iamrefusedout", {
         gitlab: { url: "https://gitlab.example.com", runnerToken: pulumi.secret("glrt-iamtest0123456789") },
         admin: { sshCidrBlocks: ["203.0.113.0/24"] },
@@ -304,5 +313,103 @@ describe("IAM: the exact permissions of each role", function () {
   it("the instance profile carries the manager role and nothing else", () => {
     const profile = recorder.one("iamdefault", "aws:iam/instanceProfile:InstanceProfile");
     assert.equal(profile.inputs.role, "iamdefault-manager-role-r0le");
+  });
+});
+
+const fixture = new ComponentFixture();
+const { deployed } = fixture;
+
+describe("GitLabFargateRunner (Pulumi mocks)", function () {
+  before(() => fixture.install());
+
+  describe("IAM", () => {
+    it("execution role: AWS's managed ECS task execution policy and no secret read without registry credentials", async () => {
+      const { one, all } = await deployed();
+      assert.equal(
+        one(T.attachment, "execution-managed").inputs.policyArn,
+        "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+      );
+      assert.ok(all(T.rolePolicy).every((p) => !p.name.endsWith("-execution-secrets")));
+      const assume = JSON.parse(one(T.role, "execution-role").inputs.assumeRolePolicy).Statement[0];
+      assert.deepEqual(assume.Principal, { Service: "ecs-tasks.amazonaws.com" });
+    });
+
+    it("task role: no permissions by default, the given policy ARNs on request", async () => {
+      const plain = await deployed();
+      assert.equal(plain.all(T.attachment).filter((a) => a.name.includes("task-policy")).length, 0);
+      assert.equal(
+        plain.all(T.rolePolicy).filter((p) => p.inputs.role === plain.one(T.role, "task-role").id).length,
+        0,
+      );
+      const arn = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
+      const withPolicy = await deployed({ jobs: { taskRolePolicyArns: [arn] } });
+      const attachment = withPolicy.one(T.attachment, "task-policy-1").inputs;
+      assert.deepEqual(attachment, { role: `${withPolicy.one(T.role, "task-role").name}-r0le`, policyArn: arn });
+    });
+
+    it("manager: RunTask only on this family and cluster; Describe/Stop/List conditioned on this cluster", async () => {
+      const { runner, one } = await deployed();
+      const clusterArn = await valueOf(runner.clusterArn);
+      const clusterName = await valueOf(runner.clusterName);
+      const family = one(T.taskDefinition).inputs.family;
+      const s = Object.fromEntries(statements(one(T.rolePolicy, "manager-policy")).map((st) => [st.Sid, st]));
+      assert.deepEqual(s.RunJobTasks.Action, ["ecs:RunTask"]);
+      assert.equal(s.RunJobTasks.Resource, `arn:aws:ecs:${REGION}:${ACCOUNT_ID}:task-definition/${family}:*`);
+      assert.deepEqual(s.RunJobTasks.Condition, { ArnEquals: { "ecs:cluster": clusterArn } });
+      assert.deepEqual(s.WatchAndStopJobTasks.Action, ["ecs:DescribeTasks", "ecs:StopTask"]);
+      assert.equal(s.WatchAndStopJobTasks.Resource, `arn:aws:ecs:${REGION}:${ACCOUNT_ID}:task/${clusterName}/*`);
+      assert.deepEqual(s.WatchAndStopJobTasks.Condition, { ArnEquals: { "ecs:cluster": clusterArn } });
+      assert.deepEqual(s.FindOrphanedJobTasks.Action, ["ecs:ListTasks"]);
+      assert.deepEqual(s.FindOrphanedJobTasks.Condition, { ArnEquals: { "ecs:cluster": clusterArn } });
+      assert.deepEqual(s.TagTasksAtLaunch.Condition, { StringEquals: { "ecs:CreateAction": "RunTask" } });
+    });
+
+    it("manager: PassRole only the execution and task roles, only to ecs-tasks.amazonaws.com", async () => {
+      const { runner, one } = await deployed();
+      const pass = statements(one(T.rolePolicy, "manager-policy")).find((st) => st.Action.includes("iam:PassRole"));
+      assert.deepEqual(pass?.Resource, [await valueOf(runner.executionRoleArn), await valueOf(runner.taskRoleArn)]);
+      assert.deepEqual(pass?.Condition, { StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } });
+    });
+
+    it("manager: S3 object access on the cache bucket only; no wildcard action, no Resource * in private mode", async () => {
+      const { one } = await deployed();
+      const all = statements(one(T.rolePolicy, "manager-policy"));
+      const s3 = all.filter((st) => st.Action.some((a) => a.startsWith("s3:")));
+      assert.equal(s3.length, 1);
+      assert.equal(s3[0].Resource, `arn:aws:s3:::${one(T.bucket).name}-b4cket/*`);
+      for (const st of all) {
+        for (const action of st.Action) assert.doesNotMatch(action, /\*/);
+        assert.notEqual(st.Resource, "*");
+      }
+      assert.ok(!all.some((st) => st.Action.includes("ec2:DescribeNetworkInterfaces")));
+    });
+
+    it("manager: no Resource * and no ec2:DescribeNetworkInterfaces, also in public-task mode", async () => {
+      const { one } = await deployed({ network: { taskPlacement: "public" } });
+      const all = statements(one(T.rolePolicy, "manager-policy"));
+      assert.ok(all.length > 0);
+      assert.deepEqual(
+        all.filter((st) => st.Resource === "*" || st.Action.includes("ec2:DescribeNetworkInterfaces")),
+        [],
+      );
+    });
+
+    it("manager: no S3 permission when the cache is off", async () => {
+      const { runner, one, all } = await deployed({ cache: { enabled: false } });
+      assert.equal(all(T.bucket).length, 0);
+      assert.ok(
+        !statements(one(T.rolePolicy, "manager-policy")).some((st) => st.Action.some((a) => a.startsWith("s3:"))),
+      );
+      assert.equal(await valueOf(runner.cacheBucketName), undefined);
+      assert.equal(await valueOf(runner.cacheBucketRegion), undefined);
+    });
+
+    it("manager role is assumed by EC2 and reaches the instance through its instance profile", async () => {
+      const { one } = await deployed();
+      const assume = JSON.parse(one(T.role, "manager-role").inputs.assumeRolePolicy).Statement[0];
+      assert.deepEqual(assume.Principal, { Service: "ec2.amazonaws.com" });
+      assert.equal(one(T.profile).inputs.role, `${one(T.role, "manager-role").name}-r0le`);
+      assert.equal(one(T.instance).inputs.iamInstanceProfile, `${one(T.profile).name}-pr0file`);
+    });
   });
 });

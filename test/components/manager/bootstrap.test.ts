@@ -10,8 +10,8 @@ import {
   DEFAULT_NODE,
   GITLAB_REPOSITORY_KEY_FINGERPRINT,
   managerUserData,
-} from "../../components/manager/bootstrap";
-import { missingCommand, missingRoot, skipUnlessAvailable } from "../support/requirements";
+} from "../../../components/manager/bootstrap";
+import { missingCommand, missingRoot, skipUnlessAvailable } from "../../support/requirements";
 
 describe("bootstrap: user data content", () => {
   it("pins gitlab-runner and Node.js, per architecture, and never pipes a download into a shell", () => {
@@ -28,6 +28,17 @@ describe("bootstrap: user data content", () => {
       assert.doesNotMatch(script, /\|\s*(sudo\s+)?(ba)?sh\b/, "no curl | bash");
       assert.doesNotMatch(script, /token/i, "no secrets in user data");
     }
+  });
+
+  it("is scripts/bootstrap.sh with every placeholder filled and the template's own comments dropped", () => {
+    const template = fs.readFileSync(
+      path.resolve(__dirname, "../../../components/manager/scripts/bootstrap.sh"),
+      "utf8",
+    );
+    assert.match(template, /^#@ /m);
+    const script = managerUserData({ architecture: "arm64" });
+    assert.doesNotMatch(script, /@[A-Z][A-Z0-9_]*@|^#@/m);
+    assert.equal(script.split("\n").length, template.split("\n").filter((line) => !line.startsWith("#@")).length);
   });
 
   const invalid: [string, BootstrapOptions, RegExp][] = [

@@ -5,8 +5,8 @@ import * as path from "node:path";
 import * as iarna from "@iarna/toml";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as smolParse } from "smol-toml";
-import type * as Registration from "../../components/manager/registration";
-import { TEST_CA_A } from "../support/testCertificates";
+import type * as Registration from "../../../components/manager/registration";
+import { TEST_CA_A } from "../../support/testCertificates";
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const TOKEN = "glrt-mock_runner_T0ken";
@@ -54,7 +54,7 @@ describe("registerRunner under Pulumi mocks", () => {
       "stack",
       false,
     );
-    registration = await import("../../components/manager/registration");
+    registration = await import("../../../components/manager/registration");
     workdir = fs.mkdtempSync(path.join(os.tmpdir(), "gfr-registration-"));
     driverA = path.join(workdir, "a.js");
     driverB = path.join(workdir, "b.js");
@@ -191,7 +191,7 @@ describe("registerRunner under Pulumi mocks", () => {
     );
     assert.equal(
       await stagedText("lines-stage-register-sh"),
-      (await import("../../components/manager/scripts")).REGISTER_SCRIPT,
+      (await import("../../../components/manager/scripts")).REGISTER_SCRIPT,
     );
   });
 
@@ -410,6 +410,6 @@ describe("registerRunner under Pulumi mocks", () => {
 
   it("finds the built driver bundle by default", () => {
     const found = registration.defaultDriverBundlePath();
-    assert.equal(found, path.resolve(__dirname, "../../dist/driver/fargate.js"));
+    assert.equal(found, path.resolve(__dirname, "../../../dist/driver/fargate.js"));
   });
 });

@@ -3,7 +3,8 @@
 // by the groups being stateful, not by a rule).
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
-import { CapturedResource, installMocks, ResourceRecorder, settle } from "../support/pulumiMocks";
+import { CapturedResource, installMocks, ResourceRecorder, settle } from "../../support/pulumiMocks";
+import { ADMIN, ComponentFixture, T, TOKEN } from "../deployment";
 
 const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
 const EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule";
@@ -28,7 +29,7 @@ describe("network: who can reach the manager and the job tasks", function () {
 
   before(async function () {
     recorder = await installMocks();
-    const { GitLabFargateRunner } = await import("../../components");
+    const { GitLabFargateRunner } = await import("../../../components");
     new GitLabFargateRunner("netsec", {
       gitlab: { url: "https://gitlab.example.com", runnerToken: pulumi.secret("glrt-netsec0123456789") },
       admin: { sshCidrBlocks: ADMIN_CIDRS },
@@ -93,5 +94,60 @@ describe("network: who can reach the manager and the job tasks", function () {
       "tcp 443-443 0.0.0.0/0",
       "tcp 80-80 0.0.0.0/0",
     ]);
+  });
+});
+
+const fixture = new ComponentFixture();
+const { deployed } = fixture;
+
+describe("GitLabFargateRunner (Pulumi mocks)", function () {
+  before(() => fixture.install());
+
+  describe("security groups", () => {
+    it("manager SG lets TCP 22 in only from admin.sshCidrBlocks (IPv4 and IPv6)", async () => {
+      const { one, all } = await deployed({ admin: { sshCidrBlocks: [ADMIN, "2001:db8::/48"] } });
+      const managerSg = one(T.sg, "manager-sg").id;
+      const ingress = all(T.ingress).filter((r) => r.inputs.securityGroupId === managerSg);
+      assert.deepEqual(
+        ingress.map((r) => [r.inputs.fromPort, r.inputs.toPort, r.inputs.cidrIpv4 ?? r.inputs.cidrIpv6]),
+        [
+          [22, 22, ADMIN],
+          [22, 22, "2001:db8::/48"],
+        ],
+      );
+    });
+
+    it("task SG lets TCP 22 in only from the manager SG, by reference and never by CIDR", async () => {
+      const { one, all } = await deployed();
+      const taskSg = one(T.sg, "task-sg").id;
+      const ingress = all(T.ingress).filter((r) => r.inputs.securityGroupId === taskSg);
+      assert.equal(ingress.length, 1);
+      const rule = ingress[0].inputs;
+      assert.deepEqual([rule.ipProtocol, rule.fromPort, rule.toPort], ["tcp", 22, 22]);
+      assert.equal(rule.referencedSecurityGroupId, one(T.sg, "manager-sg").id);
+      assert.equal(rule.cidrIpv4 ?? rule.cidrIpv6, undefined);
+    });
+
+    it("egress: manager to the web (80, 443) and SSH to tasks; tasks to 443 only", async () => {
+      const { one, all } = await deployed();
+      const managerSg = one(T.sg, "manager-sg").id;
+      const taskSg = one(T.sg, "task-sg").id;
+      const rules = (sg: string) =>
+        all(T.egress)
+          .filter((r) => r.inputs.securityGroupId === sg)
+          .map((r) => `${r.inputs.fromPort}->${r.inputs.cidrIpv4 ?? r.inputs.referencedSecurityGroupId}`)
+          .sort();
+      assert.deepEqual(rules(managerSg), [`22->${taskSg}`, "443->0.0.0.0/0", "80->0.0.0.0/0"]);
+      assert.deepEqual(rules(taskSg), ["443->0.0.0.0/0"]);
+    });
+
+    it("opens the GitLab URL's own port when it is not 443", async () => {
+      const { one, all } = await deployed({ gitlab: { url: "https://git.example.com:8443", runnerToken: TOKEN } });
+      const taskSg = one(T.sg, "task-sg").id;
+      const taskPorts = all(T.egress)
+        .filter((r) => r.inputs.securityGroupId === taskSg)
+        .map((r) => r.inputs.fromPort);
+      assert.deepEqual(taskPorts.sort(), [443, 8443]);
+    });
   });
 });

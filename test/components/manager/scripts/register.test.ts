@@ -1,227 +1,30 @@
+// register.sh (components/manager/scripts/register.sh) run on a fake manager: gitlab-runner, systemctl and cloud-init
+// are fakes, the file tools are real.
 import { strict as assert } from "node:assert";
-import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { parse, stringify, TomlDate, type TomlTable } from "smol-toml";
-import { managerUserData } from "../../components/manager/bootstrap";
-import { LAUNCHER_SCRIPT, REGISTER_SCRIPT, UNREGISTER_SCRIPT } from "../../components/manager/scripts";
+import { parse } from "smol-toml";
+import { FakeManagerHost } from "../../../support/fakeManagerHost";
 import {
-  registrationEnvironment,
-  RegistrationEnvironmentInput,
-  remoteScriptCommand,
-} from "../../components/manager/registration";
-import { renderManagerConfiguration } from "../../components/manager/runnerConfig";
-import { version } from "../../package.json";
-import { FakeManagerHost, RecordedCall } from "../support/fakeManagerHost";
-import { missingCommand, skipUnlessAvailable } from "../support/requirements";
+  TOKEN,
+  URL,
+  CONFIG,
+  GITLAB_REFUSALS,
+  REFUSAL_TITLES,
+  TRACED_TOOLS,
+  runnerEntries,
+  mode,
+  named,
+  assertReloadedNotRestarted,
+  stageEverything,
+  commands,
+  assertTokenNeverInArgv,
+  runnerSubcommands,
+  installedFiles,
+  rotateTokenLikeGitLabRunner,
+} from "./harness";
 
-const TOKEN = "glrt-t1_s3cr3tRunnerT0ken";
-const URL = "https://gitlab.example.com";
-const CONFIG = "/etc/gitlab-runner/config.toml";
-/** GitLab's answers to an unregister that gitlab-runner logs as a failure, and still exits 0 on. */
-const GITLAB_REFUSALS = ["forbidden", "unreachable"] as const;
-const REFUSAL_TITLES = { forbidden: "refuses (403)", unreachable: "cannot be reached" } as const;
-/** Real tools the register script runs, wrapped to record their command lines. */
-const TRACED_TOOLS = ["awk", "grep", "tail", "install", "mv", "rm"];
-
-function runnerEntries(host: FakeManagerHost): Record<string, unknown>[] {
-  const text = fs.readFileSync(host.file(CONFIG), "utf8");
-  return ((parse(text).runners as Record<string, unknown>[] | undefined) ?? []).map((r) => ({ ...r }));
-}
-
-function mode(file: string): string {
-  return (fs.statSync(file).mode & 0o777).toString(8);
-}
-
-function named(calls: RecordedCall[], command: string, subcommand?: string): RecordedCall[] {
-  return calls.filter((c) => c.command === command && (subcommand === undefined || c.argv[0] === subcommand));
-}
-
-/** A running gitlab-runner was told to reload its configuration (SIGHUP), never restarted (that aborts its jobs). */
-function assertReloadedNotRestarted(calls: RecordedCall[]): void {
-  assert.equal(named(calls, "systemctl", "restart").length, 0, "a restart would abort running jobs");
-  const kills = named(calls, "systemctl", "kill");
-  assert.ok(kills.length >= 1, "the running service was not told to reload");
-  for (const kill of kills) assert.deepEqual(kill.argv, ["kill", "--kill-whom=main", "--signal=HUP", "gitlab-runner"]);
-}
-
-/** Stages what the deployment uploads: the scripts, launcher and TOMLs exactly as shipped. */
-function stageEverything(host: FakeManagerHost, cluster = "ci-cluster", extra: Record<string, string> = {}): void {
-  const files = renderManagerConfiguration({
-    fargate: {
-      cluster,
-      region: "eu-west-1",
-      subnets: ["subnet-0a1b2c3d"],
-      securityGroups: ["sg-0123abcd"],
-      taskDefinition: "ci-coordinator:3",
-    },
-    global: { concurrent: 7 },
-    template: { privateCa: extra["ca.crt"] !== undefined },
-  });
-  host.stage({
-    "register.sh": REGISTER_SCRIPT,
-    "unregister.sh": UNREGISTER_SCRIPT,
-    fargate: LAUNCHER_SCRIPT,
-    "fargate.js": "// driver bundle\n",
-    "fargate.toml": files.fargateToml,
-    "config.toml": files.globalConfigToml,
-    "runner-template.toml": files.runnerTemplateToml,
-    ...extra,
-  });
-}
-
-/** The create and delete command lines the Pulumi command runs, built by the same functions. */
-function commands(host: FakeManagerHost, input: Partial<RegistrationEnvironmentInput> = {}) {
-  const env = registrationEnvironment({
-    stagingDirectory: host.staging,
-    url: URL,
-    name: "fargate-runner",
-    tokenKind: "runner",
-    privateCa: false,
-    ...input,
-  });
-  return {
-    register: remoteScriptCommand(`${host.staging}/register.sh`, env),
-    unregister: remoteScriptCommand(`${host.staging}/unregister.sh`, { GFR_STAGING: host.staging }),
-  };
-}
-
-function assertTokenNeverInArgv(calls: RecordedCall[], token: string): void {
-  for (const call of calls) {
-    assert.ok(!call.argv.some((arg) => arg.includes(token)), `${call.command} got the token on its command line`);
-  }
-}
-
-/** The gitlab-runner subcommands run, in order. */
-function runnerSubcommands(host: FakeManagerHost): string[] {
-  return named(host.calls(), "gitlab-runner").map((c) => c.argv[0]);
-}
-
-/** What a run must not have touched: the files the running gitlab-runner uses. */
-function installedFiles(host: FakeManagerHost): Record<string, string> {
-  const files = [
-    CONFIG,
-    "/etc/gitlab-runner/fargate.toml",
-    "/opt/gitlab-runner/fargate.js",
-    "/opt/gitlab-runner/fargate",
-  ];
-  return Object.fromEntries(files.map((file) => [file, fs.readFileSync(host.file(file), "utf8")]));
-}
-
-/**
- * gitlab-runner's own token rotation: it saves the new token into config.toml, written in its own layout (entries
- * indented, the token followed by token_obtained_at and token_expires_at).
- */
-function rotateTokenLikeGitLabRunner(host: FakeManagerHost, rotated: string): void {
-  const doc = parse(fs.readFileSync(host.file(CONFIG), "utf8"));
-  const [{ name, url, token: _old, ...rest }] = doc.runners as TomlTable[];
-  doc.runners = [
-    {
-      name,
-      url,
-      id: 42,
-      token: rotated,
-      token_obtained_at: new TomlDate("2026-11-01T10:00:00Z"),
-      token_expires_at: new TomlDate("2026-12-01T10:00:00Z"),
-      ...rest,
-    },
-  ];
-  const [global, entries] = stringify(doc).split("[[runners]]");
-  const indented = entries.replace(/\n(?=.)/g, "\n  ");
-  fs.writeFileSync(host.file(CONFIG), `${global}[[runners]]${indented}`);
-  assert.match(fs.readFileSync(host.file(CONFIG), "utf8"), new RegExp(`\\n  token = "${rotated}"\\n`));
-}
-
-describe("registration scripts: shellcheck", () => {
-  let dir: string;
-  before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "gfr-shellcheck-"));
-  });
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-  const shipped: Record<string, () => string> = {
-    "register.sh": () => REGISTER_SCRIPT,
-    "unregister.sh": () => UNREGISTER_SCRIPT,
-    "launcher (fargate)": () => LAUNCHER_SCRIPT,
-    "user data amd64": () => managerUserData({ architecture: "amd64" }),
-    "user data arm64": () => managerUserData({ architecture: "arm64" }),
-  };
-  for (const [title, text] of Object.entries(shipped)) {
-    it(`${title} passes shellcheck`, function () {
-      skipUnlessAvailable(this, missingCommand("shellcheck", "apt-get install shellcheck"));
-      const file = path.join(dir, title.replace(/\W+/g, "_"));
-      fs.writeFileSync(file, text());
-      const result = spawnSync("shellcheck", ["--severity=style", file], { encoding: "utf8" });
-      assert.equal(result.error, undefined, "shellcheck must be installed (apt-get install shellcheck)");
-      assert.equal(result.status, 0, result.stdout + result.stderr);
-    });
-  }
-});
-
-describe("registration scripts: the launcher", () => {
-  let dir: string;
-  before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "gfr-launcher-"));
-  });
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-  it("runs the bundled driver with the Node.js installed next to it, passing every argument", () => {
-    fs.writeFileSync(path.join(dir, "fargate"), LAUNCHER_SCRIPT, { mode: 0o755 });
-    fs.copyFileSync(path.resolve(__dirname, "../../dist/driver/fargate.js"), path.join(dir, "fargate.js"));
-    fs.mkdirSync(path.join(dir, "node/bin"), { recursive: true });
-    fs.symlinkSync(process.execPath, path.join(dir, "node/bin/node"));
-    const out = execFileSync(path.join(dir, "fargate"), ["--version"], { encoding: "utf8", cwd: os.tmpdir() });
-    assert.equal(out.trim(), version);
-
-    fs.writeFileSync(path.join(dir, "fargate.js"), "process.stdout.write(JSON.stringify(process.argv.slice(2)));\n");
-    const args = ["--config", "/etc/gitlab-runner/fargate.toml", "custom", "run", "script with spaces", "step_script"];
-    assert.deepEqual(JSON.parse(execFileSync(path.join(dir, "fargate"), args, { encoding: "utf8" })), args);
-  });
-});
-
-describe("registration scripts: the fake gitlab-runner unregisters like the real one", () => {
-  let host: FakeManagerHost;
-  beforeEach(() => {
-    host = new FakeManagerHost();
-    stageEverything(host);
-    assert.equal(host.run(commands(host).register, `${TOKEN}\n`).status, 0);
-  });
-  afterEach(() => host.cleanup());
-  const unregisterAll = `gitlab-runner unregister --config "$GFR_ROOT${CONFIG}" --all-runners`;
-
-  it("GitLab confirms: logs success, removes the entry, exits 0", () => {
-    const result = host.run(unregisterAll, "");
-    assert.equal(result.status, 0);
-    assert.match(result.stderr, /^Unregistering runner manager from GitLab succeeded +correlation_id=/m);
-    assert.deepEqual(runnerEntries(host), []);
-    assert.deepEqual(host.gitlabEntries(), []);
-  });
-
-  // gitlab-runner's commands/unregister.go, unregisterAllRunners and Execute: a runner GitLab did not confirm is
-  // kept in the config ("If unregister fails, leave the runner in the config"), the joined error is only logged
-  // ("Failed to unregister runners"), and Execute returns normally: exit status 0.
-  for (const [answer, line] of [
-    ["forbidden", /^ERROR: Unregistering runner manager from GitLab forbidden .* status=403 Forbidden$/m],
-    ["unreachable", /^ERROR: Unregistering runner manager from GitLab failed .* status=execute JSON request: Delete /m],
-  ] as const) {
-    it(`GitLab ${REFUSAL_TITLES[answer]}: logs the failure, keeps the entry, and still exits 0`, () => {
-      const before = fs.readFileSync(host.file(CONFIG), "utf8");
-      const result = host.run(unregisterAll, "", { unregister: answer });
-      assert.equal(result.status, 0, "gitlab-runner unregister --all-runners exits 0 when GitLab refuses");
-      assert.match(result.stderr, line);
-      assert.match(
-        result.stderr,
-        /^ERROR: Failed to unregister runners +error=failed to unregister runner "fargate-runner"$/m,
-      );
-      assert.doesNotMatch(result.stderr, /succeeded/);
-      assert.equal(fs.readFileSync(host.file(CONFIG), "utf8"), before, "nothing removed: the file is not rewritten");
-      assert.deepEqual(host.gitlabEntries(), [TOKEN]);
-    });
-  }
-});
-
-describe("registration scripts: register and unregister, executed against fakes", () => {
+describe("registration scripts: register.sh, executed against fakes", () => {
   let host: FakeManagerHost;
   beforeEach(() => {
     host = new FakeManagerHost();
@@ -542,59 +345,5 @@ describe("registration scripts: register and unregister, executed against fakes"
     assert.notEqual(result.status, 0);
     assert.match(result.stderr, /no token on standard input/);
     assert.equal(named(host.calls(), "gitlab-runner").length, 0);
-  });
-
-  it("delete: unregisters this manager from GitLab, then stops gitlab-runner", () => {
-    stageEverything(host);
-    const { register, unregister } = commands(host);
-    assert.equal(host.run(register, `${TOKEN}\n`).status, 0);
-    host.clearCalls();
-
-    const result = host.run(unregister, "");
-    assert.equal(result.status, 0, result.stderr);
-    assert.match(result.stdout, /unregistered this manager from GitLab/);
-    assert.ok(!(result.stdout + result.stderr).includes(TOKEN));
-    assert.deepEqual(
-      host.calls().map((c) => `${c.command} ${c.argv.join(" ")}`),
-      [
-        `sudo -n env GFR_STAGING=${host.staging} sh ${host.staging}/unregister.sh`,
-        `gitlab-runner unregister --config ${host.file(CONFIG)} --all-runners`,
-        "systemctl stop gitlab-runner",
-        "systemctl disable --quiet gitlab-runner",
-      ],
-    );
-    assert.equal(runnerEntries(host).length, 0);
-  });
-
-  for (const answer of GITLAB_REFUSALS) {
-    it(`delete when GitLab ${REFUSAL_TITLES[answer]}: warns instead of reporting success, stops, does not block`, () => {
-      stageEverything(host);
-      const { register, unregister } = commands(host);
-      assert.equal(host.run(register, `${TOKEN}\n`).status, 0);
-      host.clearCalls();
-      const result = host.run(unregister, "", { unregister: answer });
-      assert.equal(result.status, 0, "a destroy never gets stuck on GitLab");
-      assert.match(result.stderr, /warning: GitLab did not confirm the removal/);
-      assert.doesNotMatch(result.stdout, /unregistered this manager/);
-      assert.ok(!(result.stdout + result.stderr).includes(TOKEN));
-      assert.deepEqual(host.gitlabEntries(), [TOKEN], "GitLab still lists this manager");
-      assert.deepEqual(
-        runnerEntries(host).map((e) => e.token),
-        [TOKEN],
-        "gitlab-runner keeps the entry GitLab did not confirm",
-      );
-      const log = fs.readFileSync(host.file("/var/log/gitlab-fargate-runner/unregistration.log"), "utf8");
-      assert.match(log, /Failed to unregister runners/, "gitlab-runner's output is kept in the log");
-      assert.equal(named(host.calls(), "systemctl", "stop").length, 1);
-    });
-  }
-
-  it("delete on a manager that never registered: nothing to unregister, service stopped", () => {
-    stageEverything(host);
-    const result = host.run(commands(host).unregister, "");
-    assert.equal(result.status, 0, result.stderr);
-    assert.match(result.stdout, /no runner registered/);
-    assert.equal(named(host.calls(), "gitlab-runner").length, 0);
-    assert.equal(named(host.calls(), "systemctl", "stop").length, 1);
   });
 });

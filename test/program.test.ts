@@ -2,13 +2,13 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { installMocks, plainOccurrences, ResourceRecorder, settle, valueOf } from "../support/pulumiMocks";
+import { installMocks, plainOccurrences, ResourceRecorder, settle, valueOf } from "./support/pulumiMocks";
 
 // js-yaml ships with @pulumi/pulumi (its own dependency); used here only to read the project files.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const yaml = require("js-yaml") as { load(text: string): unknown };
 
-const root = path.join(__dirname, "..", "..");
+const root = path.join(__dirname, "..");
 const project = yaml.load(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) as {
   name: string;
   main?: string;
@@ -58,7 +58,7 @@ describe("the Pulumi program (index.ts, Pulumi.yaml, Pulumi.dev.yaml)", () => {
     assert.doesNotMatch(fs.readFileSync(path.join(root, "Pulumi.dev.yaml"), "utf8"), /glrt-[A-Za-z0-9]{6,}/);
   });
 
-  it("deploys one runner from the example stack plus the secret token and exports the issue's outputs", async () => {
+  it("deploys one runner from the example stack plus the secret token and exports the runner's outputs, each with a value", async () => {
     const config: Record<string, string> = {};
     for (const [key, value] of Object.entries(devStack.config)) {
       config[key] = typeof value === "string" ? value : JSON.stringify(value);
@@ -66,7 +66,7 @@ describe("the Pulumi program (index.ts, Pulumi.yaml, Pulumi.dev.yaml)", () => {
     config[`${project.name}:runnerToken`] = TOKEN;
     pulumi.runtime.setAllConfig(config, [`${project.name}:runnerToken`]);
 
-    const program = await import("../../index");
+    const program = await import("../index");
     await valueOf(program.managerPublicIp);
     await settle();
 

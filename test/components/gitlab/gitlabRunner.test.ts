@@ -12,7 +12,7 @@ import {
   runnerSettings,
   type RunnerInputs,
   type RunnerState,
-} from "../../components/gitlab/gitlabRunner";
+} from "../../../components/gitlab/gitlabRunner";
 import { startFakeGitLab, type FakeGitLab } from "./fakeGitLab";
 
 const ACCESS_TOKEN = "glpat-runner-lifecycle-test-token";

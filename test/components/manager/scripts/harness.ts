@@ -1,0 +1,136 @@
+/**
+ * Runs the registration scripts (register.sh, unregister.sh) on a FakeManagerHost: stages what the deployment
+ * uploads and builds the command lines the Pulumi command runs, with the same functions.
+ */
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import { parse, stringify, TomlDate, type TomlTable } from "smol-toml";
+import {
+  registrationEnvironment,
+  RegistrationEnvironmentInput,
+  remoteScriptCommand,
+} from "../../../../components/manager/registration";
+import { renderManagerConfiguration } from "../../../../components/manager/runnerConfig";
+import { LAUNCHER_SCRIPT, REGISTER_SCRIPT, UNREGISTER_SCRIPT } from "../../../../components/manager/scripts";
+import { FakeManagerHost, RecordedCall } from "../../../support/fakeManagerHost";
+
+export const TOKEN = "glrt-t1_s3cr3tRunnerT0ken";
+export const URL = "https://gitlab.example.com";
+export const CONFIG = "/etc/gitlab-runner/config.toml";
+/** GitLab's answers to an unregister that gitlab-runner logs as a failure, and still exits 0 on. */
+export const GITLAB_REFUSALS = ["forbidden", "unreachable"] as const;
+export const REFUSAL_TITLES = { forbidden: "refuses (403)", unreachable: "cannot be reached" } as const;
+/** Real tools the register script runs, wrapped to record their command lines. */
+export const TRACED_TOOLS = ["awk", "grep", "tail", "install", "mv", "rm"];
+
+export function runnerEntries(host: FakeManagerHost): Record<string, unknown>[] {
+  const text = fs.readFileSync(host.file(CONFIG), "utf8");
+  return ((parse(text).runners as Record<string, unknown>[] | undefined) ?? []).map((r) => ({ ...r }));
+}
+
+export function mode(file: string): string {
+  return (fs.statSync(file).mode & 0o777).toString(8);
+}
+
+export function named(calls: RecordedCall[], command: string, subcommand?: string): RecordedCall[] {
+  return calls.filter((c) => c.command === command && (subcommand === undefined || c.argv[0] === subcommand));
+}
+
+/** A running gitlab-runner was told to reload its configuration (SIGHUP), never restarted (that aborts its jobs). */
+export function assertReloadedNotRestarted(calls: RecordedCall[]): void {
+  assert.equal(named(calls, "systemctl", "restart").length, 0, "a restart would abort running jobs");
+  const kills = named(calls, "systemctl", "kill");
+  assert.ok(kills.length >= 1, "the running service was not told to reload");
+  for (const kill of kills) assert.deepEqual(kill.argv, ["kill", "--kill-whom=main", "--signal=HUP", "gitlab-runner"]);
+}
+
+/** Stages what the deployment uploads: the scripts, launcher and TOMLs exactly as shipped. */
+export function stageEverything(
+  host: FakeManagerHost,
+  cluster = "ci-cluster",
+  extra: Record<string, string> = {},
+): void {
+  const files = renderManagerConfiguration({
+    fargate: {
+      cluster,
+      region: "eu-west-1",
+      subnets: ["subnet-0a1b2c3d"],
+      securityGroups: ["sg-0123abcd"],
+      taskDefinition: "ci-coordinator:3",
+    },
+    global: { concurrent: 7 },
+    template: { privateCa: extra["ca.crt"] !== undefined },
+  });
+  host.stage({
+    "register.sh": REGISTER_SCRIPT,
+    "unregister.sh": UNREGISTER_SCRIPT,
+    fargate: LAUNCHER_SCRIPT,
+    "fargate.js": "// driver bundle\n",
+    "fargate.toml": files.fargateToml,
+    "config.toml": files.globalConfigToml,
+    "runner-template.toml": files.runnerTemplateToml,
+    ...extra,
+  });
+}
+
+/** The create and delete command lines the Pulumi command runs, built by the same functions. */
+export function commands(host: FakeManagerHost, input: Partial<RegistrationEnvironmentInput> = {}) {
+  const env = registrationEnvironment({
+    stagingDirectory: host.staging,
+    url: URL,
+    name: "fargate-runner",
+    tokenKind: "runner",
+    privateCa: false,
+    ...input,
+  });
+  return {
+    register: remoteScriptCommand(`${host.staging}/register.sh`, env),
+    unregister: remoteScriptCommand(`${host.staging}/unregister.sh`, { GFR_STAGING: host.staging }),
+  };
+}
+
+export function assertTokenNeverInArgv(calls: RecordedCall[], token: string): void {
+  for (const call of calls) {
+    assert.ok(!call.argv.some((arg) => arg.includes(token)), `${call.command} got the token on its command line`);
+  }
+}
+
+/** The gitlab-runner subcommands run, in order. */
+export function runnerSubcommands(host: FakeManagerHost): string[] {
+  return named(host.calls(), "gitlab-runner").map((c) => c.argv[0]);
+}
+
+/** What a run must not have touched: the files the running gitlab-runner uses. */
+export function installedFiles(host: FakeManagerHost): Record<string, string> {
+  const files = [
+    CONFIG,
+    "/etc/gitlab-runner/fargate.toml",
+    "/opt/gitlab-runner/fargate.js",
+    "/opt/gitlab-runner/fargate",
+  ];
+  return Object.fromEntries(files.map((file) => [file, fs.readFileSync(host.file(file), "utf8")]));
+}
+
+/**
+ * gitlab-runner's own token rotation: it saves the new token into config.toml, written in its own layout (entries
+ * indented, the token followed by token_obtained_at and token_expires_at).
+ */
+export function rotateTokenLikeGitLabRunner(host: FakeManagerHost, rotated: string): void {
+  const doc = parse(fs.readFileSync(host.file(CONFIG), "utf8"));
+  const [{ name, url, token: _old, ...rest }] = doc.runners as TomlTable[];
+  doc.runners = [
+    {
+      name,
+      url,
+      id: 42,
+      token: rotated,
+      token_obtained_at: new TomlDate("2026-11-01T10:00:00Z"),
+      token_expires_at: new TomlDate("2026-12-01T10:00:00Z"),
+      ...rest,
+    },
+  ];
+  const [global, entries] = stringify(doc).split("[[runners]]");
+  const indented = entries.replace(/\n(?=.)/g, "\n  ");
+  fs.writeFileSync(host.file(CONFIG), `${global}[[runners]]${indented}`);
+  assert.match(fs.readFileSync(host.file(CONFIG), "utf8"), new RegExp(`\\n  token = "${rotated}"\\n`));
+}
