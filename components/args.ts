@@ -1,5 +1,4 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { RunnerAccessLevel } from "./gitlab/gitlabApi";
 
 /**
  * Arguments of {@link GitLabFargateRunner}. Only `gitlab` and `admin` are required; every other group has secure,
@@ -257,6 +256,9 @@ export interface RunnerArgs {
   /** Seconds between job polls (config.toml `check_interval`). Default 3. */
   checkInterval?: number;
 }
+
+/** Which jobs a runner created with `gitlab.createRunner` takes: of any branch or tag, or of protected ones only. */
+export type RunnerAccessLevel = "not_protected" | "ref_protected";
 
 /**
  * Where the runner lives in GitLab: `"instance"` (an instance runner; the token's user must be an administrator),

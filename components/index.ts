@@ -12,6 +12,7 @@ export type {
   JobsArgs,
   ManagerArgs,
   NetworkArgs,
+  RunnerAccessLevel,
   RunnerArgs,
   RunnerScope,
   TaskPlacement,
@@ -19,6 +20,5 @@ export type {
 export { allowedMemory, FARGATE_CPU_VALUES } from "./fargate";
 export { CONTAINER_NAME } from "./aws/taskDefinition";
 export { GitLabRunner } from "./gitlab/gitlabRunner";
-export type { RunnerAccessLevel } from "./gitlab/gitlabApi";
 export { registerRunner } from "./manager/registration";
 export type { RegisterRunnerArgs, RunnerRegistration } from "./manager/registration";

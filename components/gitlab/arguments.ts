@@ -124,7 +124,7 @@ export function checkToken(option: "runnerToken" | "registrationToken", token: s
 }
 
 /** Limits GitLab's runner model enforces (app/models/ci/runner.rb, `Ci::Runner` validations). */
-export const GITLAB_RUNNER_LIMITS = {
+const GITLAB_RUNNER_LIMITS = {
   /** `validates :description, length: { maximum: 1024 }` (characters). */
   descriptionLength: 1024,
   /** `validates :maintenance_note, length: { maximum: 1024 }`. */
@@ -164,7 +164,7 @@ export function checkRunnerDescription(description: unknown, argument: string): 
 }
 
 /** Runner tags: at most 50, each non-empty, without commas or surrounding spaces, no duplicates. */
-export function checkRunnerTags(tags: unknown, argument: string): string[] {
+function checkRunnerTags(tags: unknown, argument: string): string[] {
   if (tags === undefined) return [];
   if (!Array.isArray(tags)) refuse(argument, "it must be an array of strings");
   const seen = new Set<string>();

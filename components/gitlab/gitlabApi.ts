@@ -9,6 +9,7 @@
  * API reference: https://docs.gitlab.com/api/users/#create-a-runner-linked-to-a-user and
  * https://docs.gitlab.com/api/runners/
  */
+import type { RunnerAccessLevel } from "../args";
 
 /** Where GitLab is and the access token sent as `PRIVATE-TOKEN`. */
 export interface GitLabConnection {
@@ -21,7 +22,6 @@ export interface GitLabConnection {
 }
 
 export type RunnerType = "instance_type" | "group_type" | "project_type";
-export type RunnerAccessLevel = "not_protected" | "ref_protected";
 
 /** Runner attributes GitLab accepts both on create and on `PUT /runners/:id`, in GitLab's own field names. */
 export interface RunnerAttributes {
@@ -62,7 +62,7 @@ export type GitLabApiError = Error & { status?: number };
  * Makes a {@link GitLabApiError}. A plain Error, not a subclass: Pulumi's closure serialization rewrites classes
  * into functions, and `Error` called as a function drops the message.
  */
-export function gitLabApiError(message: string, status?: number): GitLabApiError {
+function gitLabApiError(message: string, status?: number): GitLabApiError {
   const error: GitLabApiError = new Error(message);
   error.name = "GitLabApiError";
   if (status !== undefined) error.status = status;

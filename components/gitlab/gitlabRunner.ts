@@ -14,12 +14,11 @@ import {
   updateRunner,
   type CreateRunnerRequest,
   type GitLabConnection,
-  type RunnerAccessLevel,
   type RunnerAttributes,
   type RunnerDetails,
   type RunnerType,
 } from "./gitlabApi";
-import type { CreateRunnerArgs } from "../args";
+import type { CreateRunnerArgs, RunnerAccessLevel } from "../args";
 import { checkedInput } from "../checks";
 import { checkRunnerDescription, normaliseGitLabUrl, validateCreateRunnerArgs } from "./arguments";
 
@@ -154,7 +153,7 @@ export function createRunnerRequest(settings: RunnerSettings): CreateRunnerReque
 }
 
 /** The managed settings as GitLab reports them, over the stored state (for `pulumi refresh`). Pure. */
-export function refreshedState(state: RunnerState, details: RunnerDetails & { active?: boolean }): RunnerState {
+function refreshedState(state: RunnerState, details: RunnerDetails & { active?: boolean }): RunnerState {
   const next: RunnerState = { ...state };
   if (typeof details.description === "string") next.description = details.description;
   if (Array.isArray(details.tag_list)) next.tagList = [...details.tag_list];

@@ -5,7 +5,7 @@
  * readable by anyone who can describe the instance.
  */
 import { MANAGER_PATHS } from "./paths";
-import { readScript } from "./scripts";
+import { readScript } from "./pushedScripts";
 
 /** gitlab-runner package version installed by default (`apt-get install gitlab-runner=<version>`). */
 export const DEFAULT_GITLAB_RUNNER_VERSION = "18.11.2-1";

@@ -29,7 +29,7 @@ import {
   RunnerGlobalConfigInput,
   RunnerTemplateInput,
 } from "./runnerConfig";
-import { LAUNCHER_SCRIPT, REGISTER_SCRIPT, UNREGISTER_SCRIPT } from "./scripts";
+import { LAUNCHER_SCRIPT, REGISTER_SCRIPT, UNREGISTER_SCRIPT } from "./pushedScripts";
 
 /** An SSH endpoint (the manager itself, or the bastion in front of it). */
 export interface RegistrationSshEndpoint {

@@ -191,7 +191,7 @@ describe("registerRunner under Pulumi mocks", () => {
     );
     assert.equal(
       await stagedText("lines-stage-register-sh"),
-      (await import("../../../components/manager/scripts")).REGISTER_SCRIPT,
+      (await import("../../../components/manager/pushedScripts")).REGISTER_SCRIPT,
     );
   });
 

@@ -11,7 +11,7 @@ import {
   remoteScriptCommand,
 } from "../../../../components/manager/registration";
 import { renderManagerConfiguration } from "../../../../components/manager/runnerConfig";
-import { LAUNCHER_SCRIPT, REGISTER_SCRIPT, UNREGISTER_SCRIPT } from "../../../../components/manager/scripts";
+import { LAUNCHER_SCRIPT, REGISTER_SCRIPT, UNREGISTER_SCRIPT } from "../../../../components/manager/pushedScripts";
 import { FakeManagerHost, RecordedCall } from "../../../support/fakeManagerHost";
 
 export const TOKEN = "glrt-t1_s3cr3tRunnerT0ken";

@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 
 /** Where the scripts are: beside this module, in the sources and in `dist/` alike. */
-export const SCRIPTS_DIRECTORY = path.join(__dirname, "scripts");
+const SCRIPTS_DIRECTORY = path.join(__dirname, "scripts");
 
 /** The text of `scripts/<file>`. */
 export function readScript(file: string): string {

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { managerUserData } from "../../../components/manager/bootstrap";
-import { LAUNCHER_SCRIPT, REGISTER_SCRIPT, UNREGISTER_SCRIPT } from "../../../components/manager/scripts";
+import { LAUNCHER_SCRIPT, REGISTER_SCRIPT, UNREGISTER_SCRIPT } from "../../../components/manager/pushedScripts";
 import { version } from "../../../package.json";
 import { missingCommand, skipUnlessAvailable } from "../../support/requirements";
 
