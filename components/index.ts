@@ -17,7 +17,7 @@ export type {
   RunnerScope,
   TaskPlacement,
 } from "./args";
-export { allowedMemory, FARGATE_CPU_VALUES } from "./fargate";
+export { allowedMemory, FARGATE_CPU_VALUES } from "../driver/contract/fargateTaskSizes";
 export { CONTAINER_NAME } from "./aws/taskDefinition";
 export { GitLabRunner } from "./gitlab/gitlabRunner";
 export { registerRunner } from "./manager/registration";

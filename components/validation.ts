@@ -15,7 +15,7 @@ import {
 import { checkAwsId } from "./aws/ids";
 import { taskTagProblem } from "./aws/tags";
 import { checkedInput } from "./checks";
-import { allowedMemory, FARGATE_CPU_VALUES } from "./fargate";
+import { allowedMemory, FARGATE_CPU_VALUES } from "../driver/contract/fargateTaskSizes";
 import {
   caCertificateBundle,
   checkLegacyRegistration,

@@ -1,8 +1,8 @@
 /**
- * Per-job task sizes, checked against Fargate's CPU/memory combinations (the component's table, shared so the
+ * Per-job task sizes, checked against Fargate's CPU/memory combinations (./contract/fargateTaskSizes, shared so the
  * component and the driver cannot disagree). CPU in units (1024 = 1 vCPU), memory in MiB.
  */
-import { allowedMemory, FARGATE_CPU_VALUES } from "../components/fargate";
+import { allowedMemory, FARGATE_CPU_VALUES } from "./contract/fargateTaskSizes";
 import { SystemFailure } from "./errors";
 
 /** A task-level size override for RunTask (`overrides.cpu` / `overrides.memory`): both, or neither. */

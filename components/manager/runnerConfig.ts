@@ -9,7 +9,7 @@
  */
 import { stringify } from "smol-toml";
 import { taskTagProblem } from "../aws/tags";
-import { FARGATE_CPU_VALUES } from "../fargate";
+import { FARGATE_CPU_VALUES } from "../../driver/contract/fargateTaskSizes";
 import { MANAGER_PATHS } from "./paths";
 
 /** Log levels the driver accepts (`LogLevel` in fargate.toml). */

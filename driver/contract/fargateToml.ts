@@ -7,7 +7,7 @@
  * Pure functions: no I/O. Errors are SystemFailures reading `<source>: <Key> <problem>`.
  */
 import { parse, stringify, TomlError } from "smol-toml";
-import { FARGATE_CPU_VALUES } from "../../components/fargate";
+import { FARGATE_CPU_VALUES } from "./fargateTaskSizes";
 import { SystemFailure } from "../errors";
 import {
   awsIdProblem,

@@ -81,7 +81,7 @@ describe("GitLabFargateRunner argument validation", () => {
     });
 
     it("knows Fargate's cpu/memory table at its edges", async () => {
-      const { allowedMemory } = await import("../../components/fargate");
+      const { allowedMemory } = await import("../../driver/contract/fargateTaskSizes");
       assert.deepEqual(allowedMemory(8192).slice(0, 2), [16384, 20480]);
       assert.equal(allowedMemory(8192).at(-1), 61440);
       assert.equal(allowedMemory(16384).at(-1), 122880);

@@ -1,4 +1,8 @@
-/** Fargate task sizes (Linux): for each CPU value, the memory values (MiB) Fargate accepts. */
+/**
+ * Fargate task sizes (Linux), checked by the component (`jobs.cpu` / `jobs.memory`, `jobs.maxTaskSize`) and the driver
+ * (fargate.toml `MaxTaskCPU`, a job's FARGATE_TASK_CPU / _MEMORY): for each CPU value, the memory values (MiB) Fargate
+ * accepts.
+ */
 const ranges: Record<number, { from: number; to: number; step: number }[]> = {
   256: [
     { from: 512, to: 1024, step: 512 },
