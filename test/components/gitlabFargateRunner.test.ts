@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import {
   isSecretOutput,
+  mockAwsId,
   plainOccurrences,
   REGION,
   ResourceRecorder,
@@ -37,10 +38,10 @@ describe("GitLabFargateRunner (Pulumi mocks)", function () {
     it("exposes its outputs with the values of its resources", async () => {
       const { name, runner, one, all } = await deployed();
       const vpc = one(T.vpc);
-      assert.equal(await valueOf(runner.vpcId), `vpc-${vpc.name}`);
+      assert.equal(await valueOf(runner.vpcId), mockAwsId("vpc", vpc.name));
       assert.deepEqual(await valueOf(runner.privateSubnetIds), [
-        `subnet-priv1-${vpc.name}`,
-        `subnet-priv2-${vpc.name}`,
+        mockAwsId("subnet", `priv1-${vpc.name}`),
+        mockAwsId("subnet", `priv2-${vpc.name}`),
       ]);
       assert.equal(await valueOf(runner.clusterName), `${one(T.cluster).name}-c0ffee`);
       assert.match(await valueOf(runner.clusterArn), /^arn:aws:ecs:eu-west-1:123456789012:cluster\//);

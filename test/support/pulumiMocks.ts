@@ -3,6 +3,7 @@
  * `await installMocks()`, then `await import()` the code under test; `settle()` waits until every pending
  * registration has reached the mocks.
  */
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 
 export const ACCOUNT_ID = "123456789012";
@@ -49,6 +50,14 @@ export class ResourceRecorder {
   }
 }
 
+/**
+ * An id of the shape AWS issues (`<prefix>-` and 17 lowercase hex digits), derived from `seed` so it is stable: the
+ * component checks subnet, security group and VPC ids with the driver's rules, and mocks answer like AWS does.
+ */
+export function mockAwsId(prefix: "subnet" | "sg" | "vpc", seed: string): string {
+  return `${prefix}-${createHash("sha256").update(seed).digest("hex").slice(0, 17)}`;
+}
+
 /** Outputs the cloud would report for a resource (awsx remote components included). */
 function outputsFor(
   type: string,
@@ -61,12 +70,13 @@ function outputsFor(
   switch (type) {
     case "awsx:ec2:Vpc": {
       const azs = inputs.numberOfAvailabilityZones ?? 3;
-      const ids = (kind: string) => Array.from({ length: azs }, (_, i) => `subnet-${kind}${i + 1}-${name}`);
+      const ids = (kind: string) =>
+        Array.from({ length: azs }, (_, i) => mockAwsId("subnet", `${kind}${i + 1}-${name}`));
       const hasPrivate = (inputs.subnetSpecs ?? [{ type: "Private" }]).some(
         (s: { type: string }) => s.type === "Private",
       );
       return {
-        vpcId: `vpc-${name}`,
+        vpcId: mockAwsId("vpc", name),
         publicSubnetIds: ids("pub"),
         privateSubnetIds: hasPrivate ? ids("priv") : [],
         isolatedSubnetIds: [],
@@ -108,7 +118,7 @@ function outputsFor(
 }
 
 function idFor(type: string, name: string): string {
-  if (type === "aws:ec2/securityGroup:SecurityGroup") return `sg-${name}`;
+  if (type === "aws:ec2/securityGroup:SecurityGroup") return mockAwsId("sg", name);
   if (type === "aws:ec2/instance:Instance") return `i-${name}`;
   if (type === "aws:s3/bucket:Bucket") return `${name}-b4cket`;
   return `${name}-id`;

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { isSecretOutput, ResourceRecorder, valueOf } from "../../support/pulumiMocks";
+import { isSecretOutput, mockAwsId, ResourceRecorder, valueOf } from "../../support/pulumiMocks";
 import { ComponentFixture, T } from "../deployment";
 
 const fixture = new ComponentFixture();
@@ -19,7 +19,7 @@ describe("GitLabFargateRunner (Pulumi mocks)", function () {
       assert.equal(inputs.ami, "ami-ubuntu-noble-x86_64");
       assert.equal(inputs.metadataOptions.httpTokens, "required");
       assert.deepEqual([inputs.rootBlockDevice.volumeType, inputs.rootBlockDevice.encrypted], ["gp3", true]);
-      assert.equal(inputs.subnetId, `subnet-pub1-${one(T.vpc).name}`);
+      assert.equal(inputs.subnetId, mockAwsId("subnet", `pub1-${one(T.vpc).name}`));
       assert.deepEqual(inputs.vpcSecurityGroupIds, [one(T.sg, "manager-sg").id]);
       const lookups = recorder.calls.filter((c) => c.token === "aws:ec2/getAmi:getAmi");
       assert.ok(lookups.length > 0);
