@@ -1,6 +1,7 @@
 /**
  * The component's arguments checked and resolved: every default applied, every rule of the component's own
- * arguments here; the GitLab rules live in gitlab/arguments.ts, the AWS id rules in aws/ids.ts.
+ * arguments here; the GitLab rules live in gitlab/arguments.ts, the AWS rules the driver applies too (ids, region,
+ * platform version, tags) in driver/contract/awsRules.ts (ids through aws/ids.ts).
  */
 import * as net from "node:net";
 import * as pulumi from "@pulumi/pulumi";
@@ -12,8 +13,8 @@ import {
   GitLabFargateRunnerArgs,
   TaskPlacement,
 } from "./args";
+import { AWS_REGION, platformVersionProblem, taskTagProblem } from "../driver/contract/awsRules";
 import { checkAwsId } from "./aws/ids";
-import { taskTagProblem } from "./aws/tags";
 import { checkedInput } from "./checks";
 import { allowedMemory, FARGATE_CPU_VALUES } from "../driver/contract/fargateTaskSizes";
 import {
@@ -253,6 +254,11 @@ function resolveImage(image: ExternalImageArgs | undefined): ExternalImageArgs |
   return { ...image, credentialsSecretArn: pulumi.output(arn).apply(checkedArn) };
 }
 
+/** A Secrets Manager secret's ARN: `arn:aws…:secretsmanager:<region>:<account>:secret:<name>`. */
+const SECRET_ARN = new RegExp(
+  `^arn:aws[a-z-]*:secretsmanager:${AWS_REGION.source.slice(1, -1)}:\\d{12}:secret:[A-Za-z0-9/_+=.@-]+$`,
+);
+
 /**
  * The execution role may read exactly this ARN, so it must name one Secrets Manager secret in full (ECS takes
  * registry credentials only from Secrets Manager; IAM matches the full ARN, with the 6-character suffix).
@@ -261,7 +267,7 @@ function credentialsSecretArnProblem(arn: string): string | undefined {
   if (/[*?]/.test(arn)) {
     return `"${arn}" contains a wildcard (* or ?); give the full ARN of the one secret the execution role may read`;
   }
-  if (!/^arn:aws[a-z-]*:secretsmanager:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/.test(arn)) {
+  if (!SECRET_ARN.test(arn)) {
     return `"${arn}" is not a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)`;
   }
   if (!/-[A-Za-z0-9]{6}$/.test(arn)) {
@@ -272,9 +278,8 @@ function credentialsSecretArnProblem(arn: string): string | undefined {
 
 function resolvePlatformVersion(version: string | undefined): string {
   const result = version ?? "LATEST";
-  if (result !== "LATEST" && !/^\d+\.\d+\.\d+$/.test(result)) {
-    fail("jobs.platformVersion", `"${version}" is neither LATEST nor a version like 1.4.0`);
-  }
+  const problem = platformVersionProblem(result);
+  if (problem !== undefined) fail("jobs.platformVersion", problem);
   return result;
 }
 

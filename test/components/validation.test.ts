@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import type * as Components from "../../components";
 import type * as Validation from "../../components/validation";
-import { SUBNET_ID } from "../../driver/settings";
+import { SUBNET_ID } from "../../driver/contract/awsRules";
 import { Args, loadValidation, outputFailure, refuses, required } from "./argumentValidation";
 
 let components: typeof Components;
@@ -199,7 +199,7 @@ describe("GitLabFargateRunner argument validation", () => {
     it("refuses subnet ids every job would then refuse", () => {
       for (const bad of ["subnet-a", "subnet-0a1b2c3", "subnet-0A1B2C3D", "subnet-0a1b2c3d ", "subnet-0a1b2c3d0"]) {
         assert.equal(SUBNET_ID.test(bad), false, `the driver refuses ${bad}`);
-        refuses(existing({ publicSubnetIds: [bad] }), /network\.existing\.publicSubnetIds/, /8 or 17 lowercase hex/);
+        refuses(existing({ publicSubnetIds: [bad] }), /network\.existing\.publicSubnetIds/, /8 or 17 hex digits/);
         refuses(existing({ privateSubnetIds: [bad] }), /network\.existing\.privateSubnetIds/);
       }
       refuses(existing({ vpcId: "vpc-1" }), /network\.existing\.vpcId/);
