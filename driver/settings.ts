@@ -15,8 +15,3 @@ export function loadSettings(path: string): Settings {
   }
   return parseFargateToml(text, path);
 }
-
-// Until the component imports ./contract itself (components/validation.ts, test/components, test/runnerConfig).
-export { SECURITY_GROUP_ID, SUBNET_ID } from "./contract/awsRules";
-export { parseFargateToml as parseSettings } from "./contract/fargateToml";
-export type { Settings } from "./contract/fargateToml";

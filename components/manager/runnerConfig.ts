@@ -8,14 +8,20 @@
  * @see https://docs.gitlab.com/runner/configuration/runner_autoscale_aws_fargate/
  */
 import { stringify } from "smol-toml";
-import { taskTagProblem } from "../aws/tags";
-import { FARGATE_CPU_VALUES } from "../../driver/contract/fargateTaskSizes";
-import { MANAGER_PATHS } from "./paths";
+import { regionProblem } from "../../driver/contract/awsRules";
+import {
+  FARGATE_TOML_DEFAULTS,
+  FargateToml,
+  LogFormat,
+  LogLevel,
+  renderFargateToml as renderDriverFargateToml,
+} from "../../driver/contract/fargateToml";
+import { MANAGER_PATHS } from "../../driver/contract/managerPaths";
 
 /** Log levels the driver accepts (`LogLevel` in fargate.toml). */
-export type DriverLogLevel = "debug" | "info" | "warn" | "error";
+export type DriverLogLevel = LogLevel;
 /** Log formats the driver accepts (`LogFormat` in fargate.toml). */
-export type DriverLogFormat = "text" | "text-simple" | "json";
+export type DriverLogFormat = LogFormat;
 
 /** One entry of the RunTask capacity provider strategy. */
 export interface CapacityProviderStrategyItem {
@@ -152,16 +158,6 @@ export interface RunnerTemplateInput {
   cache?: RunnerCacheInput;
 }
 
-// The ids come from AWS resources (or the component's own validated arguments): only the kind is checked here, so
-// placeholder ids of Pulumi mocks pass. The driver is stricter (driver/settings.ts: `subnet-`/`sg-` and 8 or 17
-// hex digits, the only shapes AWS issues), which every real id satisfies; test/driver/configAgreement.test.ts
-// checks both sides together.
-const SUBNET_ID = /^subnet-[0-9A-Za-z-]+$/;
-const SECURITY_GROUP_ID = /^sg-[0-9A-Za-z-]+$/;
-/** Same rule as the driver's SSH.Username (driver/settings.ts SSH_USERNAME). */
-const SSH_USERNAME = /^[a-z_][a-z0-9_.-]{0,31}$/i;
-const PLATFORM_VERSION = /^(LATEST|\d+\.\d+\.\d+)$/;
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 const TASK_DEFINITION = /^(arn:aws[a-z-]*:ecs:[^:]+:\d{12}:task-definition\/)?[A-Za-z0-9_-]{1,255}(:\d+)?$/;
 const ENVIRONMENT_ENTRY = /^[A-Za-z_][A-Za-z0-9_]*=/;
 
@@ -190,36 +186,22 @@ function unique(values: string[]): string[] {
   return [...new Set(values)];
 }
 
-function validateFargate(input: FargateConfigInput): void {
-  requireNonEmpty("fargate.cluster", input.cluster);
-  if (!REGION.test(input.region ?? ""))
-    fail("fargate.region", `must be an AWS region like "eu-west-1", got "${input.region}"`);
-  if (!Array.isArray(input.subnets) || input.subnets.length === 0)
-    fail("fargate.subnets", "needs at least one subnet id");
-  for (const id of input.subnets) {
-    if (!SUBNET_ID.test(id)) fail("fargate.subnets", `"${id}" is not a subnet id (subnet-…)`);
-  }
-  if (unique(input.subnets).length > 16) fail("fargate.subnets", "RunTask accepts at most 16 subnets");
+/**
+ * What the component asks of fargate.toml beyond the driver's rules (those run in {@link renderFargateToml}): a region
+ * and at least one security group (the driver would fall back to the SDK's region and the VPC's default group), task
+ * definitions in a shape ECS takes, a public IP to connect to, and no blank container name (the driver reads a blank
+ * value as absent).
+ */
+function checkComponentRules(input: FargateConfigInput): void {
+  if (typeof input.region !== "string" || input.region.trim() === "") fail("fargate.region", "is required");
   if (!Array.isArray(input.securityGroups) || input.securityGroups.length === 0) {
     fail("fargate.securityGroups", "needs at least one security group id");
   }
-  for (const id of input.securityGroups) {
-    if (!SECURITY_GROUP_ID.test(id)) fail("fargate.securityGroups", `"${id}" is not a security group id (sg-…)`);
-  }
-  if (unique(input.securityGroups).length > 5)
-    fail("fargate.securityGroups", "RunTask accepts at most 5 security groups");
   if (!TASK_DEFINITION.test(input.taskDefinition ?? "")) {
     fail(
       "fargate.taskDefinition",
       `must be "family", "family:revision" or a task definition ARN, got "${input.taskDefinition}"`,
     );
-  }
-  if (input.maxTaskSize !== undefined) {
-    const { cpu, memory } = input.maxTaskSize;
-    if (!FARGATE_CPU_VALUES.includes(cpu)) {
-      fail("fargate.maxTaskSize.cpu", `must be a Fargate CPU size (${FARGATE_CPU_VALUES.join(", ")}), got ${cpu}`);
-    }
-    requireInteger("fargate.maxTaskSize.memory", memory, 512, 122880);
   }
   for (const td of input.allowedTaskDefinitions ?? []) {
     if (!TASK_DEFINITION.test(td)) fail("fargate.allowedTaskDefinitions", `"${td}" is not a task definition`);
@@ -227,76 +209,59 @@ function validateFargate(input: FargateConfigInput): void {
   if (input.usePublicIp && !input.enablePublicIp) {
     fail("fargate.usePublicIp", "requires fargate.enablePublicIp: a task without a public IP cannot be reached on one");
   }
-  if (input.platformVersion !== undefined && !PLATFORM_VERSION.test(input.platformVersion)) {
-    fail("fargate.platformVersion", `must be "LATEST" or like "1.4.0", got "${input.platformVersion}"`);
-  }
   if (input.containerName !== undefined) requireNonEmpty("fargate.containerName", input.containerName);
-  (input.capacityProviderStrategy ?? []).forEach((item, i) => {
-    requireNonEmpty(`fargate.capacityProviderStrategy[${i}].capacityProvider`, item.capacityProvider);
-    requireInteger(`fargate.capacityProviderStrategy[${i}].weight`, item.weight, 0, 1000);
-    requireInteger(`fargate.capacityProviderStrategy[${i}].base`, item.base, 0, 100000);
-  });
-  const tagProblem = taskTagProblem(input.tags ?? {});
-  if (tagProblem !== undefined) fail("fargate.tags", tagProblem);
-  requireInteger("fargate.taskRunningTimeoutSeconds", input.taskRunningTimeoutSeconds, 1, 86400);
-  requireInteger("fargate.sshReadyTimeoutSeconds", input.sshReadyTimeoutSeconds, 1, 86400);
-  oneOf("fargate.logLevel", input.logLevel, ["debug", "info", "warn", "error"]);
-  oneOf("fargate.logFormat", input.logFormat, ["text", "text-simple", "json"]);
-  if (input.sshUsername !== undefined && !SSH_USERNAME.test(input.sshUsername)) {
-    fail(
-      "fargate.sshUsername",
-      `"${input.sshUsername}" is not a valid user name (letters, digits, _ . -; at most 32; not starting with a digit, . or -)`,
-    );
-  }
-  requireInteger("fargate.sshPort", input.sshPort, 1, 65535);
 }
 
-/** The driver's `fargate.toml` (Go-driver keys plus our additions). Throws on invalid input, naming the key. */
-export function renderFargateToml(input: FargateConfigInput): string {
-  validateFargate(input);
-  const subnets = unique(input.subnets);
+/** `input` as fargate.toml's document, in the file's key order; absent settings stay absent (undefined). */
+function fargateDocument(input: FargateConfigInput): FargateToml {
+  const subnets = unique(input.subnets ?? []);
   const securityGroups = unique(input.securityGroups);
-  const enablePublicIp = input.enablePublicIp ?? false;
-
-  const fargate: Record<string, unknown> = {
-    Cluster: input.cluster,
-    Region: input.region,
-    Subnet: subnets[0],
-    Subnets: subnets,
-    SecurityGroup: securityGroups[0],
-    SecurityGroups: securityGroups,
-    TaskDefinition: input.taskDefinition,
-    EnablePublicIP: enablePublicIp,
-    UsePublicIP: input.usePublicIp ?? false,
+  const strategy = input.capacityProviderStrategy?.map((item) => ({
+    CapacityProvider: item.capacityProvider,
+    Weight: item.weight ?? 1,
+    Base: item.base ?? 0,
+  }));
+  const tags = input.tags && Object.keys(input.tags).length > 0 ? { ...input.tags } : undefined;
+  const hasTimeouts = input.taskRunningTimeoutSeconds !== undefined || input.sshReadyTimeoutSeconds !== undefined;
+  return {
+    LogLevel: input.logLevel ?? FARGATE_TOML_DEFAULTS.logLevel,
+    LogFormat: input.logFormat ?? FARGATE_TOML_DEFAULTS.logFormat,
+    Fargate: {
+      Cluster: input.cluster,
+      Region: input.region,
+      Subnet: subnets[0],
+      Subnets: subnets,
+      SecurityGroup: securityGroups[0],
+      SecurityGroups: securityGroups,
+      TaskDefinition: input.taskDefinition,
+      EnablePublicIP: input.enablePublicIp ?? false,
+      UsePublicIP: input.usePublicIp ?? false,
+      PlatformVersion: input.platformVersion,
+      ContainerName: input.containerName,
+      AllowedTaskDefinitions: input.allowedTaskDefinitions?.length ? unique(input.allowedTaskDefinitions) : undefined,
+      MaxTaskCPU: input.maxTaskSize?.cpu,
+      MaxTaskMemory: input.maxTaskSize?.memory,
+      CapacityProviderStrategy: strategy?.length ? strategy : undefined,
+      Tags: tags,
+    },
+    TaskMetadata: { Directory: FARGATE_TOML_DEFAULTS.metadataDirectory },
+    SSH: {
+      Username: input.sshUsername ?? FARGATE_TOML_DEFAULTS.sshUsername,
+      Port: input.sshPort ?? FARGATE_TOML_DEFAULTS.sshPort,
+    },
+    Timeouts: hasTimeouts
+      ? { TaskRunning: input.taskRunningTimeoutSeconds, SSHReady: input.sshReadyTimeoutSeconds }
+      : undefined,
   };
-  if (input.platformVersion !== undefined) fargate.PlatformVersion = input.platformVersion;
-  if (input.containerName !== undefined) fargate.ContainerName = input.containerName;
-  if (input.allowedTaskDefinitions?.length) fargate.AllowedTaskDefinitions = unique(input.allowedTaskDefinitions);
-  if (input.maxTaskSize !== undefined) {
-    fargate.MaxTaskCPU = input.maxTaskSize.cpu;
-    fargate.MaxTaskMemory = input.maxTaskSize.memory;
-  }
-  if (input.capacityProviderStrategy?.length) {
-    fargate.CapacityProviderStrategy = input.capacityProviderStrategy.map((item) => ({
-      CapacityProvider: item.capacityProvider,
-      Weight: item.weight ?? 1,
-      Base: item.base ?? 0,
-    }));
-  }
-  if (input.tags && Object.keys(input.tags).length > 0) fargate.Tags = { ...input.tags };
+}
 
-  const document: Record<string, unknown> = {
-    LogLevel: input.logLevel ?? "info",
-    LogFormat: input.logFormat ?? "text",
-    Fargate: fargate,
-    TaskMetadata: { Directory: MANAGER_PATHS.metadataDirectory },
-    SSH: { Username: input.sshUsername ?? "root", Port: input.sshPort ?? 22 },
-  };
-  const timeouts: Record<string, number> = {};
-  if (input.taskRunningTimeoutSeconds !== undefined) timeouts.TaskRunning = input.taskRunningTimeoutSeconds;
-  if (input.sshReadyTimeoutSeconds !== undefined) timeouts.SSHReady = input.sshReadyTimeoutSeconds;
-  if (Object.keys(timeouts).length > 0) document.Timeouts = timeouts;
-  return stringify(document) + "\n";
+/**
+ * The driver's `fargate.toml` (Go-driver keys plus ours), checked by the driver's own rules and messages
+ * (driver/contract/fargateToml.ts) after the component's. Throws on invalid input, naming the key.
+ */
+export function renderFargateToml(input: FargateConfigInput): string {
+  checkComponentRules(input);
+  return renderDriverFargateToml(fargateDocument(input));
 }
 
 /**
@@ -326,8 +291,8 @@ function s3Endpoint(region: string): string {
 
 function renderCache(cache: RunnerCacheInput): Record<string, unknown> {
   requireNonEmpty("cache.bucketName", cache.bucketName);
-  if (!REGION.test(cache.region ?? ""))
-    fail("cache.region", `must be an AWS region like "eu-west-1", got "${cache.region}"`);
+  const regionIssue = regionProblem(cache.region ?? "");
+  if (regionIssue !== undefined) fail("cache.region", regionIssue);
   oneOf("cache.serverSideEncryption", cache.serverSideEncryption, ["S3", "KMS"]);
   if (cache.kmsKeyId !== undefined && cache.serverSideEncryption !== "KMS") {
     fail("cache.kmsKeyId", 'is only used with cache.serverSideEncryption "KMS"');
@@ -420,7 +385,9 @@ export interface ManagerConfiguration {
  * minutes; an explicit one shorter than those waits is refused (the driver would be killed while still waiting).
  */
 export function renderManagerConfiguration(input: ManagerConfigurationInput): ManagerConfiguration {
-  const driverWaits = (input.fargate.taskRunningTimeoutSeconds ?? 600) + (input.fargate.sshReadyTimeoutSeconds ?? 180);
+  const driverWaits =
+    (input.fargate.taskRunningTimeoutSeconds ?? FARGATE_TOML_DEFAULTS.taskRunningSeconds) +
+    (input.fargate.sshReadyTimeoutSeconds ?? FARGATE_TOML_DEFAULTS.sshReadySeconds);
   const template = input.template ?? {};
   const prepare = template.prepareExecTimeoutSeconds ?? Math.max(1200, driverWaits + 300);
   if (prepare <= driverWaits) {

@@ -9,7 +9,7 @@ import {
   renderManagerConfiguration,
   renderRunnerTemplateToml,
 } from "../../../components/manager/runnerConfig";
-import { parseSettings } from "../../../driver/settings";
+import { parseFargateToml as parseSettings } from "../../../driver/contract/fargateToml";
 
 /**
  * Every key we may emit into gitlab-runner's config.toml / template, with where gitlab-runner reads it.
@@ -280,10 +280,14 @@ describe("runnerConfig: generated TOML", () => {
 
   it("duplicate subnets and security groups are written once", () => {
     const fargate = parseBoth(
-      renderFargateToml({ ...privateTasks, subnets: ["subnet-1a", "subnet-1a"], securityGroups: ["sg-1", "sg-1"] }),
+      renderFargateToml({
+        ...privateTasks,
+        subnets: ["subnet-0a1b2c3d", "subnet-0a1b2c3d"],
+        securityGroups: ["sg-0123abcd", "sg-0123abcd"],
+      }),
     ).Fargate as Record<string, unknown>;
-    assert.deepEqual(fargate.Subnets, ["subnet-1a"]);
-    assert.deepEqual(fargate.SecurityGroups, ["sg-1"]);
+    assert.deepEqual(fargate.Subnets, ["subnet-0a1b2c3d"]);
+    assert.deepEqual(fargate.SecurityGroups, ["sg-0123abcd"]);
   });
 
   it("the default prepare timeout grows with the driver's waits", () => {
@@ -297,10 +301,18 @@ describe("runnerConfig: generated TOML", () => {
 
 describe("runnerConfig: invalid settings name the key", () => {
   const cases: [string, () => unknown, RegExp][] = [
-    ["no subnet", () => renderFargateToml({ ...privateTasks, subnets: [] }), /^Error: fargate\.subnets/],
-    ["bad subnet id", () => renderFargateToml({ ...privateTasks, subnets: ["sg-1"] }), /fargate\.subnets: "sg-1"/],
-    ["bad group id", () => renderFargateToml({ ...privateTasks, securityGroups: ["x"] }), /fargate\.securityGroups/],
-    ["bad region", () => renderFargateToml({ ...privateTasks, region: "Ireland" }), /fargate\.region/],
+    [
+      "no subnet",
+      () => renderFargateToml({ ...privateTasks, subnets: [] }),
+      /Fargate\.Subnet or Fargate\.Subnets is required/,
+    ],
+    [
+      "bad subnet id",
+      () => renderFargateToml({ ...privateTasks, subnets: ["sg-1"] }),
+      /Fargate\.Subnet "sg-1" does not look/,
+    ],
+    ["bad group id", () => renderFargateToml({ ...privateTasks, securityGroups: ["x"] }), /Fargate\.SecurityGroup "x"/],
+    ["bad region", () => renderFargateToml({ ...privateTasks, region: "Ireland" }), /Fargate\.Region "Ireland"/],
     [
       "bad task definition",
       () => renderFargateToml({ ...privateTasks, taskDefinition: "a b" }),
@@ -314,19 +326,19 @@ describe("runnerConfig: invalid settings name the key", () => {
     [
       "bad platform version",
       () => renderFargateToml({ ...privateTasks, platformVersion: "v1" }),
-      /fargate\.platformVersion/,
+      /Fargate\.PlatformVersion must be LATEST/,
     ],
     [
       "reserved tag",
       () => renderFargateToml({ ...privateTasks, tags: { "aws:x": "y" } }),
-      /fargate\.tags: tag key "aws:x"/,
+      /Fargate\.Tags\.aws:x: the key/,
     ],
-    ["bad port", () => renderFargateToml({ ...privateTasks, sshPort: 70000 }), /fargate\.sshPort/],
+    ["bad port", () => renderFargateToml({ ...privateTasks, sshPort: 70000 }), /SSH\.Port must be an integer/],
     [
       "bad weight",
       () =>
         renderFargateToml({ ...privateTasks, capacityProviderStrategy: [{ capacityProvider: "FARGATE", weight: -1 }] }),
-      /capacityProviderStrategy\[0\]\.weight/,
+      /Fargate\.CapacityProviderStrategy\[0\]\.Weight/,
     ],
     ["zero concurrent", () => renderGlobalConfigToml({ concurrent: 0 }), /runner\.concurrent/],
     ["bad log format", () => renderGlobalConfigToml({ logFormat: "xml" as never }), /runner\.logFormat/],
