@@ -4,7 +4,7 @@
  * (registration.ts), after `cloud-init status --wait` reports this script done. It holds no secret: user data is
  * readable by anyone who can describe the instance.
  */
-import { MANAGER_PATHS } from "./paths";
+import { MANAGER_PATHS } from "../../driver/contract/managerPaths";
 import { readScript } from "./pushedScripts";
 
 /** gitlab-runner package version installed by default (`apt-get install gitlab-runner=<version>`). */
@@ -102,6 +102,7 @@ export function managerUserData(options: BootstrapOptions): string {
     NODE_TARBALL: tarball,
     NODE_SHA256: node.sha256,
     NODE_DIRECTORY: paths.nodeDirectory,
+    DRIVER_DIRECTORY: paths.driverDirectory,
     BUILDS_DIRECTORY: paths.buildsDirectory,
     CACHE_DIRECTORY: paths.cacheDirectory,
     METADATA_DIRECTORY: paths.metadataDirectory,

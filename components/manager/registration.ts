@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { remote, types } from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { MANAGER_PATHS } from "../../driver/contract/managerPaths";
 import type { GitLabArgs } from "../args";
 import { checkAwsId } from "../aws/ids";
 import { checkedInput } from "../checks";
@@ -238,6 +239,34 @@ function checkFargateIds(fargate: RegistrationFargateArgs): void {
   check("fargate.securityGroupIds", "securityGroup", fargate.securityGroupIds);
 }
 
+type ManagerPath = keyof typeof MANAGER_PATHS;
+
+/** The manager paths register.sh uses (see its header). */
+const REGISTER_SCRIPT_PATHS: readonly ManagerPath[] = [
+  "configDirectory",
+  "configFile",
+  "templateFile",
+  "fargateConfigFile",
+  "caCertificateFile",
+  "driverDirectory",
+  "driverBundle",
+  "launcher",
+  "buildsDirectory",
+  "cacheDirectory",
+  "metadataDirectory",
+  "logDirectory",
+];
+
+/** The manager paths unregister.sh uses (see its header). */
+const UNREGISTER_SCRIPT_PATHS: readonly ManagerPath[] = ["configFile", "logDirectory"];
+
+/** How the scripts get {@link MANAGER_PATHS}: `GFR_<KEY>` for each key (`configFile` → `GFR_CONFIG_FILE`). */
+function managerPathsEnvironment(keys: readonly ManagerPath[]): Record<string, string> {
+  return Object.fromEntries(
+    keys.map((key) => [`GFR_${key.replace(/[A-Z]/g, (letter) => `_${letter}`).toUpperCase()}`, MANAGER_PATHS[key]]),
+  );
+}
+
 /** Settings of the register and unregister scripts (environment variables; nothing secret). */
 export interface RegistrationEnvironmentInput {
   stagingDirectory: string;
@@ -267,7 +296,12 @@ export function registrationEnvironment(input: RegistrationEnvironmentInput): Re
     env.GFR_RUN_UNTAGGED = String(input.legacyRegistration?.runUntagged ?? tags.length === 0);
     env.GFR_LOCKED = String(input.legacyRegistration?.locked ?? true);
   }
-  return env;
+  return { ...env, ...managerPathsEnvironment(REGISTER_SCRIPT_PATHS) };
+}
+
+/** The environment the unregister script runs with (see the script's header). */
+export function unregistrationEnvironment(stagingDirectory: string): Record<string, string> {
+  return { GFR_STAGING: stagingDirectory, ...managerPathsEnvironment(UNREGISTER_SCRIPT_PATHS) };
 }
 
 /** `sudo -n env K='v'… sh '<script>'`: how the command runs a staged script as root. */
@@ -432,7 +466,7 @@ export function registerRunner(
       connection,
       create: registerCommand,
       update: registerCommand,
-      delete: remoteScriptCommand(`${stagingDirectory}/unregister.sh`, { GFR_STAGING: stagingDirectory }),
+      delete: remoteScriptCommand(`${stagingDirectory}/unregister.sh`, unregistrationEnvironment(stagingDirectory)),
       stdin: pulumi.secret(checkedInput(token, (value) => `${checkToken(tokenOption, value)}\n`)),
       logging: "stderr",
       addPreviousOutputInEnv: false,

@@ -66,7 +66,8 @@ tar -xJf "$workdir/$NODE_TARBALL" -C '@NODE_DIRECTORY@' --strip-components=1 --n
 '@NODE_DIRECTORY@/bin/node' --version
 
 log "creating the driver's directories"
-install -d -m 0755 /opt/gitlab-runner '@BUILDS_DIRECTORY@' '@CACHE_DIRECTORY@'
+#@ @DRIVER_DIRECTORY@ is left unquoted (a fixed path, no special characters): the line renders as it always did.
+install -d -m 0755 @DRIVER_DIRECTORY@ '@BUILDS_DIRECTORY@' '@CACHE_DIRECTORY@'
 install -d -m 0700 '@METADATA_DIRECTORY@' '@CONFIG_DIRECTORY@'
 
 systemctl enable --now gitlab-runner

@@ -20,6 +20,10 @@
 #   GFR_TAG_LIST, GFR_RUN_UNTAGGED, GFR_LOCKED   legacy registration token only
 #   GFR_PRIVATE_CA  "true": install $GFR_STAGING/ca.crt and trust it for GitLab
 #   GFR_REVISION    ignored here; the deployment changes it with any staged file or the instance, to run again
+#   GFR_CONFIG_DIRECTORY, GFR_CONFIG_FILE, GFR_TEMPLATE_FILE, GFR_FARGATE_CONFIG_FILE, GFR_CA_CERTIFICATE_FILE,
+#   GFR_DRIVER_DIRECTORY, GFR_DRIVER_BUNDLE, GFR_LAUNCHER, GFR_BUILDS_DIRECTORY, GFR_CACHE_DIRECTORY,
+#   GFR_METADATA_DIRECTORY, GFR_LOG_DIRECTORY
+#                   where things live on the manager (required): MANAGER_PATHS of driver/contract/managerPaths.ts
 #   GFR_ROOT        prefix of every absolute path; empty on the manager, a temporary directory in tests
 set -e
 umask 077
@@ -39,13 +43,19 @@ case $kind in
   *) die "GFR_TOKEN_KIND must be runner or registration, got '$kind'" ;;
 esac
 
-config_dir=$GFR_ROOT/etc/gitlab-runner
-opt_dir=$GFR_ROOT/opt/gitlab-runner
-log_dir=$GFR_ROOT/var/log/gitlab-fargate-runner
-config=$config_dir/config.toml
+config_dir=$GFR_ROOT${GFR_CONFIG_DIRECTORY:?is not set}
+config=$GFR_ROOT${GFR_CONFIG_FILE:?is not set}
 new_config=$config.new
-template=$config_dir/runner-template.toml
-ca=$config_dir/certs/ca.crt
+template=$GFR_ROOT${GFR_TEMPLATE_FILE:?is not set}
+fargate_config=$GFR_ROOT${GFR_FARGATE_CONFIG_FILE:?is not set}
+ca=$GFR_ROOT${GFR_CA_CERTIFICATE_FILE:?is not set}
+driver_dir=$GFR_ROOT${GFR_DRIVER_DIRECTORY:?is not set}
+driver=$GFR_ROOT${GFR_DRIVER_BUNDLE:?is not set}
+launcher=$GFR_ROOT${GFR_LAUNCHER:?is not set}
+builds_dir=$GFR_ROOT${GFR_BUILDS_DIRECTORY:?is not set}
+cache_dir=$GFR_ROOT${GFR_CACHE_DIRECTORY:?is not set}
+metadata_dir=$GFR_ROOT${GFR_METADATA_DIRECTORY:?is not set}
+log_dir=$GFR_ROOT${GFR_LOG_DIRECTORY:?is not set}
 log=$log_dir/registration.log
 
 token=
@@ -108,11 +118,11 @@ command -v gitlab-runner >/dev/null || die "gitlab-runner is not installed; see 
 for staged in fargate.js fargate fargate.toml config.toml runner-template.toml; do
   [ -f "$GFR_STAGING/$staged" ] || die "staged file $GFR_STAGING/$staged is missing"
 done
-install -d -m 0700 "$config_dir" "$log_dir" "$opt_dir/metadata"
-install -d -m 0755 "$opt_dir" "$opt_dir/builds" "$opt_dir/cache"
+install -d -m 0700 "$config_dir" "$log_dir" "$metadata_dir"
+install -d -m 0755 "$driver_dir" "$builds_dir" "$cache_dir"
 put 0600 "$GFR_STAGING/runner-template.toml" "$template"
 if [ "$GFR_PRIVATE_CA" = true ]; then
-  install -d -m 0755 "$config_dir/certs"
+  install -d -m 0755 "$(dirname "$ca")"
   put 0644 "$GFR_STAGING/ca.crt" "$ca"
 fi
 
@@ -159,9 +169,9 @@ if [ -n "$old_token" ] && [ "$old_token" != "$new_token" ]; then
   fi
 fi
 
-put 0644 "$GFR_STAGING/fargate.js" "$opt_dir/fargate.js"
-put 0755 "$GFR_STAGING/fargate" "$opt_dir/fargate"
-put 0600 "$GFR_STAGING/fargate.toml" "$config_dir/fargate.toml"
+put 0644 "$GFR_STAGING/fargate.js" "$driver"
+put 0755 "$GFR_STAGING/fargate" "$launcher"
+put 0600 "$GFR_STAGING/fargate.toml" "$fargate_config"
 mv -f "$new_config" "$config"
 if [ "$GFR_PRIVATE_CA" != true ]; then
   rm -f "$ca"

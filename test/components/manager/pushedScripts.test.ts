@@ -5,6 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { managerUserData } from "../../../components/manager/bootstrap";
 import { LAUNCHER_SCRIPT, REGISTER_SCRIPT, UNREGISTER_SCRIPT } from "../../../components/manager/pushedScripts";
+import { MANAGER_PATHS } from "../../../driver/contract/managerPaths";
 import { version } from "../../../package.json";
 import { missingCommand, skipUnlessAvailable } from "../../support/requirements";
 
@@ -55,6 +56,12 @@ describe("registration scripts: the launcher", () => {
     fs.writeFileSync(path.join(dir, "fargate.js"), "process.stdout.write(JSON.stringify(process.argv.slice(2)));\n");
     const args = ["--config", "/etc/gitlab-runner/fargate.toml", "custom", "run", "script with spaces", "step_script"];
     assert.deepEqual(JSON.parse(execFileSync(path.join(dir, "fargate"), args, { encoding: "utf8" })), args);
+  });
+
+  it("finds the driver and Node.js where MANAGER_PATHS puts them: beside the launcher", () => {
+    const beside = path.posix.dirname(MANAGER_PATHS.launcher);
+    assert.equal(MANAGER_PATHS.driverBundle, `${beside}/fargate.js`);
+    assert.equal(MANAGER_PATHS.nodeDirectory, `${beside}/node`);
   });
 });
 

@@ -187,7 +187,8 @@ describe("registerRunner under Pulumi mocks", () => {
     assert.equal(command.update, expected);
     assert.equal(
       command.delete,
-      "sudo -n env GFR_STAGING='/home/ubuntu/gitlab-fargate-runner' sh '/home/ubuntu/gitlab-fargate-runner/unregister.sh'",
+      "sudo -n env GFR_STAGING='/home/ubuntu/gitlab-fargate-runner' GFR_CONFIG_FILE='/etc/gitlab-runner/config.toml' " +
+        "GFR_LOG_DIRECTORY='/var/log/gitlab-fargate-runner' sh '/home/ubuntu/gitlab-fargate-runner/unregister.sh'",
     );
     assert.equal(
       await stagedText("lines-stage-register-sh"),

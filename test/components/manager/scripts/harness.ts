@@ -9,6 +9,7 @@ import {
   registrationEnvironment,
   RegistrationEnvironmentInput,
   remoteScriptCommand,
+  unregistrationEnvironment,
 } from "../../../../components/manager/registration";
 import { renderManagerConfiguration } from "../../../../components/manager/runnerConfig";
 import { LAUNCHER_SCRIPT, REGISTER_SCRIPT, UNREGISTER_SCRIPT } from "../../../../components/manager/pushedScripts";
@@ -85,7 +86,7 @@ export function commands(host: FakeManagerHost, input: Partial<RegistrationEnvir
   });
   return {
     register: remoteScriptCommand(`${host.staging}/register.sh`, env),
-    unregister: remoteScriptCommand(`${host.staging}/unregister.sh`, { GFR_STAGING: host.staging }),
+    unregister: remoteScriptCommand(`${host.staging}/unregister.sh`, unregistrationEnvironment(host.staging)),
   };
 }
 

@@ -74,7 +74,8 @@ describe("registration scripts: unregister.sh, executed against fakes", () => {
     assert.deepEqual(
       host.calls().map((c) => `${c.command} ${c.argv.join(" ")}`),
       [
-        `sudo -n env GFR_STAGING=${host.staging} sh ${host.staging}/unregister.sh`,
+        `sudo -n env GFR_STAGING=${host.staging} GFR_CONFIG_FILE=/etc/gitlab-runner/config.toml ` +
+          `GFR_LOG_DIRECTORY=/var/log/gitlab-fargate-runner sh ${host.staging}/unregister.sh`,
         `gitlab-runner unregister --config ${host.file(CONFIG)} --all-runners`,
         "systemctl stop gitlab-runner",
         "systemctl disable --quiet gitlab-runner",
