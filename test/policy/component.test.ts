@@ -3,7 +3,9 @@
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import type { GitLabFargateRunnerArgs } from "../../components";
+import { MIN_SSH_PREFIX_LENGTH as COMPONENT_MIN_SSH_PREFIX_LENGTH } from "../../components/validation";
 import { resourcePolicies, stackPolicies } from "../../policy/rules";
+import { MIN_SSH_PREFIX_LENGTH as POLICY_MIN_SSH_PREFIX_LENGTH } from "../../policy/rules/network";
 import { installMocks, ResourceRecorder, settle, unwrapSecrets } from "../support/pulumiMocks";
 import { runPack, StackResource, T, UNKNOWN } from "./harness";
 
@@ -223,5 +225,13 @@ describe("policy pack on GitLabFargateRunner (mocks)", function () {
       "security-group-no-world-ssh",
       "task-security-group-ssh-from-security-groups-only",
     ]);
+  });
+});
+
+// The pack is published on its own (`pulumi policy publish` ships policy/ alone), so it cannot import the
+// component's rule; the two minimums must still be the same, or a stack passes one check and fails the other.
+describe("policy pack and component agree", () => {
+  it("on the narrowest SSH block an administrator may open", () => {
+    assert.deepEqual(POLICY_MIN_SSH_PREFIX_LENGTH, COMPONENT_MIN_SSH_PREFIX_LENGTH);
   });
 });
