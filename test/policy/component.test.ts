@@ -11,7 +11,8 @@ import { runPack, StackResource, T, UNKNOWN } from "./harness";
 
 const ADMIN_CIDRS = ["203.0.113.0/24", "2001:db8::/48"];
 
-/** Each variant of the foundation issue; names are distinct and none is a prefix of another. */
+/** Component variants the pack must pass (defaults, own VPC, public tasks, Spot, arm64, own image, no cache). Names
+ * are distinct and none is a prefix of another. */
 function variants(): Record<string, Partial<GitLabFargateRunnerArgs>> {
   return {
     dflt: {},
