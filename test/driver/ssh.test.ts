@@ -3,8 +3,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { Cancelled } from "../../driver/errors";
-import { createSshPort, generateEd25519KeyPair, SshError } from "../../driver/ssh";
+import { Cancelled, describeError, SystemFailure } from "../../driver/errors";
+import { createSshPort, describeSshFailure, formatHostKey, generateEd25519KeyPair, SshError } from "../../driver/ssh";
+import { fingerprint } from "../../driver/stages/prepare";
 import { freePort, LocalSshd, startLocalSshd } from "../support/localSshd";
 import { missingLocalSshd, skipUnlessAvailable } from "../support/requirements";
 
@@ -138,5 +139,27 @@ describe("ssh port against a real OpenSSH sshd", function () {
       (err: unknown) => err instanceof Cancelled,
     );
     assert.equal(existsSync(marker), false, "returned before the script finished");
+  });
+});
+
+describe("driver exit codes, arguments, SSH messages and logs", () => {
+  it("explains SSH failures by cause, naming IP:port", () => {
+    const target = { host: "10.0.1.2", port: 22, username: "root" };
+    const refused = describeSshFailure(Object.assign(new Error("x"), { code: "ECONNREFUSED" }), target);
+    assert.equal(refused.kind, "refused");
+    assert.match(refused.message, /10\.0\.1\.2:22 refused: sshd is not listening/);
+    const timeout = describeSshFailure(Object.assign(new Error("Timed out"), { level: "client-timeout" }), target);
+    assert.equal(timeout.kind, "timeout");
+    assert.match(timeout.message, /no SSH answer from 10\.0\.1\.2:22: a security group/);
+    const auth = describeSshFailure(Object.assign(new Error("All"), { level: "client-authentication" }), target);
+    assert.match(auth.message, /refused the job's key for user "root"/);
+    assert.match(describeError(new SystemFailure("outer", { cause: new Error("inner") })), /^outer: inner$/);
+  });
+
+  it("formats host keys like OpenSSH and fingerprints them like ssh-keygen -l", () => {
+    const blob = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from("ssh-ed25519"), Buffer.alloc(36, 1)]);
+    const key = formatHostKey(blob);
+    assert.equal(key, `ssh-ed25519 ${blob.toString("base64")}`);
+    assert.match(fingerprint(key), /^SHA256:[A-Za-z0-9+/]{43}$/);
   });
 });
