@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { taskView } from "../../driver/ecs";
 
-describe("driver RunTask request and task reasons", () => {
+describe("driver view of an ECS task", () => {
   it("reads the IP and ENI from the attachment, falling back to the container's interface", () => {
     const view = taskView({
       taskArn: "a",

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { BuildFailure, Cancelled, exitCodeFor, exitCodesFromEnv, SystemFailure } from "../../driver/errors";
 import { expectFailure } from "./expectFailure";
 
-describe("driver exit codes, arguments, SSH messages and logs", () => {
+describe("driver exit codes", () => {
   it("maps outcomes to gitlab-runner's exit codes from the environment", () => {
     const codes = exitCodesFromEnv({ BUILD_FAILURE_EXIT_CODE: "11", SYSTEM_FAILURE_EXIT_CODE: "12" });
     assert.equal(exitCodeFor(undefined, codes), 0);

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { validateTaskSize } from "../../driver/fargateSizes";
 import { expectFailure } from "./expectFailure";
 
-describe("driver per-job overrides", () => {
+describe("Fargate task sizes", () => {
   // Fixed cases from AWS's table (not the driver's own): "Task CPU and memory" in the ECS developer guide
   // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size).
   const valid: [number, number][] = [

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { formatLogLine } from "../../driver/log";
 
-describe("driver exit codes, arguments, SSH messages and logs", () => {
+describe("driver log lines", () => {
   it("formats log lines as text, text-simple and json", () => {
     const time = new Date("2026-01-02T03:04:05.000Z");
     assert.equal(formatLogLine("warn", "text-simple", "hi", { a: 1 }, time), "hi a=1");

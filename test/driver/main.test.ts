@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { parseArgs } from "../../driver/main";
 import { expectFailure } from "./expectFailure";
 
-describe("driver exit codes, arguments, SSH messages and logs", () => {
+describe("driver command line", () => {
   it("parses the Go driver's command line", () => {
     assert.deepEqual(
       parseArgs(["--config", "/etc/f.toml", "--log-level=warn", "custom", "run", "/tmp/s", "step_script"]),

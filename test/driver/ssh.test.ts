@@ -142,7 +142,7 @@ describe("ssh port against a real OpenSSH sshd", function () {
   });
 });
 
-describe("driver exit codes, arguments, SSH messages and logs", () => {
+describe("SSH failure messages and host keys", () => {
   it("explains SSH failures by cause, naming IP:port", () => {
     const target = { host: "10.0.1.2", port: 22, username: "root" };
     const refused = describeSshFailure(Object.assign(new Error("x"), { code: "ECONNREFUSED" }), target);
