@@ -11,18 +11,18 @@ import {
   regionProblem,
   taskTagProblem,
   toTagValue,
-} from "../../driver/contract/awsRules";
+} from "../../../driver/contract/awsRules";
 import {
   FARGATE_TOML_DEFAULTS,
   FargateToml,
   parseFargateToml,
   renderFargateToml,
   validateFargateToml,
-} from "../../driver/contract/fargateToml";
-import { MANAGER_PATHS } from "../../driver/contract/managerPaths";
-import { SystemFailure } from "../../driver/errors";
-import { jobOverrides, taskTags } from "../../driver/job";
-import { configOutput } from "../../driver/stages/config";
+} from "../../../driver/contract/fargateToml";
+import { MANAGER_PATHS } from "../../../driver/contract/managerPaths";
+import { SystemFailure } from "../../../driver/errors";
+import { jobOverrides, taskTags } from "../../../driver/job";
+import { configOutput } from "../../../driver/stages/config";
 
 const minimal: FargateToml = {
   Fargate: { Cluster: "ci", Subnet: "subnet-0a1b2c3d", TaskDefinition: "ci-coordinator:1" },
