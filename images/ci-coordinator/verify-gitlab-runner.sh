@@ -2,8 +2,11 @@
 # Verifies a downloaded gitlab-runner binary against its release, at image build time:
 #   1. release.sha256 carries a good OpenPGP signature (release.sha256.asc) made by the key whose primary
 #      fingerprint is pinned (any other key in KEY_FILE, or a key fetched from elsewhere, is not accepted), and that
-#      key is neither revoked nor expired (gpg --verify exits 0 for both; only its status lines tell);
+#      key is neither revoked nor expired (gpg --verify exits 0 for both; only its status lines tell), and the
+#      signature itself has not expired (gpg exits 1 for that, like for a bad signature: its status lines tell them
+#      apart);
 #   2. release.sha256 lists NAME exactly once, and BINARY has that SHA-256.
+# release.sha256 names no version: check-gitlab-runner-version.sh then checks the installed binary's version.
 # Usage: verify-gitlab-runner.sh FINGERPRINT KEY_FILE RELEASE_SHA256 RELEASE_SHA256_ASC BINARY NAME
 # Exits non-zero with a message on stderr when anything does not verify.
 set -eu
@@ -28,12 +31,13 @@ export GNUPGHOME
 trap 'rm -rf "${GNUPGHOME}"' EXIT
 
 gpg --batch --quiet --no-autostart --import "${key_file}" 2>/dev/null || fail "${key_file} holds no OpenPGP public key"
-status="$(gpg --batch --no-autostart --status-fd 1 --verify "${signature}" "${checksums}" 2>/dev/null)" ||
-  fail "${signature} is not a valid signature of ${checksums}"
+verified=0
+status="$(gpg --batch --no-autostart --status-fd 1 --verify "${signature}" "${checksums}" 2>/dev/null)" || verified=$?
 # gpg's status lines (GnuPG doc/DETAILS): per signature exactly one of GOODSIG, EXPSIG, EXPKEYSIG, REVKEYSIG, BADSIG
 # or ERRSIG, then, when it is cryptographically valid, VALIDSIG, whose last field is the primary key's fingerprint
-# (also when a subkey signed). Only GOODSIG means a key neither revoked nor expired; KEYREVOKED is emitted for a key
-# that verified a signature. KEYEXPIRED is no verdict: gpg also emits it for an expired subkey that did not sign.
+# (also when a subkey signed). Only GOODSIG means a key neither revoked nor expired and a signature not expired;
+# KEYREVOKED is emitted for a key that verified a signature. KEYEXPIRED is no verdict: gpg also emits it for an
+# expired subkey that did not sign. EXPSIG (the signature's own expiry date has passed) makes gpg exit 1.
 verdict="$(printf '%s\n' "${status}" | awk -v want="${fingerprint}" '
   $1 != "[GNUPG:]" { next }
   $2 ~ /^(GOODSIG|EXPSIG|EXPKEYSIG|REVKEYSIG|BADSIG|ERRSIG)$/ { result = $2 }
@@ -42,11 +46,12 @@ verdict="$(printf '%s\n' "${status}" | awk -v want="${fingerprint}" '
   END {
     if (revoked || pinned["REVKEYSIG"]) print "revoked"
     else if (pinned["EXPKEYSIG"]) print "expired"
+    else if (pinned["EXPSIG"]) print "signature-expired"
     else if (pinned["GOODSIG"]) print "good"
     else print "unsigned"
   }')"
 case "${verdict}" in
-  good) ;;
+  good) [ "${verified}" -eq 0 ] || fail "${signature} is not a valid signature of ${checksums}" ;;
   revoked)
     fail "${checksums} is signed by a revoked key (pinned: ${fingerprint}, key file: ${key_file});" \
       "signatures by revoked keys are not trusted"
@@ -55,7 +60,15 @@ case "${verdict}" in
     fail "the pinned key ${fingerprint} in ${key_file} has expired: refresh ${key_file} from GitLab's current" \
       "public key (build args GITLAB_RUNNER_GPG_KEY_URL, and GITLAB_RUNNER_GPG_FINGERPRINT if GitLab replaced the key)"
     ;;
-  *) fail "${checksums} is not signed by the pinned key ${fingerprint}" ;;
+  signature-expired)
+    fail "the signature ${signature} of ${checksums} by the pinned key ${fingerprint} has expired:" \
+      "download the release files again (GitLab may have re-signed them); if they still carry this signature, the" \
+      "pinned GITLAB_RUNNER_VERSION is too old: pin a newer release"
+    ;;
+  *)
+    [ "${verified}" -eq 0 ] || fail "${signature} is not a valid signature of ${checksums}"
+    fail "${checksums} is not signed by the pinned key ${fingerprint}"
+    ;;
 esac
 
 # Lines are "<sha256>  <path>" (or " *<path>"); paths may start with "./".

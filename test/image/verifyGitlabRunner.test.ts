@@ -1,8 +1,10 @@
 /**
  * images/ci-coordinator/verify-gitlab-runner.sh, which the Dockerfile runs on the downloaded gitlab-runner, run for
  * real with GnuPG against a release signed by throwaway keys: it accepts only a release.sha256 signed by the pinned
- * fingerprint that lists the binary's SHA-256, and refuses signatures by a revoked or expired key. The Dockerfile
- * downloads from the bucket address GitLab documents.
+ * fingerprint that lists the binary's SHA-256, and refuses signatures by a revoked or expired key and expired
+ * signatures. release.sha256 names no version, so the image build then runs check-gitlab-runner-version.sh, here
+ * against a fake gitlab-runner: the installed binary must be the pinned GITLAB_RUNNER_VERSION, not an older, validly
+ * signed release. The Dockerfile downloads from the bucket address GitLab documents.
  */
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
@@ -13,6 +15,7 @@ import { join, resolve } from "node:path";
 import { missingCommand, skipUnlessAvailable } from "../support/requirements";
 
 const SCRIPT = resolve(__dirname, "../../images/ci-coordinator/verify-gitlab-runner.sh");
+const VERSION_CHECK = resolve(__dirname, "../../images/ci-coordinator/check-gitlab-runner-version.sh");
 const DOCKERFILE = resolve(__dirname, "../../images/ci-coordinator/Dockerfile");
 const NAME = "binaries/gitlab-runner-linux-amd64";
 
@@ -198,6 +201,31 @@ describe("job image: gitlab-runner download verification", function () {
     assert.equal(refreshed.code, 0, refreshed.stderr);
   });
 
+  it("refuses a release whose signature by the pinned key has expired, saying to download the release again", () => {
+    // A key created in 2020 that never expires signed in 2020 with a signature that expired a day later: gpg reports
+    // EXPSIG + VALIDSIG and exits 0.
+    const signer = newKey("Expiring signatures <expsig@example.test>", "sign", "never", at("20200101T000000"));
+    const keyFile = exportKey(signer, "expsig.asc");
+    release(manifestFor("the real gitlab-runner\n"), signer, [...at("20200601T000000"), "--default-sig-expire", "1d"]);
+    const result = verify(signer, NAME, keyFile);
+    assert.notEqual(result.code, 0, result.stdout);
+    const signature = path("release.sha256.asc");
+    assert.ok(
+      result.stderr.includes(
+        `the signature ${signature} of ${path("release.sha256")} by the pinned key ${signer} has expired`,
+      ),
+      result.stderr,
+    );
+    assert.match(result.stderr, /download the release files again/);
+    assert.match(result.stderr, /GITLAB_RUNNER_VERSION .* too old/);
+    assert.doesNotMatch(result.stderr, /not signed by the pinned key|has expired: refresh/);
+    assert.equal(result.stdout, "");
+    // The same release signed at the same time without an expiry passes.
+    release(manifestFor("the real gitlab-runner\n"), signer, at("20200601T000000"));
+    const renewed = verify(signer, NAME, keyFile);
+    assert.equal(renewed.code, 0, renewed.stderr);
+  });
+
   it("accepts the pinned key with an expired, unused subkey (gpg's KEYEXPIRED alone is not about the signing key)", () => {
     // A long-lived release key: an old signing subkey expired, a newer one signs. gpg still emits KEYEXPIRED lines.
     const rotated = newKey("Rotated release key <rotated@example.test>", "cert", "never", at("20200101T000000"));
@@ -230,5 +258,98 @@ describe("job image: gitlab-runner download address", () => {
     for (const file of ['"${base}/${file}"', '"${base}/release.sha256"', '"${base}/release.sha256.asc"']) {
       assert.ok(dockerfile.includes(file), `the Dockerfile fetches ${file}`);
     }
+  });
+});
+
+describe("job image: gitlab-runner version check", () => {
+  let dir: string;
+
+  /** A fake gitlab-runner that prints `output` for `--version` and exits with `code`. */
+  function fakeRunner(output: string, code = 0): string {
+    const file = join(dir, "gitlab-runner");
+    writeFileSync(file, `#!/bin/sh\n[ "$*" = "--version" ] || exit 64\ncat <<'EOF'\n${output}EOF\nexit ${code}\n`, {
+      mode: 0o755,
+    });
+    return file;
+  }
+
+  /** What gitlab-runner --version prints (real layout, from a v18 release). */
+  const versionOutput = (version: string) =>
+    `Version:      ${version}\nGit revision: 0123abcd\nGit branch:   18-5-stable\nGO version:   go1.24.6\n` +
+    `Built:        2025-10-16T12:00:00Z\nOS/Arch:      linux/amd64\n`;
+
+  function check(pinned: string, binary = join(dir, "gitlab-runner")) {
+    const result = spawnSync("sh", [VERSION_CHECK, pinned, binary], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+    });
+    return { code: result.status, stderr: result.stderr, stdout: result.stdout };
+  }
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "runner-version-"));
+  });
+
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("accepts the binary of the pinned version, with or without the tag's leading v", () => {
+    fakeRunner(versionOutput("18.5.0"));
+    const result = check("v18.5.0");
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /\/gitlab-runner is version 18\.5\.0, the pinned GITLAB_RUNNER_VERSION v18\.5\.0/);
+    assert.equal(check("18.5.0").code, 0);
+  });
+
+  it("refuses an older release (validly signed, but not the pinned version), naming both versions", () => {
+    fakeRunner(versionOutput("18.4.0"));
+    const result = check("v18.5.0");
+    assert.notEqual(result.code, 0, result.stdout);
+    assert.match(result.stderr, /is version 18\.4\.0, not the pinned GITLAB_RUNNER_VERSION v18\.5\.0/);
+    assert.equal(result.stdout, "");
+  });
+
+  it("compares the whole version, not a prefix", () => {
+    fakeRunner(versionOutput("18.5.01"));
+    assert.notEqual(check("v18.5.0").code, 0);
+    fakeRunner(versionOutput("18.5.0"));
+    assert.notEqual(check("v18.5.0-rc1").code, 0);
+    assert.notEqual(check("v18.5").code, 0);
+  });
+
+  it("refuses a binary that prints no Version: line or does not run", () => {
+    fakeRunner("gitlab-runner, some version\n");
+    const noLine = check("v18.5.0");
+    assert.notEqual(noLine.code, 0);
+    assert.match(noLine.stderr, /printed no "Version:" line/);
+    fakeRunner(versionOutput("18.5.0"), 3);
+    const failing = check("v18.5.0");
+    assert.notEqual(failing.code, 0);
+    assert.match(failing.stderr, /--version failed/);
+    const missing = check("v18.5.0", join(dir, "absent"));
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /absent/);
+  });
+
+  it("refuses an empty pinned version", () => {
+    fakeRunner(versionOutput("18.5.0"));
+    const result = check("");
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /GITLAB_RUNNER_VERSION is empty/);
+  });
+
+  it("the Dockerfile runs it on the installed binary with the pinned version, in the stage that can execute it", () => {
+    const dockerfile = readFileSync(DOCKERFILE, "utf8");
+    const [, image] = dockerfile.split(/^# Stage 2: the job image\.$/m);
+    assert.ok(image, "the Dockerfile has a job image stage");
+    // The version's default is global, so both stages see the same GITLAB_RUNNER_VERSION.
+    assert.match(dockerfile.split(/^FROM /m)[0], /^ARG GITLAB_RUNNER_VERSION=v\d+\.\d+\.\d+$/m);
+    assert.match(image, /^ARG GITLAB_RUNNER_VERSION$/m);
+    const install = image.indexOf("COPY --from=gitlab-runner /download/gitlab-runner /usr/local/bin/gitlab-runner");
+    const run = image.search(
+      /^RUN --mount=type=bind,source=check-gitlab-runner-version\.sh,target=\/tmp\/check-gitlab-runner-version\.sh \\\n\s+sh \/tmp\/check-gitlab-runner-version\.sh "\$\{GITLAB_RUNNER_VERSION\}" \/usr\/local\/bin\/gitlab-runner$/m,
+    );
+    assert.ok(install >= 0 && run > install, "the check runs after the binary is installed");
   });
 });
