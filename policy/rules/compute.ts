@@ -180,14 +180,65 @@ function gunzipped(bytes: Buffer): string {
   }
 }
 
+/** The bytes a quoted-printable body stands for: soft line breaks (`=` at a line's end) removed, `=XX` decoded. */
+function quotedPrintableDecoded(body: string): Buffer {
+  const unwrapped = body.replace(/=[ \t]*\r?\n/g, "");
+  return Buffer.from(
+    unwrapped.replace(/=([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+    "latin1",
+  );
+}
+
+/** A MIME entity's headers (folded lines joined) and its body, split at the first empty line. */
+function headersAndBody(entity: string): { headers: string; body: string } {
+  const blank = /(?:^|\r?\n)\r?\n/.exec(entity);
+  const headers = blank ? entity.slice(0, blank.index) : entity;
+  return {
+    headers: headers.replace(/\r?\n[ \t]+/g, " "),
+    body: blank ? entity.slice(blank.index + blank[0].length) : "",
+  };
+}
+
+/**
+ * The decoded parts of `text` when it is a MIME multipart document (cloud-init's multipart user data), else none:
+ * the document is split at the boundary its Content-Type header names, each base64 or quoted-printable part is
+ * decoded (and gunzipped when gzip), and a part that is itself multipart is split in turn.
+ */
+export function mimePartTexts(text: string): string[] {
+  const { headers, body } = headersAndBody(text);
+  const boundary = /^content-type:\s*multipart\/[^\r\n]*?\bboundary=(?:"([^"\r\n]+)"|([^\s;]+))/im.exec(headers);
+  if (!boundary) {
+    return [];
+  }
+  // Each part follows a `--boundary` line; the first piece is the preamble, the rest of the line transport padding.
+  const parts = body.split(`--${boundary[1] ?? boundary[2]}`).slice(1);
+  return parts.flatMap((delimited) => {
+    const part = delimited.slice(delimited.indexOf("\n") + 1);
+    const { headers: partHeaders, body: partBody } = headersAndBody(part);
+    const encoding = /^content-transfer-encoding:\s*([\w-]+)/im.exec(partHeaders)?.[1].toLowerCase();
+    const decoded =
+      encoding === "base64"
+        ? Buffer.from(partBody, "base64")
+        : encoding === "quoted-printable"
+          ? quotedPrintableDecoded(partBody)
+          : undefined;
+    const texts = decoded ? [decoded.toString("utf8"), gunzipped(decoded)] : [];
+    return [...texts, ...mimePartTexts(part)];
+  });
+}
+
 /**
  * Every reading of a user data value: the text as given, its base64 decoding, and that decoding gunzipped when it is
- * gzip (`userDataBase64` of compressed cloud-init data). Each field is read every way, whatever its name says.
+ * gzip (`userDataBase64` of compressed cloud-init data); and of each reading that is a multipart MIME document, its
+ * decoded parts. Each field is read every way, whatever its name says.
  */
 export function userDataTexts(value: unknown): string[] {
   const text = typeof value === "string" ? value : "";
   const decoded = Buffer.from(text, "base64");
-  return [text, decoded.toString("utf8"), gunzipped(decoded)];
+  return [text, decoded.toString("utf8"), gunzipped(decoded)].flatMap((reading) => [
+    reading,
+    ...mimePartTexts(reading),
+  ]);
 }
 
 function reportSecrets(subject: string, values: unknown[], reportViolation: ReportViolation): void {
@@ -203,7 +254,7 @@ function reportSecrets(subject: string, values: unknown[], reportViolation: Repo
 export const noSecretsInUserData: ResourceValidationPolicy = {
   name: "ec2-no-secrets-in-user-data",
   description:
-    "EC2 user data (instances, spot requests and fleets, launch configurations and templates; plain, base64 or gzip) contains no GitLab token and no private key.",
+    "EC2 user data (instances, spot requests and fleets, launch configurations and templates; plain, base64, gzip or multipart MIME) contains no GitLab token and no private key.",
   enforcementLevel: "mandatory",
   validateResource: [
     forInstanceShaped((instance, label, reportViolation) =>

@@ -181,6 +181,98 @@ describe("policy ec2-no-secrets-in-user-data", () => {
     assertPasses(await validateResource(noSecretsInUserData, T.instance, "clean", clean));
   });
 
+  /** A cloud-init multipart MIME document, one part per [Content-Transfer-Encoding, encoded body]. */
+  const multipart = (...parts: [string, string][]) =>
+    [
+      'Content-Type: multipart/mixed; boundary="===BOUNDARY=="',
+      "MIME-Version: 1.0",
+      "",
+      ...parts.flatMap(([encoding, body]) => [
+        "--===BOUNDARY==",
+        'Content-Type: text/x-shellscript; charset="utf-8"',
+        `Content-Transfer-Encoding: ${encoding}`,
+        "",
+        body,
+      ]),
+      "--===BOUNDARY==--",
+      "",
+    ].join("\n");
+  const base64 = (text: string) => Buffer.from(text).toString("base64");
+  const runnerScript = "#!/bin/bash\ngitlab-runner register --token glrt-AbCdEf123456789_xyz\n";
+
+  it("finds tokens in base64 and quoted-printable parts of multipart MIME user data, plain, base64 or gzip+base64", async () => {
+    const documents: [string, string, string][] = [
+      [
+        "base64 part",
+        multipart(["7bit", "#cloud-config\n"], ["base64", base64(runnerScript)]),
+        "runner authentication",
+      ],
+      ["gzip+base64 part", multipart(["base64", gzipBase64(runnerScript)]), "runner authentication"],
+      [
+        "quoted-printable part",
+        multipart(["quoted-printable", "export TOKEN=3Dglrt-AbCdEf123456789_xyz\n"]),
+        "runner authentication",
+      ],
+      [
+        "quoted-printable soft line break",
+        multipart(["quoted-printable", "gitlab-runner register --registration-token GR1348941AbCd=\nEf123456789\n"]),
+        "registration token",
+      ],
+      [
+        "CRLF, folded header, unquoted boundary",
+        multipart(["base64", base64(runnerScript)])
+          .replace('; boundary="===BOUNDARY=="', ";\n boundary=xYz")
+          .replaceAll("===BOUNDARY==", "xYz")
+          .replaceAll("\n", "\r\n"),
+        "runner authentication",
+      ],
+      [
+        "nested multipart",
+        multipart(["7bit", "#cloud-config\n"])
+          .replace("#cloud-config\n", "")
+          .replace(
+            'Content-Type: text/x-shellscript; charset="utf-8"',
+            'Content-Type: multipart/alternative; boundary="inner"',
+          )
+          .replace(
+            "--===BOUNDARY==--",
+            `--inner\nContent-Transfer-Encoding: base64\n\n${base64(runnerScript)}\n--inner--\n--===BOUNDARY==--`,
+          ),
+        "runner authentication",
+      ],
+    ];
+    const missed: string[] = [];
+    for (const [what, document, secret] of documents) {
+      for (const [how, props] of [
+        ["plain", { userData: document }],
+        ["base64", { userDataBase64: base64(document) }],
+        ["gzip+base64", { userDataBase64: gzipBase64(document) }],
+      ] as const) {
+        const { violations } = await validateResource(noSecretsInUserData, T.instance, "mime", props);
+        if (violations.length !== 1 || !violations[0].message.includes(secret)) {
+          missed.push(`${what}, ${how}`);
+        }
+      }
+    }
+    assert.deepEqual(missed, []);
+    const template = { userData: base64(multipart(["base64", gzipBase64(runnerScript)])) };
+    assertViolates(await validateResource(noSecretsInUserData, T.launchTemplate, "lt", template), "lt", [
+      "runner authentication",
+    ]);
+  });
+
+  it("passes multipart MIME user data whose decoded parts hold no secret", async () => {
+    const clean = "#!/bin/bash\napt-get install -y gitlab-runner\n";
+    const document = multipart(
+      ["base64", base64(clean)],
+      ["base64", gzipBase64(clean)],
+      ["quoted-printable", "a=3Db=\nc\n"],
+    );
+    for (const props of [{ userData: document }, { userDataBase64: gzipBase64(document) }]) {
+      assertPasses(await validateResource(noSecretsInUserData, T.instance, "clean", props));
+    }
+  });
+
   it("finds tokens in the user data of spot instance requests, spot fleets and launch configurations", async () => {
     const register = "gitlab-runner register --registration-token GR1348941AbCdEf123456789";
     assertViolates(
