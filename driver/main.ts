@@ -74,6 +74,11 @@ function applyOption(args: CliArgs, token: OptionToken): void {
   }
 }
 
+/** Whether `word` is the option itself (`-c`, `--config`) or, for a long option, `--name=value`. */
+function isWholeOption(word: string, token: OptionToken): boolean {
+  return word === token.rawName || (token.rawName.startsWith("--") && word === `${token.rawName}=${token.value}`);
+}
+
 /** Parses the Go driver's command line. Throws a SystemFailure naming the bad argument. */
 export function parseArgs(argv: string[]): CliArgs {
   const { tokens } = parseCommandLine({
@@ -87,15 +92,18 @@ export function parseArgs(argv: string[]): CliArgs {
   const positional: string[] = [];
   let lastIndex = -1;
   for (const token of tokens) {
-    if (token.kind === "option" && Object.hasOwn(OPTIONS, token.name)) {
-      applyOption(args, token);
-    } else if (token.kind !== "positional" && positional.length === 0) {
-      throw new SystemFailure(`unknown option ${token.kind === "option" ? token.rawName : "--"}; ${USAGE}`);
-    } else if (token.index !== lastIndex) {
-      // After the command, anything else (even `-x`) is an argument of it.
-      positional.push(argv[token.index]);
-    }
+    // One decision per word: parseArgs splits `-abc` into -a, -b, -c, but the Go driver reads whole words only.
+    if (token.index === lastIndex) continue;
     lastIndex = token.index;
+    const word = argv[token.index];
+    if (token.kind === "option" && Object.hasOwn(OPTIONS, token.name) && isWholeOption(word, token)) {
+      applyOption(args, token);
+    } else if (word.startsWith("-") && positional.length === 0) {
+      throw new SystemFailure(`unknown option ${word}; ${USAGE}`);
+    } else {
+      // After the command, anything else (even `-x`) is an argument of it.
+      positional.push(word);
+    }
   }
   if (args.version) return args;
   if (positional[0] !== "custom") throw new SystemFailure(`expected the "custom" command; ${USAGE}`);

@@ -48,4 +48,15 @@ describe("driver command line", () => {
     expectFailure(() => parseArgs(["-c", "f", "custom"]), /unknown stage ""/);
     expectFailure(() => parseArgs(["-c", "f", "deploy"]), /expected the "custom" command/);
   });
+
+  it("reads a word that only starts with a short option as one word: a stage name after the command, else an error", () => {
+    const run = ["-c", "f", "custom", "run", "/s.sh"];
+    for (const stageName of ["-abc", "-step_script", "-verbose", "-cache"]) {
+      const args = parseArgs([...run, stageName]);
+      assert.deepEqual([args.config, args.version, args.stageName], ["f", false, stageName]);
+    }
+    for (const word of ["-cache", "-cf.toml", "-c=f.toml", "-vc", "-"]) {
+      expectFailure(() => parseArgs(["-c", "f", word, "custom", "config"]), new RegExp(`^unknown option ${word}; `));
+    }
+  });
 });
