@@ -3,14 +3,15 @@
 # "pulumi destroy" and before a replaced registration is created again.
 # When GitLab cannot be reached (or the token was already revoked) it warns and goes on, so a destroy never gets
 # stuck; the runner then shows as stale in GitLab.
-#   GFR_CONFIG_FILE, GFR_LOG_DIRECTORY  gitlab-runner's config.toml and the scripts' log directory (required):
-#             MANAGER_PATHS of driver/contract/managerPaths.ts
+#   GFR_CONFIG_FILE, GFR_LOG_DIRECTORY  gitlab-runner's config.toml and the scripts' log directory:
+#             MANAGER_PATHS of driver/contract/managerPaths.ts. The defaults below are the same paths, for the delete
+#             command Pulumi saved with an earlier release, which set neither (a test keeps them equal).
 #   GFR_ROOT  prefix of every absolute path; empty on the manager, a temporary directory in tests
 set -e
 umask 077
 
-config=$GFR_ROOT${GFR_CONFIG_FILE:?is not set}
-log_dir=$GFR_ROOT${GFR_LOG_DIRECTORY:?is not set}
+config=$GFR_ROOT${GFR_CONFIG_FILE:-/etc/gitlab-runner/config.toml}
+log_dir=$GFR_ROOT${GFR_LOG_DIRECTORY:-/var/log/gitlab-fargate-runner}
 log=$log_dir/unregistration.log
 install -d -m 0700 "$log_dir"
 : >"$log"

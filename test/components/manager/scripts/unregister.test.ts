@@ -2,6 +2,8 @@
 // gitlab-runner unregisters like the real one.
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
+import { remoteScriptCommand } from "../../../../components/manager/registration";
+import { MANAGER_PATHS } from "../../../../driver/contract/managerPaths";
 import { FakeManagerHost } from "../../../support/fakeManagerHost";
 import {
   TOKEN,
@@ -82,6 +84,23 @@ describe("registration scripts: unregister.sh, executed against fakes", () => {
       ],
     );
     assert.equal(runnerEntries(host).length, 0);
+  });
+
+  it("delete with the command an earlier release saved (no path variables): still unregisters and stops", () => {
+    stageEverything(host);
+    assert.equal(host.run(commands(host).register, `${TOKEN}\n`).status, 0);
+    const saved = remoteScriptCommand(`${host.staging}/unregister.sh`, { GFR_STAGING: host.staging });
+    const result = host.run(saved, "");
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /unregistered this manager from GitLab/);
+    assert.equal(runnerEntries(host).length, 0);
+    assert.ok(fs.existsSync(host.file(`${MANAGER_PATHS.logDirectory}/unregistration.log`)));
+  });
+
+  it("its default paths are MANAGER_PATHS", () => {
+    const script = fs.readFileSync("components/manager/scripts/unregister.sh", "utf8");
+    assert.match(script, new RegExp(`\\$\\{GFR_CONFIG_FILE:-${MANAGER_PATHS.configFile}\\}`));
+    assert.match(script, new RegExp(`\\$\\{GFR_LOG_DIRECTORY:-${MANAGER_PATHS.logDirectory}\\}`));
   });
 
   for (const answer of GITLAB_REFUSALS) {
