@@ -96,3 +96,37 @@ export function taskTagProblem(tags: Record<string, unknown>): string | undefine
 export function toTagValue(text: string): string {
   return text.replace(NOT_TAG_TEXT, "_").slice(0, MAX_TAG_VALUE_LENGTH);
 }
+
+/** A Secrets Manager secret's full ARN: `arn:aws…:secretsmanager:<region>:<account>:secret:<name>-<6 characters>`. */
+const SECRET_ARN = new RegExp(
+  `^arn:aws[a-z-]*:secretsmanager:${AWS_REGION.source.slice(1, -1)}:\\d{12}:secret:[A-Za-z0-9/_+=.@-]+$`,
+);
+
+/**
+ * A role may read exactly this ARN, so it must name one Secrets Manager secret in full: ECS takes registry credentials
+ * only from Secrets Manager, and IAM matches the full ARN, with the 6-character suffix Secrets Manager adds.
+ */
+export function secretArnProblem(arn: string): string | undefined {
+  if (/[*?]/.test(arn)) {
+    return `"${arn}" contains a wildcard (* or ?); give the full ARN of the one secret the execution role may read`;
+  }
+  if (!SECRET_ARN.test(arn)) {
+    return `"${arn}" is not a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)`;
+  }
+  if (!/-[A-Za-z0-9]{6}$/.test(arn)) {
+    return `"${arn}" is a partial ARN; give the full ARN, ending in the 6-character suffix Secrets Manager adds`;
+  }
+  return undefined;
+}
+
+/** Task definition families: letters, digits, hyphens and underscores, at most 255. */
+export const TASK_FAMILY = /^[A-Za-z0-9_-]{1,255}$/;
+
+/** A container registry host as image references name it: `registry.example.com`, `localhost:5000`, `docker.io`. */
+export const REGISTRY_HOST = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$/;
+
+export function registryHostProblem(host: string): string | undefined {
+  return REGISTRY_HOST.test(host)
+    ? undefined
+    : `${JSON.stringify(host)} is not a registry host (lowercase name with an optional :port, e.g. ghcr.io)`;
+}

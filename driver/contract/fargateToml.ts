@@ -16,6 +16,8 @@ import {
   MAX_SUBNETS,
   platformVersionProblem,
   regionProblem,
+  registryHostProblem,
+  secretArnProblem,
   tagCountProblem,
   tagKeyProblem,
   tagValueProblem,
@@ -68,6 +70,15 @@ export interface FargateSectionToml {
   /** Set together, or neither (then jobs may not choose their task size). CPU units and MiB. */
   MaxTaskCPU?: number;
   MaxTaskMemory?: number;
+  /**
+   * Default absent: a job's `image:` is ignored (as by GitLab's Go driver). Glob patterns (`*` any characters, `/`
+   * included; `?` one character) of the images jobs may run their scripts in; `["*"]` allows every image.
+   */
+  AllowedImages?: string[];
+  /** Default absent: a job's `services:` are ignored. Glob patterns of the service images jobs may start. */
+  AllowedServices?: string[];
+  /** Registry host (`ghcr.io`, `registry.example.com:5000`) → Secrets Manager secret ARN with its credentials. */
+  RegistryCredentials?: Record<string, string>;
 }
 
 /** fargate.toml as written: the Go driver's keys plus ours. */
@@ -116,6 +127,12 @@ export interface Settings {
     /** Both or neither; undefined: jobs may not choose their task size (FARGATE_TASK_CPU / _MEMORY are refused). */
     maxTaskCpu?: number;
     maxTaskMemory?: number;
+    /** Undefined: jobs' `image:` is ignored. Otherwise the glob patterns an image must match. */
+    allowedImages?: string[];
+    /** Undefined: jobs' `services:` are ignored. Otherwise the glob patterns a service image must match. */
+    allowedServices?: string[];
+    /** Registry host → Secrets Manager secret ARN (repositoryCredentials of job images and services). */
+    registryCredentials: Record<string, string>;
   };
   metadataDirectory: string;
   ssh: { username: string; port: number };
@@ -180,6 +197,9 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
     Tags: true,
     MaxTaskCPU: true,
     MaxTaskMemory: true,
+    AllowedImages: true,
+    AllowedServices: true,
+    RegistryCredentials: true,
   }),
   "Fargate.CapacityProviderStrategy[]": keysOf<CapacityProviderToml>({
     CapacityProvider: true,
@@ -258,6 +278,22 @@ function readTags(f: TableReader): Record<string, string> {
   return Object.fromEntries(entries) as Record<string, string>;
 }
 
+/** A list of image patterns, or undefined when the key is absent (the feature is off). */
+function readPatterns(f: TableReader, key: string): string[] | undefined {
+  return f.has(key) ? f.stringList(key) : undefined;
+}
+
+function readRegistryCredentials(f: TableReader): Record<string, string> {
+  const entries = Object.entries(f.table("RegistryCredentials"));
+  const credentials = f.section("RegistryCredentials");
+  for (const [host, arn] of entries) {
+    credentials.check(host, host, registryHostProblem);
+    if (typeof arn !== "string") return credentials.fail(host, "must be a string (a secret ARN)");
+    credentials.check(host, arn, secretArnProblem);
+  }
+  return Object.fromEntries(entries) as Record<string, string>;
+}
+
 function readStrategy(f: TableReader): CapacityProviderItem[] {
   return f.sections("CapacityProviderStrategy").map((item) => ({
     capacityProvider: item.requiredString("CapacityProvider"),
@@ -310,6 +346,9 @@ function readSettings(root: Table, source: string): Settings {
       capacityProviderStrategy: readStrategy(f),
       tags: readTags(f),
       ...readMaxTaskSize(f),
+      allowedImages: readPatterns(f, "AllowedImages"),
+      allowedServices: readPatterns(f, "AllowedServices"),
+      registryCredentials: readRegistryCredentials(f),
     },
     metadataDirectory: metadata.string("Directory") ?? FARGATE_TOML_DEFAULTS.metadataDirectory,
     ssh: { username, port: ssh.integer("Port", FARGATE_TOML_DEFAULTS.sshPort, 1, 65535) },
