@@ -8,15 +8,17 @@
  */
 import type { EC2Client } from "@aws-sdk/client-ec2";
 import {
+  DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
   ECSClient,
   ListTasksCommand,
+  RegisterTaskDefinitionCommand,
   RunTaskCommand,
   StopTaskCommand,
   Task,
 } from "@aws-sdk/client-ecs";
 import { Cancelled, SystemFailure } from "./errors";
-import { EcsPort, TaskView } from "./ports";
+import { EcsPort, TaskDefinitionPort, TaskView } from "./ports";
 
 /** Attempts per call (first try + retries); adaptive mode backs off and paces calls when throttled. */
 export const MAX_ATTEMPTS = 8;
@@ -44,6 +46,12 @@ export function taskView(task: Task): TaskView {
   };
 }
 
+/** DescribeTaskDefinition's answer for a definition it does not know (ECS answers ClientException). */
+function isTaskDefinitionNotFound(err: unknown): boolean {
+  const e = err as { name?: string; message?: string };
+  return e.name === "ClientException" && /unable to describe task definition/i.test(e.message ?? "");
+}
+
 function isTaskNotFound(err: unknown): boolean {
   const e = err as { name?: string; message?: string };
   return (e.name === "InvalidParameterException" || e.name === "ClientException") && /not found/i.test(e.message ?? "");
@@ -61,7 +69,7 @@ async function call<T>(action: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-export function createEcsPort(options: { region?: string }): EcsPort & { destroy(): void } {
+export function createEcsPort(options: { region?: string }): EcsPort & TaskDefinitionPort & { destroy(): void } {
   const config = { region: options.region, retryMode: "adaptive", maxAttempts: MAX_ATTEMPTS };
   const ecs = new ECSClient(config);
   let ec2: EC2Client | undefined;
@@ -118,6 +126,29 @@ export function createEcsPort(options: { region?: string }): EcsPort & { destroy
           },
         );
         return out.NetworkInterfaces?.[0]?.Association?.PublicIp;
+      }),
+
+    describeTaskDefinition: (reference, signal) =>
+      call("DescribeTaskDefinition", async () => {
+        try {
+          const out = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: reference }), {
+            abortSignal: signal,
+          });
+          return out.taskDefinition;
+        } catch (err) {
+          if (isTaskDefinitionNotFound(err)) return undefined;
+          throw err;
+        }
+      }),
+
+    registerTaskDefinition: (input, signal) =>
+      call("RegisterTaskDefinition", async () => {
+        const out = await ecs.send(new RegisterTaskDefinitionCommand(input), { abortSignal: signal });
+        const definition = out.taskDefinition;
+        if (!definition?.family || definition.revision === undefined) {
+          throw new SystemFailure("ECS RegisterTaskDefinition answered without a family and revision");
+        }
+        return `${definition.family}:${definition.revision}`;
       }),
 
     destroy: () => {

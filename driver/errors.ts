@@ -27,6 +27,18 @@ export class BuildFailure extends Error {
   }
 }
 
+/**
+ * The job's own choices cannot be honoured: an image or service this runner does not allow, or one that cannot be
+ * pulled. Like the Docker executor's image errors, it fails the job as a build failure, which gitlab-runner does not
+ * retry.
+ */
+export class JobError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "JobError";
+  }
+}
+
 /** The exit codes and files gitlab-runner hands every stage through the environment. */
 export interface ExitCodes {
   /** `BUILD_FAILURE_EXIT_CODE` (gitlab-runner sets 1). */
@@ -64,7 +76,7 @@ export function exitCodesFromEnv(env: NodeJS.ProcessEnv): ExitCodes {
 /** The exit code for a stage's outcome: 0 on success, the build code for script failures, else the system code. */
 export function exitCodeFor(outcome: unknown, codes: ExitCodes): number {
   if (outcome === undefined) return 0;
-  if (outcome instanceof BuildFailure) return codes.buildFailure;
+  if (outcome instanceof BuildFailure || outcome instanceof JobError) return codes.buildFailure;
   return codes.systemFailure;
 }
 

@@ -7,7 +7,7 @@
 import { appendFileSync } from "node:fs";
 import { parseArgs as parseCommandLine } from "node:util";
 import { version } from "../package.json";
-import { Cancelled, describeError, exitCodeFor, ExitCodes, exitCodesFromEnv, SystemFailure } from "./errors";
+import { Cancelled, describeError, exitCodeFor, ExitCodes, exitCodesFromEnv, JobError, SystemFailure } from "./errors";
 import { createLogger, Logger } from "./log";
 import { LOG_FORMATS, LOG_LEVELS, LogFormat, LogLevel, Settings } from "./contract/fargateToml";
 import { loadSettings } from "./settings";
@@ -171,6 +171,8 @@ async function runStage(ctx: Context): Promise<void> {
       const { jobOverrides } = await import("./job");
       const { job, metadata } = await metadataStoreFor(ctx);
       const overrides = jobOverrides(ctx.env, settings.fargate);
+      const { jobContainers } = await import("./jobImages");
+      const containers = jobContainers(ctx.env, settings.fargate);
       const { runPrepareStage } = await import("./stages/prepare");
       const { createSshPort, generateEd25519KeyPair } = await import("./ssh");
       const { systemClock } = await import("./clock");
@@ -180,7 +182,9 @@ async function runStage(ctx: Context): Promise<void> {
           settings,
           job,
           overrides,
+          containers,
           ecs,
+          taskDefinitions: ecs,
           ssh: createSshPort(),
           clock: systemClock,
           metadata,
@@ -272,7 +276,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     return 0;
   } catch (err) {
     const code = exitCodeFor(err, codes);
-    if (code === codes.systemFailure) process.stderr.write(`ERROR: ${describeError(err)}\n`);
+    if (code === codes.systemFailure || err instanceof JobError) process.stderr.write(`ERROR: ${describeError(err)}\n`);
     return code;
   }
 }

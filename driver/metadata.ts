@@ -40,6 +40,8 @@ export interface JobMetadata {
   username?: string;
   /** The server host key seen in prepare ("<algorithm> <base64>"); every run stage must see the same. */
   hostKey?: string;
+  /** The task has a `build` container with the job's image: user scripts run there. */
+  buildContainer?: boolean;
 }
 
 /** The metadata file names this job but was written for another one. */

@@ -2,9 +2,10 @@
  * The seams between the stages and the outside world. Stages get these injected, so every path is testable;
  * this file holds types only (importing it never loads the AWS SDK or ssh2).
  */
-import type { RunTaskCommandInput } from "@aws-sdk/client-ecs";
+import type { RegisterTaskDefinitionCommandInput, RunTaskCommandInput, TaskDefinition } from "@aws-sdk/client-ecs";
 
 export type RunTaskInput = RunTaskCommandInput;
+export type { TaskDefinition };
 
 export interface RunTaskResult {
   taskArn?: string;
@@ -42,6 +43,14 @@ export interface EcsPort {
   publicIp(networkInterfaceId: string, signal?: AbortSignal): Promise<string | undefined>;
 }
 
+/** The task definition calls, needed only for jobs with their own image or services. */
+export interface TaskDefinitionPort {
+  /** `family` (latest ACTIVE revision), `family:revision` or an ARN; undefined when ECS knows no such definition. */
+  describeTaskDefinition(reference: string, signal?: AbortSignal): Promise<TaskDefinition | undefined>;
+  /** Registers a revision; resolves with its `family:revision`. */
+  registerTaskDefinition(input: RegisterTaskDefinitionCommandInput, signal?: AbortSignal): Promise<string>;
+}
+
 export interface SshTarget {
   host: string;
   port: number;
@@ -57,14 +66,16 @@ export interface SshPort {
    */
   probe(target: SshTarget, signal?: AbortSignal): Promise<string>;
   /**
-   * Runs `bash` on the target with `script` fed through the channel's stdin, streaming output to `out`.
-   * The server must present exactly `hostKey`. Resolves with the script's exit code.
+   * Runs `command` (default `bash`) on the target with `script` fed through the channel's stdin, streaming its
+   * output (stderr merged into stdout) to `out`. The server must present exactly `hostKey`. Resolves with the
+   * script's exit code.
    */
   runScript(
     target: SshTarget & { hostKey: string },
     script: string,
     out: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream },
     signal?: AbortSignal,
+    command?: string,
   ): Promise<number>;
 }
 

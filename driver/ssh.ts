@@ -192,7 +192,7 @@ export function createSshPort(overrides: Partial<SshOptions> = {}): SshPort {
       return session.hostKey;
     },
 
-    async runScript(target, script, out, signal) {
+    async runScript(target, script, out, signal, command = "bash") {
       const { client } = await connect(target, target.hostKey, options, signal);
       const where = `${target.host}:${target.port}`;
       try {
@@ -204,7 +204,7 @@ export function createSshPort(overrides: Partial<SshOptions> = {}): SshPort {
           new Promise<ClientChannel>((resolve, reject) =>
             // One stream for the job log: ssh2 shares one SSH window between stdout and stderr, so reading stderr
             // would let stdout in while it is paused (and gitlab-runner puts both in the same log anyway).
-            client.exec("bash 2>&1", (err, ch) => (err ? reject(describeSshFailure(err, target)) : resolve(ch))),
+            client.exec(`${command} 2>&1`, (err, ch) => (err ? reject(describeSshFailure(err, target)) : resolve(ch))),
           ),
           lost,
         ]);

@@ -3,13 +3,18 @@
  * Progress lines with timings go to the job log; on any failure or cancellation the task is stopped again.
  */
 import { createHash } from "node:crypto";
+import { Writable } from "node:stream";
 import { throwIfCancelled } from "../clock";
-import { Cancelled, describeError, SystemFailure } from "../errors";
+import { Cancelled, describeError, JobError, SystemFailure } from "../errors";
+import { serviceContainerName } from "../imageTaskDefinition";
 import { Job, JobOverrides, startedByFor, taskTags } from "../job";
+import { JobContainers, JobService } from "../jobImages";
+import { jobTaskDefinition } from "../jobTaskDefinition";
 import { Logger } from "../log";
 import { ForeignMetadata, MetadataStore } from "../metadata";
-import { Clock, EcsPort, Print, RunTaskInput, SshPort, TaskView } from "../ports";
+import { Clock, EcsPort, Print, RunTaskInput, SshPort, SshTarget, TaskDefinitionPort, TaskView } from "../ports";
 import { Settings } from "../contract/fargateToml";
+import { IMAGE_TASK } from "../contract/imageTasks";
 import { SshError } from "../sshError";
 
 export interface KeyPair {
@@ -21,7 +26,11 @@ export interface PrepareDeps {
   settings: Settings;
   job: Job;
   overrides: JobOverrides;
+  /** The job's own image and services, already checked against the allow-lists; default none. */
+  containers?: JobContainers;
   ecs: EcsPort;
+  /** Needed when `containers` names an image or services. */
+  taskDefinitions?: TaskDefinitionPort;
   ssh: SshPort;
   clock: Clock;
   metadata: MetadataStore;
@@ -52,8 +61,13 @@ export function buildRunTaskInput(
   job: Job,
   overrides: JobOverrides,
   publicKey: string,
+  services: readonly JobService[] = [],
 ): RunTaskInput {
   const f = settings.fargate;
+  const serviceOverrides = services.flatMap((service, index) => {
+    const environment = Object.entries(service.variables).map(([name, value]) => ({ name, value }));
+    return environment.length > 0 ? [{ name: serviceContainerName(index), environment }] : [];
+  });
   const input: RunTaskInput = {
     cluster: f.cluster,
     taskDefinition: overrides.taskDefinition,
@@ -67,7 +81,10 @@ export function buildRunTaskInput(
       },
     },
     overrides: {
-      containerOverrides: [{ name: f.containerName, environment: [{ name: "SSH_PUBLIC_KEY", value: publicKey }] }],
+      containerOverrides: [
+        { name: f.containerName, environment: [{ name: "SSH_PUBLIC_KEY", value: publicKey }] },
+        ...serviceOverrides,
+      ],
       cpu: overrides.size.cpu,
       memory: overrides.size.memory,
     },
@@ -89,6 +106,13 @@ export function stoppedTaskReason(task: TaskView): string {
     if (details.length > 0) parts.push(`container ${c.name ?? "?"}: ${details.join(", ")}`);
   }
   return parts.join("; ");
+}
+
+/** True when the task stopped because an image the job chose (not ours) could not be pulled. */
+export function failedJobImage(task: TaskView, coordinatorName: string): boolean {
+  const ours = new Set([coordinatorName, IMAGE_TASK.toolsContainer]);
+  const failed = task.containers.filter((c) => /CannotPullContainerError/i.test(c.reason ?? ""));
+  return failed.length > 0 && failed.every((c) => !ours.has(c.name ?? ""));
 }
 
 function runTaskHint(reason: string): string {
@@ -115,8 +139,13 @@ export async function runPrepareStage(deps: PrepareDeps): Promise<void> {
   await stopPreviousAttempt(deps);
   throwIfCancelled(signal);
 
+  const containers = deps.containers ?? { services: [], notices: [] };
+  for (const notice of containers.notices) print(notice);
+  const taskDefinition = await taskDefinitionFor(deps, containers);
+  throwIfCancelled(signal);
   const keys = deps.generateKeyPair();
-  const input = buildRunTaskInput(settings, job, deps.overrides, keys.publicKey);
+  const overrides = { ...deps.overrides, taskDefinition };
+  const input = buildRunTaskInput(settings, job, overrides, keys.publicKey, containers.services);
   print(`Starting Fargate task: cluster ${cluster}, task definition ${input.taskDefinition}`);
   const started = clock.now();
   // Not cancellable: once sent, we want its answer so a created task can be stopped again.
@@ -136,6 +165,7 @@ export async function runPrepareStage(deps: PrepareDeps): Promise<void> {
     jobId: job.id,
     privateKey: keys.privateKey,
     createdAt: new Date(clock.now()).toISOString(),
+    ...(containers.image ? { buildContainer: true } : {}),
   };
 
   let created = false;
@@ -152,12 +182,99 @@ export async function runPrepareStage(deps: PrepareDeps): Promise<void> {
     print(
       `SSH ready at ${host}:${target.port} after ${seconds(clock.now() - sshStarted)} (host key ${fingerprint(hostKey)})`,
     );
+    await setUpJobContainers(deps, { ...target, hostKey }, containers);
     print(`Task ready in ${seconds(clock.now() - started)}`);
   } catch (err) {
     // Without a confirmed stop, the file is how cleanup finds the task again. A file this attempt did not create
     // is not its own to delete.
     if ((await stopAfterFailure(deps, taskArn, err)) && created) removeQuietly(deps);
     throw err;
+  }
+}
+
+/** The configured (or job-chosen) task definition, or the one with the job's image and services on top of it. */
+async function taskDefinitionFor(deps: PrepareDeps, containers: JobContainers): Promise<string> {
+  const base = deps.overrides.taskDefinition;
+  if (!containers.image && containers.services.length === 0) return base;
+  if (!deps.taskDefinitions) throw new SystemFailure("no task definition client for a job with an image or services");
+  const resolved = await jobTaskDefinition(
+    {
+      ecs: deps.taskDefinitions,
+      clock: deps.clock,
+      lockDirectory: deps.settings.metadataDirectory,
+      signal: deps.signal,
+    },
+    base,
+    containers,
+    {
+      coordinatorName: deps.settings.fargate.containerName,
+      registryCredentials: deps.settings.fargate.registryCredentials,
+    },
+  );
+  const how = resolved.registered ? "registered" : "reused";
+  const what = containers.image ? `image ${containers.image}` : "services";
+  deps.print(`Using ${what} (task definition ${resolved.taskDefinition}, ${how})`);
+  containers.services.forEach((service, index) =>
+    deps.print(
+      `Service ${service.image} as ${service.hostnames.join(", ")} (container ${serviceContainerName(index)})`,
+    ),
+  );
+  return resolved.taskDefinition;
+}
+
+/**
+ * Once SSH answers: make sure scripts can enter the build container, and make the services' host names resolve where
+ * the scripts run (awsvpc gives every container of the task one localhost; ECS has no extraHosts for it).
+ */
+async function setUpJobContainers(
+  deps: PrepareDeps,
+  target: SshTarget & { hostKey: string },
+  containers: JobContainers,
+): Promise<void> {
+  const hostnames = containers.services.flatMap((service) => service.hostnames);
+  const steps: { what: string; command: string; script: string }[] = [];
+  if (containers.image) {
+    steps.push({ what: "enter the build container", command: IMAGE_TASK.enterBuild, script: "exit 0\n" });
+    if (hostnames.length > 0) {
+      const names = hostnames.join(" ");
+      steps.push({
+        what: "add the services' host names",
+        command: `${IMAGE_TASK.enterBuild} --hosts '${names}'`,
+        script: "",
+      });
+    }
+  } else if (hostnames.length > 0) {
+    steps.push({
+      what: "add the services' host names",
+      command: "bash",
+      script: `printf '%s\\n' '127.0.0.1 ${hostnames.join(" ")}' >> /etc/hosts\n`,
+    });
+  }
+  for (const step of steps) {
+    const output = new CollectedOutput();
+    const code = await deps.ssh.runScript(
+      target,
+      step.script,
+      { stdout: output, stderr: output },
+      deps.signal,
+      step.command,
+    );
+    if (code !== 0) {
+      throw new SystemFailure(`could not ${step.what} (exit code ${code}): ${output.text().trim() || "no output"}`);
+    }
+  }
+  if (containers.image) deps.print(`Scripts run in the build container (image ${containers.image})`);
+}
+
+/** A writable stream that keeps the last few KiB written to it, for an error message. */
+class CollectedOutput extends Writable {
+  private kept = "";
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+    this.kept = (this.kept + chunk.toString("utf8")).slice(-4096);
+    done();
+  }
+  text(): string {
+    return this.kept;
   }
 }
 
@@ -247,7 +364,8 @@ async function waitForRunning(deps: PrepareDeps, taskArn: string, started: numbe
     }
     const status = task?.lastStatus;
     if (task && (status === "STOPPED" || (task.desiredStatus === "STOPPED" && task.stoppedReason))) {
-      throw new SystemFailure(`Task stopped before it was RUNNING: ${stoppedTaskReason(task)}`);
+      const message = `Task stopped before it was RUNNING: ${stoppedTaskReason(task)}`;
+      throw failedJobImage(task, settings.fargate.containerName) ? new JobError(message) : new SystemFailure(message);
     }
     if (status !== lastStatus && status !== undefined) {
       const now = clock.now();

@@ -6,6 +6,23 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { BuildFailure, SystemFailure } from "../errors";
 import { MetadataStore } from "../metadata";
 import { SshPort } from "../ports";
+import { IMAGE_TASK } from "../contract/imageTasks";
+
+/**
+ * The sub-stages that run the job's own commands (gitlab-runner's `step_<name>`, `after_script`, and `build_script`
+ * of older runners): in a task with the job's image they run in the `build` container. Every other sub-stage (clone,
+ * caches, artifacts, file variables) runs in ci-coordinator, whose gitlab-runner and git do that work.
+ */
+export function runsInBuildContainer(stageName: string): boolean {
+  return stageName.startsWith("step_") || stageName === "build_script" || stageName === "after_script";
+}
+
+/** What the stage's script is fed to over SSH. */
+export function stageCommand(stageName: string, buildContainer: boolean): string {
+  if (!buildContainer) return "bash";
+  // umask 0000: what ci-coordinator writes to the builds volume stays writable for the image's (any) user.
+  return runsInBuildContainer(stageName) ? IMAGE_TASK.enterBuild : "umask 0000 && exec bash";
+}
 
 export interface RunDeps {
   scriptPath: string;
@@ -40,7 +57,8 @@ export async function runRunStage(deps: RunDeps): Promise<void> {
     privateKey: record.privateKey,
     hostKey: record.hostKey,
   };
-  const exitCode = await deps.ssh.runScript(target, script, deps.out, deps.signal);
+  const command = stageCommand(deps.stageName, record.buildContainer === true);
+  const exitCode = await deps.ssh.runScript(target, script, deps.out, deps.signal, command);
   if (exitCode !== 0) {
     if (deps.buildExitCodeFile) writeFileSync(deps.buildExitCodeFile, `${exitCode}\n`);
     throw new BuildFailure(exitCode);
