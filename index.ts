@@ -11,12 +11,12 @@ import { GitLabFargateRunner, GitLabFargateRunnerArgs } from "./components";
 
 const config = new pulumi.Config();
 
-/** `tags` is a list of "key=value" (project config has no map type). */
-function parseTags(pairs: string[]): Record<string, string> {
+/** A map given as a list of "key=value" (project config has no map type): `tags`, `jobRegistryCredentials`. */
+function parsePairs(configKey: string, pairs: string[] = []): Record<string, string> {
   return Object.fromEntries(
     pairs.map((pair) => {
       const at = pair.indexOf("=");
-      if (at <= 0) throw new Error(`config tags: "${pair}" is not key=value`);
+      if (at <= 0) throw new Error(`config ${configKey}: "${pair}" is not key=value`);
       return [pair.slice(0, at), pair.slice(at + 1)];
     }),
   );
@@ -50,6 +50,9 @@ const args: GitLabFargateRunnerArgs = {
     logRetentionDays: config.getNumber("jobLogRetentionDays"),
     image: image ? { uri: image, credentialsSecretArn: config.get("jobImageCredentialsSecretArn") } : undefined,
     build: image ? undefined : { forceDelete: config.getBoolean("jobImageForceDelete") },
+    allowedImages: config.getObject<string[]>("jobAllowedImages"),
+    allowedServices: config.getObject<string[]>("jobAllowedServices"),
+    registryCredentials: parsePairs("jobRegistryCredentials", config.getObject<string[]>("jobRegistryCredentials")),
   },
   cache: {
     enabled: config.getBoolean("cacheEnabled"),
@@ -57,7 +60,7 @@ const args: GitLabFargateRunnerArgs = {
     forceDestroy: config.getBoolean("cacheForceDestroy"),
   },
   runner: { concurrent: config.getNumber("runnerConcurrent") },
-  tags: parseTags(config.getObject<string[]>("tags") ?? []),
+  tags: parsePairs("tags", config.getObject<string[]>("tags")),
 };
 
 const runner = new GitLabFargateRunner(

@@ -222,7 +222,11 @@ export interface JobsArgs {
   onDemandBase?: number;
   /** Fargate platform version for RunTask, e.g. `1.4.0`. Default `LATEST`. */
   platformVersion?: string;
-  /** Task definition family. Default `gitlab-<name>-<stack>`. */
+  /**
+   * Task definition family: letters, digits, hyphens and underscores, at most 232 characters, so that the families
+   * the driver registers for jobs with an image or services (`<family>-image-<16 hex digits>`) fit ECS's 255. The
+   * manager may run this family and those, and register only those. Default `gitlab-<name>-<stack>` (cut to fit).
+   */
   family?: string;
   /** Days CloudWatch keeps job container logs (a CloudWatch-allowed value). Default 14. */
   logRetentionDays?: number;
@@ -232,6 +236,42 @@ export interface JobsArgs {
   image?: ExternalImageArgs;
   /** Settings of the ECR repository and build (ignored with `image`). */
   build?: BuiltImageArgs;
+  /**
+   * The images a job may run its scripts in with `image:` in `.gitlab-ci.yml`, as glob patterns matched against the
+   * image reference exactly as the job writes it (`*` any run of characters, `/` included; `?` one character; no
+   * whitespace), for example `["registry.example.com/ci/*", "node:2?-bookworm"]`. A job naming another image fails
+   * with a message listing the patterns. Such a job runs in a task definition the driver registers once per distinct
+   * set of containers (family `<jobs.family>-image-<hash>`): the job image's `ci-coordinator` container still clones,
+   * caches and uploads, and the scripts run inside the job's image as its `USER`. Written to fargate.toml as
+   * `AllowedImages`.
+   *
+   * Default `["*"]`: every image. `[]` turns the feature off: `image:` is ignored (said once in the job log) and
+   * scripts run in `ci-coordinator`, as with GitLab's own Fargate driver. With both this and `allowedServices` empty
+   * the manager may neither register nor read task definitions. See docs/driver.md.
+   * @see https://docs.gitlab.com/ci/yaml/#image
+   */
+  allowedImages?: string[];
+  /**
+   * The images a job may start as `services:` (one container each in the job's task, reachable at `127.0.0.1` and
+   * under its alias), as glob patterns like {@link JobsArgs.allowedImages}. Written to fargate.toml as
+   * `AllowedServices`. Default `["*"]`: every image. `[]` turns services off: `services:` is ignored.
+   * @see https://docs.gitlab.com/ci/services/
+   */
+  allowedServices?: string[];
+  /**
+   * Credentials of private registries for jobs' images and services: registry host as image references name it
+   * (`ghcr.io`, `registry.example.com:5000`; lowercase) → full ARN of a Secrets Manager secret holding
+   * `{"username","password"}`, with the 6-character suffix Secrets Manager adds. The driver gives a job's container
+   * the secret of its image's registry host (`repositoryCredentials`); every job whose image or service is allowed
+   * and on that host pulls with these credentials. The task execution role may read exactly these secrets (and
+   * `jobs.image.credentialsSecretArn`), with `kms:Decrypt` only through Secrets Manager for them. Wildcards, partial
+   * ARNs, secret names and SSM parameters are refused before any resource is created (an ARN that is a Pulumi Output
+   * when it resolves). Refused when `allowedImages` and `allowedServices` are both `[]` (nothing would use them).
+   * Written to fargate.toml as `[Fargate.RegistryCredentials]`. Default: none (public registries, and ECR through
+   * the execution role's managed policy).
+   * @see https://docs.aws.amazon.com/AmazonECS/latest/developerguide/private-auth.html
+   */
+  registryCredentials?: Record<string, pulumi.Input<string>>;
 }
 
 /** @see https://docs.gitlab.com/runner/configuration/advanced-configuration/#the-runnerscache-section */

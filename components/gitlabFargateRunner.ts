@@ -78,7 +78,10 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
   public readonly taskDefinitionArn!: pulumi.Output<string>;
   /** `family:revision` of the job task definition (fargate.toml `TaskDefinition`). */
   public readonly taskDefinition!: pulumi.Output<string>;
-  /** Family of the job task definition (`jobs.family`); the manager may run only this family. */
+  /**
+   * Family of the job task definition (`jobs.family`). The manager may run only this family and, when jobs may choose
+   * their image or services, the families the driver registers for them (`<family>-image-<hash>`).
+   */
   public readonly taskDefinitionFamily!: string;
   /** The name of the job container (fargate.toml `ContainerName`). */
   public readonly containerName!: string;
@@ -150,7 +153,10 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
     // Where every job runs: its image, its roles, the cluster and the task definition; the cache jobs share.
     const image = createJobImage(scope, jobs);
     const roles = createTaskRoles(scope, where, {
-      credentialsSecretArn: image.credentialsSecretArn,
+      registrySecretArns: [
+        ...(image.credentialsSecretArn ? [image.credentialsSecretArn] : []),
+        ...Object.values(jobs.registryCredentials),
+      ],
       taskRolePolicyArns: jobs.taskRolePolicyArns,
     });
     const { cluster, capacityProviders } = createJobCluster(scope, jobs);
@@ -162,6 +168,7 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
       clusterName: cluster.name,
       clusterArn: cluster.arn,
       family: jobs.family,
+      imageTasks: jobs.allowedImages.length > 0 || jobs.allowedServices.length > 0,
       roles,
       cacheBucketArn: cacheBucket?.arn,
     });
@@ -299,6 +306,9 @@ function registerManager(
         containerName: CONTAINER_NAME,
         maxTaskSize: resolved.jobs.maxTaskSize,
         tags: resolved.tags,
+        allowedImages: resolved.jobs.allowedImages,
+        allowedServices: resolved.jobs.allowedServices,
+        registryCredentials: resolved.jobs.registryCredentials,
       },
       cache: cacheBucket ? { bucketName: cacheBucket.bucket, region: where.region } : undefined,
       instanceId: manager.instance.id,

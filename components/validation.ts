@@ -1,7 +1,8 @@
 /**
  * The component's arguments checked and resolved: every default applied, every rule of the component's own
  * arguments here; the GitLab rules live in gitlab/arguments.ts, the AWS rules the driver applies too (ids, region,
- * platform version, tags) in driver/contract/awsRules.ts (ids through aws/ids.ts).
+ * platform version, tags, secret ARNs, registry hosts, task families) in driver/contract/awsRules.ts (ids through
+ * aws/ids.ts).
  */
 import * as net from "node:net";
 import * as pulumi from "@pulumi/pulumi";
@@ -13,7 +14,14 @@ import {
   GitLabFargateRunnerArgs,
   TaskPlacement,
 } from "./args";
-import { AWS_REGION, platformVersionProblem, taskTagProblem } from "../driver/contract/awsRules";
+import {
+  platformVersionProblem,
+  registryHostProblem,
+  secretArnProblem,
+  TASK_FAMILY,
+  taskTagProblem,
+} from "../driver/contract/awsRules";
+import { MAX_BASE_FAMILY_LENGTH } from "../driver/contract/imageTasks";
 import { checkAwsId } from "./aws/ids";
 import { checkedInput } from "./checks";
 import { allowedMemory, FARGATE_CPU_VALUES } from "../driver/contract/fargateTaskSizes";
@@ -78,6 +86,12 @@ export interface ResolvedArgs {
     taskRolePolicyArns: pulumi.Input<string>[];
     image?: ExternalImageArgs;
     build: { context?: string; keepImages: number; forceDelete: boolean };
+    /** Glob patterns of the images jobs may run in; empty: `image:` is ignored. */
+    allowedImages: string[];
+    /** Glob patterns of the service images jobs may start; empty: `services:` are ignored. */
+    allowedServices: string[];
+    /** Registry host → Secrets Manager secret ARN (checked, an Output as soon as it resolves). */
+    registryCredentials: Record<string, pulumi.Input<string>>;
   };
   cache: { enabled: boolean; expirationDays: number; forceDestroy: boolean };
   runner: { name: string; concurrent: number; checkInterval: number };
@@ -237,6 +251,19 @@ function resolveCpuMemory(cpu: number | undefined, memory: number | undefined, a
   return { cpu: resolvedCpu, memory: resolvedMemory };
 }
 
+/**
+ * A Secrets Manager secret ARN a role will read exactly (the driver's rule, `secretArnProblem`): checked now when it
+ * is a plain string, as soon as it resolves when it is an Output (another resource, stack config).
+ */
+function checkedSecretArn(argument: string, arn: pulumi.Input<string>): pulumi.Input<string> {
+  const check = (value: string) => {
+    const problem = secretArnProblem(value);
+    if (problem !== undefined) fail(argument, problem);
+    return value;
+  };
+  return typeof arn === "string" ? check(arn) : pulumi.output(arn).apply(check);
+}
+
 function resolveImage(image: ExternalImageArgs | undefined): ExternalImageArgs | undefined {
   if (image === undefined) return undefined;
   if (!image.uri || (typeof image.uri === "string" && image.uri.trim() === "")) {
@@ -244,36 +271,50 @@ function resolveImage(image: ExternalImageArgs | undefined): ExternalImageArgs |
   }
   const arn = image.credentialsSecretArn;
   if (arn === undefined) return image;
-  const checkedArn = (value: string) => {
-    const problem = credentialsSecretArnProblem(value);
-    if (problem !== undefined) fail("jobs.image.credentialsSecretArn", problem);
-    return value;
-  };
-  if (typeof arn === "string") return { ...image, credentialsSecretArn: checkedArn(arn) };
-  // An ARN only known at deploy time (another resource, stack config) is checked as soon as it resolves.
-  return { ...image, credentialsSecretArn: pulumi.output(arn).apply(checkedArn) };
+  return { ...image, credentialsSecretArn: checkedSecretArn("jobs.image.credentialsSecretArn", arn) };
 }
 
-/** A Secrets Manager secret's ARN: `arn:aws…:secretsmanager:<region>:<account>:secret:<name>`. */
-const SECRET_ARN = new RegExp(
-  `^arn:aws[a-z-]*:secretsmanager:${AWS_REGION.source.slice(1, -1)}:\\d{12}:secret:[A-Za-z0-9/_+=.@-]+$`,
-);
-
 /**
- * The execution role may read exactly this ARN, so it must name one Secrets Manager secret in full (ECS takes
- * registry credentials only from Secrets Manager; IAM matches the full ARN, with the 6-character suffix).
+ * Image patterns (`jobs.allowedImages`, `jobs.allowedServices`), each once: non-empty strings (the driver's rule)
+ * without whitespace (an image reference has none, so such a pattern would never match). `[]` stays `[]`.
  */
-function credentialsSecretArnProblem(arn: string): string | undefined {
-  if (/[*?]/.test(arn)) {
-    return `"${arn}" contains a wildcard (* or ?); give the full ARN of the one secret the execution role may read`;
+function resolvePatterns(argument: string, patterns: string[] | undefined): string[] {
+  if (patterns === undefined) return ["*"];
+  if (!Array.isArray(patterns)) fail(argument, 'it must be a list of image patterns, e.g. ["*"] or []');
+  patterns.forEach((pattern, index) => {
+    if (typeof pattern !== "string" || pattern === "") {
+      fail(`${argument}[${index}]`, `it must be a non-empty string (an image pattern such as "node:*")`);
+    }
+    if (/\s/.test(pattern)) {
+      fail(`${argument}[${index}]`, `${JSON.stringify(pattern)} contains whitespace, which no image reference has`);
+    }
+  });
+  return [...new Set(patterns)];
+}
+
+/** Registry host → secret ARN, both checked with the driver's rules; refused when nothing would use them. */
+function resolveRegistryCredentials(
+  credentials: Record<string, pulumi.Input<string>> | undefined,
+  allowedImages: string[],
+  allowedServices: string[],
+): Record<string, pulumi.Input<string>> {
+  const entries = Object.entries(credentials ?? {});
+  if (entries.length > 0 && allowedImages.length === 0 && allowedServices.length === 0) {
+    fail(
+      "jobs.registryCredentials",
+      "they are used only for jobs' images and services, and jobs.allowedImages and jobs.allowedServices are both " +
+        "[] (jobs cannot choose either); drop the credentials or allow some images",
+    );
   }
-  if (!SECRET_ARN.test(arn)) {
-    return `"${arn}" is not a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)`;
-  }
-  if (!/-[A-Za-z0-9]{6}$/.test(arn)) {
-    return `"${arn}" is a partial ARN; give the full ARN, ending in the 6-character suffix Secrets Manager adds`;
-  }
-  return undefined;
+  return Object.fromEntries(
+    entries.map(([host, arn]) => {
+      const argument = `jobs.registryCredentials[${JSON.stringify(host)}]`;
+      const hostProblem = registryHostProblem(host);
+      if (hostProblem !== undefined) fail(argument, hostProblem);
+      if (arn === undefined || arn === null || arn === "") fail(argument, "give the secret's full ARN");
+      return [host, checkedSecretArn(argument, arn)];
+    }),
+  );
 }
 
 function resolvePlatformVersion(version: string | undefined): string {
@@ -283,10 +324,22 @@ function resolvePlatformVersion(version: string | undefined): string {
   return result;
 }
 
+/**
+ * The base family: ECS's rule (`TASK_FAMILY`), and short enough that the driver's image task families
+ * (`<family>-image-<hash>`) still fit ECS's 255 characters. The default is cut to fit.
+ */
 function resolveFamily(name: string, family: string | undefined): string {
-  const result = family ?? `gitlab-${name}-${pulumi.getStack()}`.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 255);
-  if (!/^[A-Za-z0-9_-]{1,255}$/.test(result)) {
-    fail("jobs.family", `"${family}" may contain only letters, digits, hyphens and underscores (max 255)`);
+  const result =
+    family ?? `gitlab-${name}-${pulumi.getStack()}`.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, MAX_BASE_FAMILY_LENGTH);
+  if (!TASK_FAMILY.test(result)) {
+    fail("jobs.family", `"${family}" may contain only letters, digits, hyphens and underscores (1 to 255)`);
+  }
+  if (result.length > MAX_BASE_FAMILY_LENGTH) {
+    fail(
+      "jobs.family",
+      `"${result}" has ${result.length} characters; at most ${MAX_BASE_FAMILY_LENGTH}, so that the families the ` +
+        `driver registers for jobs with an image or services (<family>-image-<16 hex digits>) fit ECS's 255`,
+    );
   }
   return result;
 }
@@ -356,6 +409,8 @@ export function resolveArgs(name: string, args: GitLabFargateRunnerArgs): Resolv
     fail("jobs.logRetentionDays", `${logRetentionDays} is not one of ${LOG_RETENTION_DAYS.join(", ")}`);
   }
   if (jobs.image && jobs.build) fail("jobs.image / jobs.build", "give only one: an external image or a build");
+  const allowedImages = resolvePatterns("jobs.allowedImages", jobs.allowedImages);
+  const allowedServices = resolvePatterns("jobs.allowedServices", jobs.allowedServices);
 
   const cache = args.cache ?? {};
   const runner = args.runner ?? {};
@@ -417,6 +472,9 @@ export function resolveArgs(name: string, args: GitLabFargateRunnerArgs): Resolv
         keepImages: positiveInteger("jobs.build.keepImages", jobs.build?.keepImages, 10, 1, 10000),
         forceDelete: jobs.build?.forceDelete ?? false,
       },
+      allowedImages,
+      allowedServices,
+      registryCredentials: resolveRegistryCredentials(jobs.registryCredentials, allowedImages, allowedServices),
     },
     cache: {
       enabled: cache.enabled ?? true,

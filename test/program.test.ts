@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as iarna from "@iarna/toml";
 import * as pulumi from "@pulumi/pulumi";
 import { installMocks, plainOccurrences, ResourceRecorder, settle, valueOf } from "./support/pulumiMocks";
 
@@ -19,6 +20,7 @@ const devStack = yaml.load(fs.readFileSync(path.join(root, "Pulumi.dev.yaml"), "
 };
 const programSource = fs.readFileSync(path.join(root, "index.ts"), "utf8");
 const TOKEN = "glrt-program-test-token";
+const REGISTRY_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ci-registry-AbCdEf";
 
 /** Keys index.ts reads through `config.get*()` / `config.require*()`. */
 function keysReadByProgram(): string[] {
@@ -64,6 +66,10 @@ describe("the Pulumi program (index.ts, Pulumi.yaml, Pulumi.dev.yaml)", () => {
       config[key] = typeof value === "string" ? value : JSON.stringify(value);
     }
     config[`${project.name}:runnerToken`] = TOKEN;
+    // Jobs' images: only the company registry, no services, its credentials (project config has no map type).
+    config[`${project.name}:jobAllowedImages`] = JSON.stringify(["registry.example.com/ci/*"]);
+    config[`${project.name}:jobAllowedServices`] = JSON.stringify([]);
+    config[`${project.name}:jobRegistryCredentials`] = JSON.stringify([`registry.example.com=${REGISTRY_SECRET}`]);
     pulumi.runtime.setAllConfig(config, [`${project.name}:runnerToken`]);
 
     const program = await import("../index");
@@ -96,6 +102,12 @@ describe("the Pulumi program (index.ts, Pulumi.yaml, Pulumi.dev.yaml)", () => {
     assert.ok(ingress.some((r) => r.inputs.cidrIpv4 === "203.0.113.7/32"));
     const tags = recorder.one("test", "aws:ecs/cluster:Cluster").inputs.tags;
     assert.equal(tags.team, "platform");
+    const fargateToml = await recorder.one("test", "command:remote:CopyToRemote", "stage-fargate-toml").inputs.source
+      .text;
+    const fargate = (iarna.parse(fargateToml) as { Fargate: Record<string, unknown> }).Fargate;
+    assert.deepEqual(fargate.AllowedImages, ["registry.example.com/ci/*"]);
+    assert.ok(!("AllowedServices" in fargate));
+    assert.deepEqual({ ...(fargate.RegistryCredentials as object) }, { "registry.example.com": REGISTRY_SECRET });
     assert.deepEqual(
       recorder.of("test").flatMap((r) => plainOccurrences(r.inputs, TOKEN)),
       [],

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { imageTaskFamilyPattern } from "../../driver/contract/imageTasks";
 import { Scope } from "./scope";
 
 /** Where the stack deploys: the pieces of every ARN we write. */
@@ -42,33 +43,38 @@ function arn(ctx: AwsContext, service: string, resource: pulumi.Input<string>) {
 }
 
 /**
- * What ECS needs to read a private registry's credentials: GetSecretValue on that one secret, and kms:Decrypt (for a
- * secret under a customer managed key) only when Secrets Manager asks KMS for that secret. Nothing for SSM:
- * `repositoryCredentials` takes only a Secrets Manager secret. Pure. The KMS key lives with the secret, so its
- * account and region come from the secret's ARN (validated: one full secret ARN, no wildcard).
+ * What ECS needs to read private registries' credentials: GetSecretValue on exactly these secrets, and kms:Decrypt
+ * (for a secret under a customer managed key) only when Secrets Manager asks KMS for one of them. Nothing for SSM:
+ * `repositoryCredentials` takes only a Secrets Manager secret. The KMS key lives with its secret, so each KMS grant
+ * names the account and region of its secrets' ARNs (validated: full secret ARNs, no wildcard): one statement per
+ * account and region, so a secret is decrypted only through Secrets Manager in its own region.
  */
-function registryCredentialsStatements(secretArn: pulumi.Output<string>): Statement[] {
-  const [partition, region, account] = [1, 3, 4].map((i) => secretArn.apply((value) => value.split(":")[i]));
-  return [
-    {
-      Sid: "ReadSecrets",
-      Effect: "Allow",
-      Action: ["secretsmanager:GetSecretValue"],
-      Resource: secretArn,
-    },
-    {
-      Sid: "DecryptSecrets",
+function registryCredentialsStatements(secretArns: string[]): Statement[] {
+  const arns = [...new Set(secretArns)].sort();
+  const byPlace = new Map<string, string[]>();
+  for (const secretArn of arns) {
+    const place = secretArn.split(":").slice(1, 5).join(":");
+    byPlace.set(place, [...(byPlace.get(place) ?? []), secretArn]);
+  }
+  const decrypt = [...byPlace].map(([place, secrets], index): Statement => {
+    const [partition, , region, account] = place.split(":");
+    return {
+      Sid: `DecryptSecrets${index === 0 ? "" : index + 1}`,
       Effect: "Allow",
       Action: ["kms:Decrypt"],
-      Resource: pulumi.interpolate`arn:${partition}:kms:${region}:${account}:key/*`,
+      Resource: `arn:${partition}:kms:${region}:${account}:key/*`,
       Condition: {
         StringEquals: {
-          "kms:ViaService": pulumi.interpolate`secretsmanager.${region}.amazonaws.com`,
-          // Secrets Manager's encryption context names the secret: the key decrypts this secret and no other.
-          "kms:EncryptionContext:SecretARN": secretArn,
+          "kms:ViaService": `secretsmanager.${region}.amazonaws.com`,
+          // Secrets Manager's encryption context names the secret: the key decrypts these secrets and no other.
+          "kms:EncryptionContext:SecretARN": secrets,
         },
       },
-    },
+    };
+  });
+  return [
+    { Sid: "ReadSecrets", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: arns },
+    ...decrypt,
   ];
 }
 
@@ -79,8 +85,11 @@ export interface TaskRoles {
 
 /** What the job roles may do beyond the basics. */
 export interface TaskRolesArgs {
-  /** The private registry credentials secret the execution role may read, if any. */
-  credentialsSecretArn?: pulumi.Output<string>;
+  /**
+   * The private registry credentials secrets the execution role may read: the job image's
+   * (`jobs.image.credentialsSecretArn`) and those of jobs' images and services (`jobs.registryCredentials`).
+   */
+  registrySecretArns: pulumi.Input<string>[];
   /** Policies attached to the task role (`jobs.taskRolePolicyArns`). */
   taskRolePolicyArns: pulumi.Input<string>[];
 }
@@ -90,7 +99,7 @@ export interface TaskRolesArgs {
  * job may do in AWS: nothing unless `jobs.taskRolePolicyArns`).
  */
 export function createTaskRoles({ name, tags, parent }: Scope, ctx: AwsContext, args: TaskRolesArgs): TaskRoles {
-  const { credentialsSecretArn } = args;
+  const { registrySecretArns } = args;
   const opts = { parent };
   const execution = new aws.iam.Role(
     `${name}-execution-role`,
@@ -109,14 +118,11 @@ export function createTaskRoles({ name, tags, parent }: Scope, ctx: AwsContext, 
     },
     opts,
   );
-  // Only with registry credentials may the execution role read a secret, and then only that one (the manager can
+  // Only with registry credentials may the execution role read a secret, and then only those (the manager can
   // pass this role to any task it starts, so a broader grant would be every job's).
-  if (credentialsSecretArn !== undefined) {
-    new aws.iam.RolePolicy(
-      `${name}-execution-secrets`,
-      { role: execution.id, policy: policyJson(registryCredentialsStatements(credentialsSecretArn)) },
-      opts,
-    );
+  if (registrySecretArns.length > 0) {
+    const policy = pulumi.all(registrySecretArns).apply((arns) => policyJson(registryCredentialsStatements(arns)));
+    new aws.iam.RolePolicy(`${name}-execution-secrets`, { role: execution.id, policy }, opts);
   }
 
   const task = new aws.iam.Role(
@@ -138,21 +144,66 @@ export function createTaskRoles({ name, tags, parent }: Scope, ctx: AwsContext, 
 export interface ManagerPolicyInputs {
   clusterName: pulumi.Output<string>;
   clusterArn: pulumi.Output<string>;
+  /** The job task definition's family (`jobs.family`). */
   family: string;
+  /**
+   * Jobs may choose their image or services (`jobs.allowedImages` / `allowedServices` not both empty), so the driver
+   * registers and runs task definitions in the image families of {@link ManagerPolicyInputs.family}.
+   */
+  imageTasks: boolean;
   roles: TaskRoles;
   cacheBucketArn?: pulumi.Output<string>;
+}
+
+/**
+ * What the driver needs for jobs with their own image or services: register task definitions in this runner's image
+ * families (`<family>-image-<hash>`) and read task definitions (the configured one it copies, and whether an image
+ * family is registered already). What AWS allows (Service Authorization Reference, Amazon ECS):
+ * - `ecs:RegisterTaskDefinition` takes the `task-definition` resource type (required), ARN
+ *   `task-definition/<family>:<revision>`, and the condition keys aws:RequestTag, aws:ResourceTag, aws:TagKeys,
+ *   ecs:compute-compatibility, ecs:privileged, ecs:task-cpu and ecs:task-memory. The resource is the image families'
+ *   pattern without a `:revision` part, so it matches whether ECS authorises the family or the new revision.
+ *   ecs:compute-compatibility must be exactly FARGATE (present, and no other value): the driver copies
+ *   requiresCompatibilities from the configured task definition, which is FARGATE only, and a Fargate task
+ *   definition cannot hold a privileged container (so ecs:privileged adds nothing). Task size is not pinned: RunTask
+ *   may override it anyway (`jobs.maxTaskSize`). Its dependent actions: iam:PassRole for the task definition's roles
+ *   (iam:PassedToService = ecs-tasks.amazonaws.com), granted by the PassJobRoles statement for the two job roles
+ *   only; ecs:TagResource only when the request carries tags, which the driver's does not, so it is not granted.
+ * - `ecs:DescribeTaskDefinition` takes no resource type and no condition key: AWS allows it only on Resource "*".
+ * @see https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html
+ */
+function imageTaskStatements(ctx: AwsContext, family: string): Statement[] {
+  return [
+    {
+      Sid: "RegisterImageTaskDefinitions",
+      Effect: "Allow",
+      Action: ["ecs:RegisterTaskDefinition"],
+      Resource: arn(ctx, "ecs", `task-definition/${imageTaskFamilyPattern(family)}`),
+      Condition: {
+        "ForAllValues:StringEquals": { "ecs:compute-compatibility": ["FARGATE"] },
+        Null: { "ecs:compute-compatibility": "false" },
+      },
+    },
+    {
+      Sid: "ReadTaskDefinitions",
+      Effect: "Allow",
+      Action: ["ecs:DescribeTaskDefinition"],
+      Resource: "*",
+    },
+  ];
 }
 
 /** The manager's permissions: exactly what the driver and the S3 cache need, nothing else. Pure. */
 function managerStatements(ctx: AwsContext, p: ManagerPolicyInputs): Statement[] {
   const onThisCluster = { ArnEquals: { "ecs:cluster": p.clusterArn } };
   const tasksOfCluster = arn(ctx, "ecs", pulumi.interpolate`task/${p.clusterName}/*`);
+  const families = [p.family, ...(p.imageTasks ? [imageTaskFamilyPattern(p.family)] : [])];
   const statements: Statement[] = [
     {
       Sid: "RunJobTasks",
       Effect: "Allow",
       Action: ["ecs:RunTask"],
-      Resource: arn(ctx, "ecs", `task-definition/${p.family}:*`),
+      Resource: families.map((family) => arn(ctx, "ecs", `task-definition/${family}:*`)),
       Condition: onThisCluster,
     },
     {
@@ -178,12 +229,14 @@ function managerStatements(ctx: AwsContext, p: ManagerPolicyInputs): Statement[]
       Condition: { StringEquals: { "ecs:CreateAction": "RunTask" } },
     },
     {
+      // RunTask passes the task definition's roles, and so does RegisterTaskDefinition (image tasks): both only these.
       Sid: "PassJobRoles",
       Effect: "Allow",
       Action: ["iam:PassRole"],
       Resource: [p.roles.execution.arn, p.roles.task.arn],
       Condition: { StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } },
     },
+    ...(p.imageTasks ? imageTaskStatements(ctx, p.family) : []),
   ];
   // No ec2:DescribeNetworkInterfaces (an action EC2 allows only on Resource "*"): the driver always connects to the
   // task's private IP, also with public tasks (see GitLabFargateRunner.connectToTaskPublicIp).

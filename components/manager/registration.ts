@@ -124,6 +124,12 @@ export interface RegistrationFargateArgs {
   logLevel?: DriverLogLevel;
   /** Driver log format. Default `text`. */
   logFormat?: DriverLogFormat;
+  /** Glob patterns of the images jobs may run in (`image:`). Default: none, `image:` is ignored (also for `[]`). */
+  allowedImages?: pulumi.Input<pulumi.Input<string>[]>;
+  /** Glob patterns of the images jobs may start as `services:`. Default: none, `services:` are ignored. */
+  allowedServices?: pulumi.Input<pulumi.Input<string>[]>;
+  /** Registry host → Secrets Manager secret ARN for jobs' images and services. Default: none. */
+  registryCredentials?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
 /** The S3 distributed cache; omit to run without one. */
@@ -411,6 +417,9 @@ export function registerRunner(
           sshReadyTimeoutSeconds: fargate.sshReadyTimeoutSeconds,
           logLevel: fargate.logLevel,
           logFormat: fargate.logFormat,
+          allowedImages: fargate.allowedImages,
+          allowedServices: fargate.allowedServices,
+          registryCredentials: fargate.registryCredentials,
         },
         global: runnerSettings,
         template: { ...runnerSettings, privateCa, cache },

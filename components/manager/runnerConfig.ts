@@ -82,6 +82,15 @@ export interface FargateConfigInput {
   sshUsername?: string;
   /** Port of the task's sshd. Default 22. */
   sshPort?: number;
+  /**
+   * Glob patterns of the images jobs may run in with `image:` (`AllowedImages`; `"*"` allows every image). Default:
+   * absent, and so is an empty list: the driver ignores `image:`.
+   */
+  allowedImages?: string[];
+  /** Glob patterns of the images jobs may start as `services:` (`AllowedServices`). Default: absent, as for `[]`. */
+  allowedServices?: string[];
+  /** Registry host → Secrets Manager secret ARN (`[Fargate.RegistryCredentials]`). Default: none. */
+  registryCredentials?: Record<string, string>;
 }
 
 /** gitlab-runner log levels (`log_level`). */
@@ -222,6 +231,8 @@ function fargateDocument(input: FargateConfigInput): FargateToml {
     Base: item.base ?? 0,
   }));
   const tags = input.tags && Object.keys(input.tags).length > 0 ? { ...input.tags } : undefined;
+  const credentials = input.registryCredentials;
+  const registryCredentials = credentials && Object.keys(credentials).length > 0 ? { ...credentials } : undefined;
   const hasTimeouts = input.taskRunningTimeoutSeconds !== undefined || input.sshReadyTimeoutSeconds !== undefined;
   return {
     LogLevel: input.logLevel ?? FARGATE_TOML_DEFAULTS.logLevel,
@@ -243,6 +254,10 @@ function fargateDocument(input: FargateConfigInput): FargateToml {
       MaxTaskMemory: input.maxTaskSize?.memory,
       CapacityProviderStrategy: strategy?.length ? strategy : undefined,
       Tags: tags,
+      // An empty list is written as no key: the driver reads an absent key as "ignore image: / services:".
+      AllowedImages: input.allowedImages?.length ? unique(input.allowedImages) : undefined,
+      AllowedServices: input.allowedServices?.length ? unique(input.allowedServices) : undefined,
+      RegistryCredentials: registryCredentials,
     },
     TaskMetadata: { Directory: FARGATE_TOML_DEFAULTS.metadataDirectory },
     SSH: {

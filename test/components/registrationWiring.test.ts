@@ -155,6 +155,35 @@ describe("GitLabFargateRunner wires the registration (Pulumi mocks)", function (
     );
   });
 
+  it("lets jobs choose any image and service by default, and writes what jobs.allowedImages / allowedServices / registryCredentials say", async () => {
+    const fargateOf = async (extra: Partial<Components.GitLabFargateRunnerArgs>) => {
+      const { staged } = await deploy({ url: "https://gitlab.example.com", runnerToken: TOKEN }, extra);
+      const text = await staged("fargate-toml");
+      const other = JSON.parse(JSON.stringify(iarna.parse(text)));
+      assert.deepEqual(other, JSON.parse(JSON.stringify(smolParse(text))), "two TOML parsers agree");
+      return other.Fargate as Record<string, unknown>;
+    };
+    const byDefault = await fargateOf({});
+    assert.deepEqual(byDefault.AllowedImages, ["*"]);
+    assert.deepEqual(byDefault.AllowedServices, ["*"]);
+    assert.ok(!("RegistryCredentials" in byDefault));
+
+    const secret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ghcr-GhCr01";
+    const chosen = await fargateOf({
+      jobs: {
+        allowedImages: ["registry.example.com/ci/*"],
+        allowedServices: [],
+        registryCredentials: { "ghcr.io": pulumi.output(secret) },
+      },
+    });
+    assert.deepEqual(chosen.AllowedImages, ["registry.example.com/ci/*"]);
+    assert.ok(!("AllowedServices" in chosen), "[] turns services off: no key");
+    assert.deepEqual(chosen.RegistryCredentials, { "ghcr.io": secret });
+
+    const off = await fargateOf({ jobs: { allowedImages: [], allowedServices: [] } });
+    for (const key of ["AllowedImages", "AllowedServices", "RegistryCredentials"]) assert.ok(!(key in off), key);
+  });
+
   it("with public tasks, gives them a public IP but still connects to the private one (the SG admits the manager's SG)", async () => {
     const { staged } = await deploy(
       { url: "https://gitlab.example.com", runnerToken: TOKEN },

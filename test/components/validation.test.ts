@@ -2,10 +2,13 @@ import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import type * as Components from "../../components";
 import type * as Validation from "../../components/validation";
-import { SUBNET_ID } from "../../driver/contract/awsRules";
+import { registryHostProblem, secretArnProblem, SUBNET_ID, TASK_FAMILY } from "../../driver/contract/awsRules";
+import { MAX_BASE_FAMILY_LENGTH } from "../../driver/contract/imageTasks";
 import { Args, loadValidation, outputFailure, refuses, required } from "./argumentValidation";
 
 let components: typeof Components;
+/** `text` escaped for a RegExp that matches it literally. */
+const literally = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 let validation: typeof Validation;
 
 describe("GitLabFargateRunner argument validation", () => {
@@ -111,6 +114,120 @@ describe("GitLabFargateRunner argument validation", () => {
 
     it("refuses a platform version that is neither LATEST nor x.y.z", () => {
       refuses({ ...required, jobs: { platformVersion: "latest-ish" } }, /jobs\.platformVersion/);
+    });
+  });
+
+  describe("jobs: the family", () => {
+    it("refuses a family longer than the image task families leave room for, naming the limit", () => {
+      refuses(
+        { ...required, jobs: { family: "f".repeat(MAX_BASE_FAMILY_LENGTH + 1) } },
+        /jobs\.family/,
+        new RegExp(`at most ${MAX_BASE_FAMILY_LENGTH}`),
+        /-image-/,
+      );
+      const longest = "f".repeat(MAX_BASE_FAMILY_LENGTH);
+      assert.equal(validation.resolveArgs("family", { ...required, jobs: { family: longest } }).jobs.family, longest);
+    });
+
+    it("refuses a family ECS would refuse (the driver's rule, TASK_FAMILY)", () => {
+      for (const family of ["", "a b", "a:1", "a/b"]) {
+        assert.equal(TASK_FAMILY.test(family), false, family);
+        refuses({ ...required, jobs: { family } }, /jobs\.family/);
+      }
+    });
+
+    it("derives a default family that fits, with the image task families", () => {
+      const family = validation.resolveArgs("r".repeat(32), required).jobs.family;
+      assert.match(family, /^gitlab-r{32}-/);
+      assert.ok(family.length <= MAX_BASE_FAMILY_LENGTH);
+    });
+  });
+
+  describe("jobs: images and services jobs choose", () => {
+    it("defaults to every image and every service, and no registry credentials", () => {
+      const { jobs } = validation.resolveArgs("images", required);
+      assert.deepEqual(jobs.allowedImages, ["*"]);
+      assert.deepEqual(jobs.allowedServices, ["*"]);
+      assert.deepEqual(jobs.registryCredentials, {});
+    });
+
+    it("keeps [] (the feature off) and the given patterns, each once", () => {
+      const { jobs } = validation.resolveArgs("images-off", {
+        ...required,
+        jobs: { allowedImages: [], allowedServices: ["postgres:*", "redis:7", "postgres:*"] },
+      });
+      assert.deepEqual(jobs.allowedImages, []);
+      assert.deepEqual(jobs.allowedServices, ["postgres:*", "redis:7"]);
+    });
+
+    it("refuses a pattern that is not a non-empty string without whitespace, naming the list", () => {
+      refuses({ ...required, jobs: { allowedImages: ["node:*", ""] } }, /jobs\.allowedImages/, /\[1\]/);
+      refuses({ ...required, jobs: { allowedImages: [" node:20"] } }, /jobs\.allowedImages/, /whitespace/);
+      refuses({ ...required, jobs: { allowedServices: ["redis 7"] } }, /jobs\.allowedServices/, /whitespace/);
+      refuses({ ...required, jobs: { allowedServices: [7 as unknown as string] } }, /jobs\.allowedServices/);
+      refuses({ ...required, jobs: { allowedImages: "*" as unknown as string[] } }, /jobs\.allowedImages/, /list/);
+    });
+  });
+
+  describe("jobs.registryCredentials", () => {
+    const SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ghcr-AbCdEf";
+    const credentials = (registryCredentials: Record<string, pulumi.Input<string>>): Args => ({
+      ...required,
+      jobs: { registryCredentials },
+    });
+
+    it("keeps registry host → secret ARN", () => {
+      const resolved = validation.resolveArgs("creds", credentials({ "ghcr.io": SECRET, "localhost:5000": SECRET }));
+      assert.deepEqual(Object.keys(resolved.jobs.registryCredentials), ["ghcr.io", "localhost:5000"]);
+    });
+
+    it("refuses a host the driver would never match (the driver's rule, registryHostProblem)", () => {
+      for (const host of ["GHCR.io", "https://ghcr.io", "ghcr.io/org", ""]) {
+        assert.notEqual(registryHostProblem(host), undefined, host);
+        refuses(credentials({ [host]: SECRET }), /jobs\.registryCredentials/, /not a registry host/);
+      }
+    });
+
+    it("refuses what is not one secret's full ARN, with the driver's words (secretArnProblem)", () => {
+      const refused = [
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:*",
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ghcr",
+        "arn:aws:ssm:eu-west-1:123456789012:parameter/ghcr",
+        "ghcr-AbCdEf",
+      ];
+      for (const arn of refused) {
+        const problem = secretArnProblem(arn)!;
+        assert.ok(problem);
+        refuses(
+          credentials({ "ghcr.io": arn }),
+          /jobs\.registryCredentials\["ghcr\.io"\]/,
+          new RegExp(literally(problem)),
+        );
+      }
+    });
+
+    it("checks an ARN known only at deploy time when it resolves", async () => {
+      const resolved = validation.resolveArgs("creds-output", credentials({ "ghcr.io": pulumi.output("ghcr") }));
+      const error = await outputFailure(pulumi.output(resolved.jobs.registryCredentials["ghcr.io"]));
+      assert.match(error.message, /jobs\.registryCredentials\["ghcr\.io"\]/);
+    });
+
+    it("refuses credentials nothing would use: images and services both off", () => {
+      refuses(
+        { ...required, jobs: { allowedImages: [], allowedServices: [], registryCredentials: { "ghcr.io": SECRET } } },
+        /jobs\.registryCredentials/,
+        /jobs\.allowedImages/,
+        /jobs\.allowedServices/,
+      );
+    });
+
+    it("checks jobs.image.credentialsSecretArn with the same rule and words", () => {
+      const arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:registry";
+      refuses(
+        { ...required, jobs: { image: { uri: "r.example.com/i:1", credentialsSecretArn: arn } } },
+        /jobs\.image\.credentialsSecretArn/,
+        new RegExp(literally(secretArnProblem(arn)!)),
+      );
     });
   });
 

@@ -11,8 +11,8 @@ import { runPack, StackResource, T, UNKNOWN } from "./harness";
 
 const ADMIN_CIDRS = ["203.0.113.0/24", "2001:db8::/48"];
 
-/** Component variants the pack must pass (defaults, own VPC, public tasks, Spot, arm64, own image, no cache). Names
- * are distinct and none is a prefix of another. */
+/** Component variants the pack must pass (defaults, own VPC, public tasks, Spot, arm64, own image, no cache, jobs'
+ * images off, private registries for jobs' images). Names are distinct and none is a prefix of another. */
 function variants(): Record<string, Partial<GitLabFargateRunnerArgs>> {
   return {
     dflt: {},
@@ -37,6 +37,16 @@ function variants(): Record<string, Partial<GitLabFargateRunnerArgs>> {
       },
     },
     nocache: { cache: { enabled: false } },
+    imgoff: { jobs: { allowedImages: [], allowedServices: [] } },
+    regcreds: {
+      jobs: {
+        allowedImages: ["ghcr.io/acme/*"],
+        registryCredentials: {
+          "ghcr.io": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ghcr-GhCr01",
+          "quay.io": "arn:aws:secretsmanager:us-east-1:210987654321:secret:quay-Qu4y02",
+        },
+      },
+    },
   };
 }
 

@@ -18,6 +18,9 @@ const ARN = `${REGION}:${ACCOUNT_ID}`;
 const EXECUTION_MANAGED_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
 const CREDENTIALS_SECRET = `arn:aws:secretsmanager:${ARN}:secret:registry-AbCdEf`;
 const JOB_POLICY = `arn:aws:iam::${ACCOUNT_ID}:policy/read-artifacts`;
+const GHCR_SECRET = `arn:aws:secretsmanager:${ARN}:secret:ghcr-GhCr01`;
+/** A registry secret in another region and account: its KMS grant must name that region and account. */
+const QUAY_SECRET = "arn:aws:secretsmanager:us-east-1:210987654321:secret:ci/quay-Qu4y02";
 
 interface Grant {
   Effect: string;
@@ -76,22 +79,34 @@ function grantsOf(resources: CapturedResource[], role: CapturedResource): RoleGr
   };
 }
 
+/** Expected grants in the order and form of {@link normalize}d ones: actions and resources sorted. */
 function sortedByAction(grants: Grant[]): Grant[] {
-  return [...grants].sort((a, b) => a.Action.join().localeCompare(b.Action.join()));
+  return grants
+    .map((grant) => ({ ...grant, Action: [...grant.Action].sort(), Resource: [...grant.Resource].sort() }))
+    .sort((a, b) => a.Action.join().localeCompare(b.Action.join()));
 }
 
 const onlyThisAccount = { StringEquals: { "aws:SourceAccount": ACCOUNT_ID } };
 
-/** The manager's grants for runner `name` (cluster and role names as the mocks report them). */
-function managerGrants(name: string, options: { cache?: boolean } = {}): Grant[] {
+/**
+ * The manager's grants for runner `name` (cluster and role names as the mocks report them). With image tasks (the
+ * default: jobs may choose their image or services) it also runs the families the driver registers, registers them
+ * (Fargate only) and reads task definitions.
+ */
+function managerGrants(name: string, options: { cache?: boolean; imageTasks?: boolean } = {}): Grant[] {
   const cluster = `${name}-cluster-c0ffee`;
+  const family = `gitlab-${name}-test`;
   const onThisCluster = { ArnEquals: { "ecs:cluster": `arn:aws:ecs:${ARN}:cluster/${cluster}` } };
   const tasks = `arn:aws:ecs:${ARN}:task/${cluster}/*`;
+  const imageTasks = options.imageTasks ?? true;
   const grants: Grant[] = [
     {
       Effect: "Allow",
       Action: ["ecs:RunTask"],
-      Resource: [`arn:aws:ecs:${ARN}:task-definition/gitlab-${name}-test:*`],
+      Resource: [
+        `arn:aws:ecs:${ARN}:task-definition/${family}:*`,
+        ...(imageTasks ? [`arn:aws:ecs:${ARN}:task-definition/${family}-image-*:*`] : []),
+      ],
       Condition: onThisCluster,
     },
     { Effect: "Allow", Action: ["ecs:DescribeTasks", "ecs:StopTask"], Resource: [tasks], Condition: onThisCluster },
@@ -117,6 +132,20 @@ function managerGrants(name: string, options: { cache?: boolean } = {}): Grant[]
       Condition: { StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } },
     },
   ];
+  if (imageTasks) {
+    grants.push(
+      {
+        Effect: "Allow",
+        Action: ["ecs:RegisterTaskDefinition"],
+        Resource: [`arn:aws:ecs:${ARN}:task-definition/${family}-image-*`],
+        Condition: {
+          "ForAllValues:StringEquals": { "ecs:compute-compatibility": ["FARGATE"] },
+          Null: { "ecs:compute-compatibility": "false" },
+        },
+      },
+      { Effect: "Allow", Action: ["ecs:DescribeTaskDefinition"], Resource: ["*"] },
+    );
+  }
   if (options.cache ?? true) {
     grants.push({
       Effect: "Allow",
@@ -128,24 +157,34 @@ function managerGrants(name: string, options: { cache?: boolean } = {}): Grant[]
 }
 
 /**
- * The execution role's inline grants: nothing without a registry credentials secret; with one, GetSecretValue on
- * exactly that secret and kms:Decrypt only through Secrets Manager in the secret's region, for that secret.
+ * The execution role's inline grants: nothing without a registry credentials secret; with some, GetSecretValue on
+ * exactly those secrets and kms:Decrypt only through Secrets Manager in a secret's own region and account, for the
+ * secrets there (one statement per region and account).
  */
-function executionGrants(secret?: string): Grant[] {
-  if (secret === undefined) return [];
-  return sortedByAction([
-    {
+function executionGrants(...secrets: string[]): Grant[] {
+  if (secrets.length === 0) return [];
+  const byPlace = new Map<string, string[]>();
+  for (const secret of [...new Set(secrets)].sort()) {
+    const place = secret.split(":").slice(1, 5).join(":");
+    byPlace.set(place, [...(byPlace.get(place) ?? []), secret]);
+  }
+  const decrypt = [...byPlace].map(([place, arns]): Grant => {
+    const [partition, , region, account] = place.split(":");
+    return {
       Effect: "Allow",
       Action: ["kms:Decrypt"],
-      Resource: [`arn:aws:kms:${ARN}:key/*`],
+      Resource: [`arn:${partition}:kms:${region}:${account}:key/*`],
       Condition: {
         StringEquals: {
-          "kms:ViaService": `secretsmanager.${REGION}.amazonaws.com`,
-          "kms:EncryptionContext:SecretARN": secret,
+          "kms:ViaService": `secretsmanager.${region}.amazonaws.com`,
+          "kms:EncryptionContext:SecretARN": arns,
         },
       },
-    },
-    { Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [secret] },
+    };
+  });
+  return sortedByAction([
+    ...decrypt,
+    { Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [...new Set(secrets)].sort() },
   ]);
 }
 
@@ -158,6 +197,18 @@ const VARIANTS: Record<string, Partial<GitLabFargateRunnerArgs>> = {
     jobs: { image: { uri: "registry.example.com/ci:1", credentialsSecretArn: pulumi.output(CREDENTIALS_SECRET) } },
   },
   iamjobrole: { jobs: { taskRolePolicyArns: [JOB_POLICY] } },
+  iamnoimg: { jobs: { allowedImages: [], allowedServices: [] } },
+  iamsvconly: { jobs: { allowedImages: [], allowedServices: ["postgres:*"] } },
+  iamregcreds: {
+    jobs: {
+      image: { uri: "registry.example.com/ci:1", credentialsSecretArn: CREDENTIALS_SECRET },
+      registryCredentials: {
+        "ghcr.io": GHCR_SECRET,
+        "quay.io": pulumi.output(QUAY_SECRET),
+        "ghcr.example": GHCR_SECRET,
+      },
+    },
+  },
 };
 
 describe("IAM: the exact permissions of each role", function () {
@@ -194,7 +245,7 @@ describe("IAM: the exact permissions of each role", function () {
     ]);
   });
 
-  it("manager: RunTask on its family in its cluster, Describe/Stop/List/Tag its cluster's tasks, PassRole on the two job roles, its cache objects", () => {
+  it("manager: RunTask on its families in its cluster, register its image families (Fargate only), read task definitions, Describe/Stop/List/Tag its cluster's tasks, PassRole on the two job roles, its cache objects", () => {
     const manager = rolesOf("iamdefault")["manager-role"];
     assert.equal(manager.trustedService, "ec2.amazonaws.com");
     assert.deepEqual(manager.trustCondition, onlyThisAccount);
@@ -204,6 +255,52 @@ describe("IAM: the exact permissions of each role", function () {
 
   it("manager with public tasks: the same grants (the driver connects to the private IP; no EC2 lookups)", () => {
     assert.deepEqual(rolesOf("iampublic")["manager-role"].statements, managerGrants("iampublic"));
+  });
+
+  it("manager with images and services off: no task definition to register or read, RunTask on its base family only", () => {
+    const statements = rolesOf("iamnoimg")["manager-role"].statements;
+    assert.deepEqual(statements, managerGrants("iamnoimg", { imageTasks: false }));
+    const actions = statements.flatMap((s) => s.Action);
+    assert.ok(!actions.includes("ecs:RegisterTaskDefinition") && !actions.includes("ecs:DescribeTaskDefinition"));
+  });
+
+  it("manager with services only: the image task grants too (services run in registered task definitions)", () => {
+    assert.deepEqual(rolesOf("iamsvconly")["manager-role"].statements, managerGrants("iamsvconly"));
+  });
+
+  it("manager: Resource * only for ecs:DescribeTaskDefinition, the one action AWS offers no resource type for", () => {
+    for (const name of Object.keys(VARIANTS)) {
+      const everywhere = rolesOf(name)["manager-role"].statements.filter((s) => s.Resource.includes("*"));
+      const imageTasks = name !== "iamnoimg";
+      assert.deepEqual(
+        everywhere.map((s) => [s.Action, s.Resource, s.Condition]),
+        imageTasks ? [[["ecs:DescribeTaskDefinition"], ["*"], undefined]] : [],
+        name,
+      );
+    }
+  });
+
+  it("manager: what RegisterTaskDefinition passes (the task definition's roles) is the same PassRole grant as RunTask's", () => {
+    for (const name of Object.keys(VARIANTS)) {
+      const passRole = rolesOf(name)["manager-role"].statements.filter((s) =>
+        s.Action.some((action) => action.startsWith("iam:")),
+      );
+      assert.deepEqual(
+        passRole,
+        [
+          {
+            Effect: "Allow",
+            Action: ["iam:PassRole"],
+            Resource: [
+              `arn:aws:iam::${ACCOUNT_ID}:role/${name}-execution-role-r0le`,
+              `arn:aws:iam::${ACCOUNT_ID}:role/${name}-task-role-r0le`,
+            ],
+            Condition: { StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } },
+          },
+        ],
+        name,
+      );
+    }
   });
 
   it("manager without the cache: no S3 permission at all", () => {
@@ -231,15 +328,48 @@ describe("IAM: the exact permissions of each role", function () {
     assert.deepEqual(rolesOf("iamextout")["execution-role"].statements, executionGrants(CREDENTIALS_SECRET));
   });
 
-  it("no variant lets the execution role read SSM parameters or any secret but the one given", () => {
+  it("execution role with jobs.registryCredentials: GetSecretValue on exactly those secrets and the image's, KMS per secret's region and account", () => {
+    const execution = rolesOf("iamregcreds")["execution-role"];
+    assert.deepEqual(execution.managedPolicyArns, [EXECUTION_MANAGED_POLICY]);
+    assert.deepEqual(execution.statements, executionGrants(CREDENTIALS_SECRET, GHCR_SECRET, QUAY_SECRET));
+    const quay = execution.statements.find((s) => s.Resource.includes("arn:aws:kms:us-east-1:210987654321:key/*"));
+    assert.deepEqual(quay?.Condition?.StringEquals["kms:EncryptionContext:SecretARN"], [QUAY_SECRET]);
+  });
+
+  it("no variant lets the execution role read SSM parameters or any secret but the ones given", () => {
+    const given: Record<string, string[]> = {
+      iamextimg: [CREDENTIALS_SECRET],
+      iamextout: [CREDENTIALS_SECRET],
+      iamregcreds: [CREDENTIALS_SECRET, GHCR_SECRET, QUAY_SECRET].sort(),
+    };
     for (const name of Object.keys(VARIANTS)) {
+      const read = rolesOf(name)["execution-role"].statements.filter((s) =>
+        s.Action.includes("secretsmanager:GetSecretValue"),
+      );
+      assert.deepEqual(
+        read.flatMap((s) => s.Resource),
+        given[name] ?? [],
+        name,
+      );
       for (const statement of rolesOf(name)["execution-role"].statements) {
         assert.ok(!statement.Action.some((action) => action.startsWith("ssm:")), `${name}: ${statement.Action}`);
-        if (statement.Action.includes("secretsmanager:GetSecretValue")) {
-          assert.deepEqual(statement.Resource, [CREDENTIALS_SECRET], name);
-        }
       }
     }
+  });
+
+  it("refuses a registry credentials secret that is not one secret's full ARN before any resource exists", async () => {
+    const { GitLabFargateRunner } = await import("../../../components");
+    assert.throws(
+      () =>
+        new GitLabFargateRunner("iamrefusedreg", {
+          gitlab: { url: "https://gitlab.example.com", runnerToken: pulumi.secret("glrt-iamtest0123456789") },
+          admin: { sshCidrBlocks: ["203.0.113.0/24"] },
+          jobs: { registryCredentials: { "ghcr.io": `arn:aws:secretsmanager:${ARN}:secret:*` } },
+        }),
+      /jobs\.registryCredentials\["ghcr\.io"\].*wildcard/,
+    );
+    await settle();
+    assert.deepEqual(recorder.of("iamrefusedreg"), [], "no resource is created");
   });
 
   describe("jobs.image.credentialsSecretArn is refused before any resource exists", () => {
@@ -354,7 +484,10 @@ describe("GitLabFargateRunner (Pulumi mocks)", function () {
       const family = one(T.taskDefinition).inputs.family;
       const s = Object.fromEntries(statements(one(T.rolePolicy, "manager-policy")).map((st) => [st.Sid, st]));
       assert.deepEqual(s.RunJobTasks.Action, ["ecs:RunTask"]);
-      assert.equal(s.RunJobTasks.Resource, `arn:aws:ecs:${REGION}:${ACCOUNT_ID}:task-definition/${family}:*`);
+      assert.deepEqual(s.RunJobTasks.Resource, [
+        `arn:aws:ecs:${REGION}:${ACCOUNT_ID}:task-definition/${family}:*`,
+        `arn:aws:ecs:${REGION}:${ACCOUNT_ID}:task-definition/${family}-image-*:*`,
+      ]);
       assert.deepEqual(s.RunJobTasks.Condition, { ArnEquals: { "ecs:cluster": clusterArn } });
       assert.deepEqual(s.WatchAndStopJobTasks.Action, ["ecs:DescribeTasks", "ecs:StopTask"]);
       assert.equal(s.WatchAndStopJobTasks.Resource, `arn:aws:ecs:${REGION}:${ACCOUNT_ID}:task/${clusterName}/*`);
@@ -371,7 +504,7 @@ describe("GitLabFargateRunner (Pulumi mocks)", function () {
       assert.deepEqual(pass?.Condition, { StringEquals: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } });
     });
 
-    it("manager: S3 object access on the cache bucket only; no wildcard action, no Resource * in private mode", async () => {
+    it("manager: S3 object access on the cache bucket only; no wildcard action; Resource * only to read task definitions", async () => {
       const { one } = await deployed();
       const all = statements(one(T.rolePolicy, "manager-policy"));
       const s3 = all.filter((st) => st.Action.some((a) => a.startsWith("s3:")));
@@ -379,19 +512,43 @@ describe("GitLabFargateRunner (Pulumi mocks)", function () {
       assert.equal(s3[0].Resource, `arn:aws:s3:::${one(T.bucket).name}-b4cket/*`);
       for (const st of all) {
         for (const action of st.Action) assert.doesNotMatch(action, /\*/);
-        assert.notEqual(st.Resource, "*");
+        if (st.Resource === "*") assert.deepEqual(st.Action, ["ecs:DescribeTaskDefinition"]);
       }
       assert.ok(!all.some((st) => st.Action.includes("ec2:DescribeNetworkInterfaces")));
     });
 
-    it("manager: no Resource * and no ec2:DescribeNetworkInterfaces, also in public-task mode", async () => {
+    it("manager: no other Resource * and no ec2:DescribeNetworkInterfaces, also in public-task mode", async () => {
       const { one } = await deployed({ network: { taskPlacement: "public" } });
       const all = statements(one(T.rolePolicy, "manager-policy"));
       assert.ok(all.length > 0);
       assert.deepEqual(
-        all.filter((st) => st.Resource === "*" || st.Action.includes("ec2:DescribeNetworkInterfaces")),
-        [],
+        all
+          .filter((st) => st.Resource === "*" || st.Action.includes("ec2:DescribeNetworkInterfaces"))
+          .map((st) => st.Action),
+        [["ecs:DescribeTaskDefinition"]],
       );
+    });
+
+    it("manager: registers task definitions only in its image families, and only for Fargate", async () => {
+      const { one } = await deployed();
+      const family = one(T.taskDefinition).inputs.family;
+      const register = statements(one(T.rolePolicy, "manager-policy")).filter((st) =>
+        st.Action.includes("ecs:RegisterTaskDefinition"),
+      );
+      assert.deepEqual(register, [
+        {
+          Sid: "RegisterImageTaskDefinitions",
+          Effect: "Allow",
+          Action: ["ecs:RegisterTaskDefinition"],
+          Resource: `arn:aws:ecs:${REGION}:${ACCOUNT_ID}:task-definition/${family}-image-*`,
+          Condition: {
+            "ForAllValues:StringEquals": { "ecs:compute-compatibility": ["FARGATE"] },
+            Null: { "ecs:compute-compatibility": "false" },
+          },
+        },
+      ]);
+      // The condition holds for what the driver registers: a copy of this task definition's requiresCompatibilities.
+      assert.deepEqual(one(T.taskDefinition).inputs.requiresCompatibilities, ["FARGATE"]);
     });
 
     it("manager: no S3 permission when the cache is off", async () => {

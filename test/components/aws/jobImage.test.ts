@@ -48,7 +48,7 @@ describe("GitLabFargateRunner (Pulumi mocks)", function () {
       assert.equal(container.image, "registry.example.com/ci/coordinator:1.4");
       assert.deepEqual(container.repositoryCredentials, { credentialsParameter: secretArn });
       const secrets = statements(one(T.rolePolicy, "execution-secrets")).find((s) => s.Sid === "ReadSecrets");
-      assert.equal(secrets?.Resource, secretArn);
+      assert.deepEqual(secrets?.Resource, [secretArn]);
       assert.equal(await valueOf(runner.imageUri), "registry.example.com/ci/coordinator:1.4");
     });
   });

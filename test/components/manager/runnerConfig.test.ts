@@ -83,6 +83,9 @@ const DRIVER_KEYS: Record<string, string> = {
   "Fargate.CapacityProviderStrategy.Weight": "ours",
   "Fargate.CapacityProviderStrategy.Base": "ours",
   "Fargate.Tags.*": "ours (free-form tag keys)",
+  "Fargate.AllowedImages": "ours",
+  "Fargate.AllowedServices": "ours",
+  "Fargate.RegistryCredentials.*": "ours (free-form registry hosts)",
   "Timeouts.TaskRunning": "ours",
   "Timeouts.SSHReady": "ours",
 };
@@ -108,7 +111,7 @@ function keyPaths(value: unknown, prefix = ""): string[] {
 
 function assertOnlyKnownKeys(document: Record<string, unknown>, known: Record<string, string>): void {
   for (const key of keyPaths(document)) {
-    const wildcard = key.replace(/^(Fargate\.Tags)\..+$/, "$1.*");
+    const wildcard = key.replace(/^(Fargate\.(Tags|RegistryCredentials))\..+$/, "$1.*");
     assert.ok(known[key] ?? known[wildcard], `emitted key "${key}" is not one the reader knows`);
   }
 }
@@ -124,12 +127,23 @@ const privateTasks: FargateConfigInput = {
 const publicTasks: FargateConfigInput = { ...privateTasks, enablePublicIp: true, usePublicIp: true };
 
 const cache = { bucketName: "ci-cache-123", region: "eu-west-1" };
+const GHCR_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ghcr-GhCr01";
+const LOCAL_SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:local-L0cal2";
+
+/** Jobs choose their image and services; private registries' credentials. */
+const imageTasks: FargateConfigInput = {
+  ...privateTasks,
+  allowedImages: ["registry.example.com/ci/*", "node:2?", "registry.example.com/ci/*"],
+  allowedServices: ["postgres:*"],
+  registryCredentials: { "ghcr.io": GHCR_SECRET, "localhost:5000": LOCAL_SECRET },
+};
 
 const scenarios: Record<string, ManagerConfigurationInput> = {
   defaults: { fargate: privateTasks },
   "public tasks": { fargate: publicTasks },
   "cache on": { fargate: privateTasks, template: { cache } },
   "private CA": { fargate: privateTasks, template: { privateCa: true } },
+  "image tasks": { fargate: imageTasks },
   "everything set": {
     fargate: {
       ...privateTasks,
@@ -278,6 +292,35 @@ describe("runnerConfig: generated TOML", () => {
     assert.deepEqual(doc.SSH, { Username: "ci", Port: 2222 });
   });
 
+  it("image tasks: AllowedImages and AllowedServices (each pattern once), RegistryCredentials by host", () => {
+    const fargate = parseBoth(renderFargateToml(imageTasks)).Fargate as Record<string, unknown>;
+    assert.deepEqual(fargate.AllowedImages, ["registry.example.com/ci/*", "node:2?"]);
+    assert.deepEqual(fargate.AllowedServices, ["postgres:*"]);
+    assert.deepEqual(fargate.RegistryCredentials, { "ghcr.io": GHCR_SECRET, "localhost:5000": LOCAL_SECRET });
+    const settings = parseSettings(renderFargateToml(imageTasks), "image tasks").fargate;
+    assert.deepEqual(settings.allowedImages, ["registry.example.com/ci/*", "node:2?"]);
+    assert.deepEqual(settings.allowedServices, ["postgres:*"]);
+    assert.deepEqual(settings.registryCredentials, { "ghcr.io": GHCR_SECRET, "localhost:5000": LOCAL_SECRET });
+  });
+
+  it('"*" allows every image; [] and absent lists write no key (the driver then ignores image: / services:)', () => {
+    const all = parseBoth(renderFargateToml({ ...privateTasks, allowedImages: ["*"], allowedServices: ["*"] }));
+    assert.deepEqual((all.Fargate as Record<string, unknown>).AllowedImages, ["*"]);
+    assert.deepEqual((all.Fargate as Record<string, unknown>).AllowedServices, ["*"]);
+    for (const off of [
+      { ...privateTasks, allowedImages: [], allowedServices: [], registryCredentials: {} },
+      privateTasks,
+    ]) {
+      const fargate = parseBoth(renderFargateToml(off)).Fargate as Record<string, unknown>;
+      for (const key of ["AllowedImages", "AllowedServices", "RegistryCredentials"]) {
+        assert.ok(!(key in fargate), `${key} is not written`);
+      }
+      const settings = parseSettings(renderFargateToml(off), "off").fargate;
+      assert.equal(settings.allowedImages, undefined);
+      assert.equal(settings.allowedServices, undefined);
+    }
+  });
+
   it("duplicate subnets and security groups are written once", () => {
     const fargate = parseBoth(
       renderFargateToml({
@@ -339,6 +382,21 @@ describe("runnerConfig: invalid settings name the key", () => {
       () =>
         renderFargateToml({ ...privateTasks, capacityProviderStrategy: [{ capacityProvider: "FARGATE", weight: -1 }] }),
       /Fargate\.CapacityProviderStrategy\[0\]\.Weight/,
+    ],
+    [
+      "registry host the driver would never match",
+      () => renderFargateToml({ ...privateTasks, registryCredentials: { "GHCR.io": GHCR_SECRET } }),
+      /Fargate\.RegistryCredentials\.GHCR\.io "GHCR\.io" is not a registry host/,
+    ],
+    [
+      "registry secret that is not one secret's full ARN",
+      () => renderFargateToml({ ...privateTasks, registryCredentials: { "ghcr.io": `${GHCR_SECRET.slice(0, -7)}` } }),
+      /Fargate\.RegistryCredentials\.ghcr\.io ".*" is a partial ARN/,
+    ],
+    [
+      "blank image pattern",
+      () => renderFargateToml({ ...privateTasks, allowedImages: [" "] }),
+      /Fargate\.AllowedImages must be a list of non-empty strings/,
     ],
     ["zero concurrent", () => renderGlobalConfigToml({ concurrent: 0 }), /runner\.concurrent/],
     ["bad log format", () => renderGlobalConfigToml({ logFormat: "xml" as never }), /runner\.logFormat/],
