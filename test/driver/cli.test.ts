@@ -12,6 +12,7 @@ import { jobFromPayload } from "../../driver/job";
 import { MetadataStore } from "../../driver/metadata";
 import { generateEd25519KeyPair } from "../../driver/ssh";
 import { EcsEmulator, startEcsEmulator } from "../support/ecsEmulator";
+import { ciCoordinatorTaskDefinition } from "../support/ecsTaskDefinitions";
 import { FakeTaskLauncher } from "../support/fakeTaskLauncher";
 import { LocalSshd, startLocalSshd } from "../support/localSshd";
 import { missingLocalSshd, skipUnlessAvailable } from "../support/requirements";
@@ -19,6 +20,8 @@ import { missingLocalSshd, skipUnlessAvailable } from "../support/requirements";
 const BUNDLE = "dist/driver/fargate.js";
 const SYSTEM = 7;
 const BUILD = 9;
+/** The fargate.toml's TaskDefinition, registered in the emulator. */
+const TASK_DEFINITIONS = [ciCoordinatorTaskDefinition({ family: "ci-job", revision: 1 })];
 const JOB_PAYLOAD = JSON.stringify({ id: 1234, token: "job-token-1234", job_info: { project_id: 5 } });
 
 interface Result {
@@ -222,7 +225,7 @@ process.on("exit", () => require("fs").writeFileSync(process.env.LOAD_LOG, JSON.
     });
 
     it("cleanup does load the AWS SDK (the check above can fail) and reaches the endpoint from AWS_ENDPOINT_URL_ECS", async () => {
-      emulator = await startEcsEmulator({ launcher: new FakeTaskLauncher() });
+      emulator = await startEcsEmulator({ launcher: new FakeTaskLauncher(), taskDefinitions: TASK_DEFINITIONS });
       const env = { ...jobEnv, AWS_ENDPOINT_URL_ECS: emulator.endpoint, LOAD_LOG: loadLog };
       const result = await cli(["--config", configPath, "custom", "cleanup"], env, ["--require", hook]);
       assert.equal(result.code, 0, result.stderr);
@@ -303,7 +306,11 @@ process.on("exit", () => require("fs").writeFileSync(process.env.LOAD_LOG, JSON.
 
   describe("a driver crash is a system failure, never a build failure", () => {
     async function prepareWithHook(hookSource: string): Promise<Result> {
-      emulator = await startEcsEmulator({ launcher: new FakeTaskLauncher(), faults: { pendingMs: 60_000 } });
+      emulator = await startEcsEmulator({
+        launcher: new FakeTaskLauncher(),
+        taskDefinitions: TASK_DEFINITIONS,
+        faults: { pendingMs: 60_000 },
+      });
       const hook = join(dir, "crash.js");
       writeFileSync(hook, hookSource);
       const env = { ...jobEnv, AWS_ENDPOINT_URL_ECS: emulator.endpoint };
@@ -338,7 +345,7 @@ process.on("exit", () => require("fs").writeFileSync(process.env.LOAD_LOG, JSON.
   });
 
   it("uses AWS_REGION when fargate.toml has no Region", async () => {
-    emulator = await startEcsEmulator({ launcher: new FakeTaskLauncher() });
+    emulator = await startEcsEmulator({ launcher: new FakeTaskLauncher(), taskDefinitions: TASK_DEFINITIONS });
     writeFileSync(configPath, readFileSync(configPath, "utf8").replace(/^Region = .*\n/m, ""));
     const env = { ...jobEnv, AWS_ENDPOINT_URL_ECS: emulator.endpoint, AWS_REGION: "ap-south-1" };
     const result = await cli(["--config", configPath, "custom", "cleanup"], env);
@@ -348,7 +355,11 @@ process.on("exit", () => require("fs").writeFileSync(process.env.LOAD_LOG, JSON.
   });
 
   it("prepare logs once which address it connects to when EnablePublicIP is set without UsePublicIP", async () => {
-    emulator = await startEcsEmulator({ launcher: new FakeTaskLauncher(), faults: { runTaskFailures: 1 } });
+    emulator = await startEcsEmulator({
+      launcher: new FakeTaskLauncher(),
+      taskDefinitions: TASK_DEFINITIONS,
+      faults: { runTaskFailures: 1 },
+    });
     writeFileSync(
       configPath,
       readFileSync(configPath, "utf8").replace("[Fargate]\n", "[Fargate]\nEnablePublicIP = true\n"),
@@ -362,7 +373,11 @@ process.on("exit", () => require("fs").writeFileSync(process.env.LOAD_LOG, JSON.
   });
 
   it("SIGTERM during prepare stops the task and exits SYSTEM_FAILURE", async () => {
-    emulator = await startEcsEmulator({ launcher: new FakeTaskLauncher(), faults: { pendingMs: 60_000 } });
+    emulator = await startEcsEmulator({
+      launcher: new FakeTaskLauncher(),
+      taskDefinitions: TASK_DEFINITIONS,
+      faults: { pendingMs: 60_000 },
+    });
     const child = start(["--config", configPath, "custom", "prepare"], {
       ...jobEnv,
       AWS_ENDPOINT_URL_ECS: emulator.endpoint,

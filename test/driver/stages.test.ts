@@ -20,6 +20,7 @@ import { runCleanupStage } from "../../driver/stages/cleanup";
 import { runPrepareStage } from "../../driver/stages/prepare";
 import { runRunStage } from "../../driver/stages/run";
 import { EcsEmulator, startEcsEmulator } from "../support/ecsEmulator";
+import { ciCoordinatorTaskDefinition } from "../support/ecsTaskDefinitions";
 import { FakeTaskLauncher } from "../support/fakeTaskLauncher";
 import { freePort, LocalSshd, startLocalSshd } from "../support/localSshd";
 import { missingLocalSshd, skipUnlessAvailable } from "../support/requirements";
@@ -59,7 +60,10 @@ describe("driver stages through the AWS SDK, the ECS emulator and a real sshd", 
 
   async function startEmulator(address = { privateIp: "127.0.0.1" } as { privateIp: string; publicIp?: string }) {
     launcher = new FakeTaskLauncher(address, (request) => sshd.authorize(request.environment.SSH_PUBLIC_KEY ?? ""));
-    emulator = await startEcsEmulator({ launcher });
+    emulator = await startEcsEmulator({
+      launcher,
+      taskDefinitions: [ciCoordinatorTaskDefinition({ family: "ci-job", revision: 3 })],
+    });
     process.env.AWS_ENDPOINT_URL_ECS = emulator.endpoint;
     process.env.AWS_ENDPOINT_URL_EC2 = emulator.endpoint;
     process.env.AWS_ACCESS_KEY_ID = "test";

@@ -2,14 +2,28 @@
  * A small HTTP emulator of the parts of Amazon ECS (awsJson1_1) and EC2 (query protocol) the driver uses, so the
  * real AWS SDK v3 can be exercised locally: point AWS_ENDPOINT_URL_ECS and AWS_ENDPOINT_URL_EC2 at `endpoint`.
  *
+ * Task definitions: RegisterTaskDefinition (validated, revisions per family, rate-limited like AWS) and
+ * DescribeTaskDefinition; RunTask runs only registered ones (seed them with the `taskDefinitions` option).
+ *
  * Task lifecycle: RunTask → PROVISIONING → (provisioningMs) → PENDING → (pendingMs) → launcher.launch() → RUNNING.
- * A task whose container exits on its own becomes STOPPED with "Essential container in task exited".
- * Faults (throttling, RunTask failures, tasks stopping before RUNNING) can be switched on at any time.
+ * The launcher reports its containers' state changes; an essential container that stops (or a task whose
+ * container exits on its own) stops the task with "Essential container in task exited"; a non-essential one just
+ * shows STOPPED with its exit code. An image the launcher cannot pull stops the task with TaskFailedToStart and a
+ * `CannotPullContainerError: …` reason. Faults (throttling, RunTask failures, tasks stopping before RUNNING) can be
+ * switched on at any time.
  */
 import { randomBytes } from "node:crypto";
 import { createServer, IncomingMessage, Server, ServerResponse } from "node:http";
 import { AddressInfo } from "node:net";
-import { LaunchedTask, TaskLauncher } from "./taskLauncher";
+import {
+  ContainerOverride,
+  EcsApiError as ApiError,
+  RegisterTaskDefinitionInput,
+  RegisteredTaskDefinition,
+  TaskDefinitionStore,
+  launchContainers,
+} from "./ecsTaskDefinitions";
+import { CannotPullContainerError, ContainerStateChange, LaunchedTask, TaskLauncher } from "./taskLauncher";
 
 export interface EcsFaults {
   /** 0..1: share of calls answered with HTTP 400 ThrottlingException (EC2: 503 RequestLimitExceeded). */
@@ -24,7 +38,19 @@ export interface EcsFaults {
   provisioningMs?: number;
   /** Time in PENDING before the launcher is called; default 50 ms. */
   pendingMs?: number;
+  /**
+   * RegisterTaskDefinition's own rate limit (a token bucket, as AWS applies per account and Region): `burst`
+   * calls at once, refilled at `perSecond`; calls beyond it get ThrottlingException "Rate exceeded".
+   * Default { burst: 5, perSecond: 1 }.
+   */
+  registerTaskDefinitionRate?: { burst: number; perSecond: number };
 }
+
+/** A task definition registered before the emulator answers anything (not recorded in `calls`, not rate-limited). */
+export type SeedTaskDefinition = RegisterTaskDefinitionInput & {
+  /** Register it as this revision (earlier ones of the family then never existed); default: the next one. */
+  revision?: number;
+};
 
 export interface EmulatedTask {
   taskArn: string;
@@ -47,6 +73,8 @@ export interface EcsEmulator {
   tasks(): EmulatedTask[];
   /** Tasks whose lastStatus is not STOPPED. */
   runningTasks(): EmulatedTask[];
+  /** Every registered task definition (seeds included), oldest first, as DescribeTaskDefinition answers them. */
+  taskDefinitions(): RegisteredTaskDefinition[];
   /**
    * Every request in arrival order; `throttled` marks the ones answered with a throttling error, `region` is the
    * region the client signed for (from the SigV4 Authorization header).
@@ -58,6 +86,8 @@ export interface EcsEmulator {
 
 interface ContainerState {
   name: string;
+  image: string;
+  essential: boolean;
   lastStatus: string;
   exitCode?: number;
   reason?: string;
@@ -79,7 +109,10 @@ interface TaskState {
   stoppedReason?: string;
   stopCode?: string;
   containers: ContainerState[];
-  environment: Record<string, string>;
+  /** Name of the container the driver connects to (first containerOverride, else "ci-coordinator"). */
+  coordinator: string;
+  taskDefinition: RegisteredTaskDefinition;
+  containerOverrides: ContainerOverride[];
   subnetId: string;
   eniId: string;
   privateIp?: string;
@@ -93,26 +126,24 @@ interface TaskState {
   launched?: LaunchedTask;
   stopFault?: { stoppedReason: string; containerReason?: string };
   timers: NodeJS.Timeout[];
-}
-
-class ApiError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
+  /** Aborts a launch still under way when the task stops. */
+  launchAbort: AbortController;
 }
 
 const ECS_TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113.";
 
-export async function startEcsEmulator(options: {
+export interface EcsEmulatorOptions {
   launcher: TaskLauncher;
+  /** Default "eu-west-1". */
   region?: string;
+  /** Default "123456789012". */
   accountId?: string;
   faults?: EcsFaults;
-}): Promise<EcsEmulator> {
+  /** Registered at start, in order (see ciCoordinatorTaskDefinition in ecsTaskDefinitions.ts). */
+  taskDefinitions?: SeedTaskDefinition[];
+}
+
+export async function startEcsEmulator(options: EcsEmulatorOptions): Promise<EcsEmulator> {
   const region = options.region ?? "eu-west-1";
   const accountId = options.accountId ?? "123456789012";
   const launcher = options.launcher;
@@ -120,6 +151,9 @@ export async function startEcsEmulator(options: {
   const calls: { action: string; at: number; throttled?: boolean; region?: string }[] = [];
   const pendingStops = new Set<Promise<void>>();
   const launches = new Set<Promise<void>>();
+  const definitions = new TaskDefinitionStore(region, accountId);
+  for (const { revision, ...seed } of options.taskDefinitions ?? []) definitions.register(seed, revision);
+  const registerBucket = { tokens: -1, at: 0 };
   let closed = false;
 
   const emulator: EcsEmulator = {
@@ -128,6 +162,7 @@ export async function startEcsEmulator(options: {
     calls,
     tasks: () => [...tasks.values()].map(view),
     runningTasks: () => [...tasks.values()].filter((t) => t.lastStatus !== "STOPPED").map(view),
+    taskDefinitions: () => definitions.all(),
     close,
   };
 
@@ -173,6 +208,7 @@ export async function startEcsEmulator(options: {
     task.stopCode ??= stopCode;
     task.stoppedAt = Date.now() / 1000;
     for (const c of task.containers) c.lastStatus = "STOPPED";
+    task.launchAbort.abort();
   }
 
   function releaseLaunched(task: TaskState): Promise<void> {
@@ -181,6 +217,23 @@ export async function startEcsEmulator(options: {
     const p = launched.stop().catch(() => undefined);
     pendingStops.add(p);
     return p.finally(() => pendingStops.delete(p));
+  }
+
+  /** A container state change the launcher reported (also after the task stopped: exit codes still arrive). */
+  function onContainerChange(task: TaskState, change: ContainerStateChange): void {
+    const container = task.containers.find((c) => c.name === change.name);
+    if (!container) return;
+    if (change.lastStatus === "RUNNING") {
+      if (container.lastStatus !== "STOPPED") container.lastStatus = "RUNNING";
+      return;
+    }
+    container.lastStatus = "STOPPED";
+    if (container.exitCode === undefined && typeof change.exitCode === "number") container.exitCode = change.exitCode;
+    if (change.reason !== undefined) container.reason ??= change.reason;
+    if (container.essential && task.lastStatus !== "STOPPED") {
+      markStopped(task, "Essential container in task exited", "EssentialContainerExited");
+      void releaseLaunched(task);
+    }
   }
 
   function startLifecycle(task: TaskState): void {
@@ -202,11 +255,30 @@ export async function startEcsEmulator(options: {
       for (const c of task.containers) c.reason = task.stopFault.containerReason;
       return;
     }
+    const containers = launchContainers(task.taskDefinition, task.containerOverrides);
+    const coordinator = containers.find((c) => c.name === task.coordinator) ?? containers[0];
     let launched: LaunchedTask;
     try {
-      launched = await launcher.launch({ taskArn: task.taskArn, taskId: task.taskId, environment: task.environment });
+      launched = await launcher.launch(
+        {
+          taskArn: task.taskArn,
+          taskId: task.taskId,
+          environment: { ...coordinator.environment },
+          coordinator: coordinator.name,
+          containers,
+          volumes: (task.taskDefinition.volumes ?? []).map((volume) => ({ name: volume.name ?? "" })),
+          pidMode: task.taskDefinition.pidMode,
+        },
+        { report: (change) => onContainerChange(task, change), signal: task.launchAbort.signal },
+      );
     } catch (err) {
-      markStopped(task, `Task failed to start: ${(err as Error).message}`, "TaskFailedToStart");
+      if (err instanceof CannotPullContainerError) {
+        const container = task.containers.find((c) => c.name === err.containerName);
+        if (container) container.reason = err.message;
+        markStopped(task, err.message, "TaskFailedToStart");
+      } else {
+        markStopped(task, `Task failed to start: ${(err as Error).message}`, "TaskFailedToStart");
+      }
       return;
     }
     task.launched = launched;
@@ -218,24 +290,53 @@ export async function startEcsEmulator(options: {
     task.publicIp = launched.publicIp;
     task.lastStatus = "RUNNING";
     task.startedAt = Date.now() / 1000;
-    for (const c of task.containers) c.lastStatus = "RUNNING";
-    void launched.exited.then(({ exitCode, reason }) => {
+    // Containers the launcher did not report on (launchers that run one container) run with the task.
+    for (const c of task.containers) if (c.lastStatus === "PENDING") c.lastStatus = "RUNNING";
+    void launched.exited.then(({ exitCode, reason, container: name }) => {
       if (task.lastStatus === "STOPPED") return;
-      const main = task.containers[0];
+      const main = task.containers.find((c) => c.name === (name ?? task.coordinator)) ?? task.containers[0];
       if (main) {
         main.exitCode = exitCode ?? undefined;
         main.reason = reason;
       }
       markStopped(task, "Essential container in task exited", "EssentialContainerExited");
+      void releaseLaunched(task);
     });
   }
 
   // ---- ECS actions -------------------------------------------------------------------------------------------
 
+  /** RegisterTaskDefinition's token bucket; false when the call must be throttled. */
+  function takeRegisterToken(): boolean {
+    const { burst, perSecond } = emulator.faults.registerTaskDefinitionRate ?? { burst: 5, perSecond: 1 };
+    const now = Date.now();
+    if (registerBucket.tokens < 0) registerBucket.tokens = burst;
+    else
+      registerBucket.tokens = Math.min(burst, registerBucket.tokens + ((now - registerBucket.at) / 1000) * perSecond);
+    registerBucket.at = now;
+    if (registerBucket.tokens < 1) return false;
+    registerBucket.tokens -= 1;
+    return true;
+  }
+
+  function registerTaskDefinition(body: Record<string, unknown>): unknown {
+    return definitions.register(body as unknown as RegisterTaskDefinitionInput);
+  }
+
+  function describeTaskDefinition(body: Record<string, unknown>): unknown {
+    const reference = body.taskDefinition;
+    const found = typeof reference === "string" && reference !== "" ? definitions.find(reference) : undefined;
+    if (!found) throw new ApiError("ClientException", "Unable to describe task definition.");
+    const include = Array.isArray(body.include) ? (body.include as string[]) : [];
+    return include.includes("TAGS")
+      ? { taskDefinition: found, tags: definitions.tags(found.taskDefinitionArn) }
+      : { taskDefinition: found };
+  }
+
   function runTask(body: Record<string, unknown>): unknown {
     const cluster = clusterOf(body.cluster);
-    const taskDefinition = body.taskDefinition;
-    if (typeof taskDefinition !== "string" || taskDefinition === "") {
+    const taskDefinitionRef = body.taskDefinition;
+    if (typeof taskDefinitionRef !== "string" || taskDefinitionRef === "") {
       throw new ApiError("InvalidParameterException", "taskDefinition is required.");
     }
     const network = (body.networkConfiguration as { awsvpcConfiguration?: { subnets?: string[] } } | undefined)
@@ -250,6 +351,13 @@ export async function startEcsEmulator(options: {
     if (startedBy !== undefined && !/^[A-Za-z0-9_/-]{1,36}$/.test(startedBy)) {
       throw new ApiError("InvalidParameterException", "startedBy must be up to 36 letters, numbers, -, / or _.");
     }
+    const taskDefinition = definitions.find(taskDefinitionRef);
+    if (!taskDefinition) throw new ApiError("ClientException", "TaskDefinition not found.");
+    if (taskDefinition.status !== "ACTIVE") throw new ApiError("ClientException", "TaskDefinition is inactive.");
+    const overrides = (body.overrides as Record<string, unknown> | undefined) ?? {};
+    const containerOverrides = (overrides.containerOverrides as ContainerOverride[] | undefined) ?? [];
+    // Refuses overrides naming no container of the task definition, as RunTask does.
+    launchContainers(taskDefinition, containerOverrides);
     const faults = emulator.faults;
     if ((faults.runTaskFailures ?? 0) > 0) {
       faults.runTaskFailures = (faults.runTaskFailures ?? 0) - 1;
@@ -258,17 +366,6 @@ export async function startEcsEmulator(options: {
         failures: [{ reason: faults.runTaskFailureReason ?? "RESOURCE:CPU", detail: "emulated RunTask failure" }],
       };
     }
-    const family = taskDefinition.startsWith("arn:")
-      ? taskDefinition.slice(taskDefinition.lastIndexOf("/") + 1)
-      : taskDefinition;
-    const taskDefinitionArn = `arn:aws:ecs:${region}:${accountId}:task-definition/${family.includes(":") ? family : `${family}:1`}`;
-    const overrides = (body.overrides as Record<string, unknown> | undefined) ?? {};
-    const containerOverrides =
-      (overrides.containerOverrides as { name?: string; environment?: { name: string; value: string }[] }[]) ?? [];
-    const containerNames = containerOverrides.map((o) => o.name ?? "ci-coordinator");
-    if (containerNames.length === 0) containerNames.push("ci-coordinator");
-    const environment: Record<string, string> = {};
-    for (const e of containerOverrides[0]?.environment ?? []) environment[e.name] = e.value;
     const taskId = randomBytes(16).toString("hex");
     const strategy = body.capacityProviderStrategy as { capacityProvider: string }[] | undefined;
     const task: TaskState = {
@@ -276,15 +373,22 @@ export async function startEcsEmulator(options: {
       taskId,
       clusterArn: cluster.arn,
       clusterName: cluster.name,
-      taskDefinitionArn,
+      taskDefinitionArn: taskDefinition.taskDefinitionArn,
       lastStatus: "PROVISIONING",
       desiredStatus: "RUNNING",
       startedBy,
-      group: (body.group as string | undefined) ?? `family:${family.split(":")[0]}`,
+      group: (body.group as string | undefined) ?? `family:${taskDefinition.family}`,
       tags: ((body.tags as { key: string; value: string }[] | undefined) ?? []).map((t) => ({ ...t })),
       overrides,
-      containers: containerNames.map((name) => ({ name, lastStatus: "PENDING" })),
-      environment,
+      containers: taskDefinition.containerDefinitions.map((c) => ({
+        name: c.name ?? "",
+        image: c.image ?? "",
+        essential: c.essential ?? true,
+        lastStatus: "PENDING",
+      })),
+      coordinator: containerOverrides[0]?.name ?? "ci-coordinator",
+      taskDefinition,
+      containerOverrides,
       subnetId: network.subnets[0],
       eniId: `eni-${randomBytes(8).toString("hex").slice(0, 17)}`,
       launchType: strategy?.length ? undefined : ((body.launchType as string | undefined) ?? "FARGATE"),
@@ -293,6 +397,7 @@ export async function startEcsEmulator(options: {
       createdAt: Date.now() / 1000,
       stopFault: faults.stopBeforeRunning ? { ...faults.stopBeforeRunning } : undefined,
       timers: [],
+      launchAbort: new AbortController(),
     };
     tasks.set(task.taskArn, task);
     startLifecycle(task);
@@ -319,6 +424,8 @@ export async function startEcsEmulator(options: {
       launchType: t.launchType,
       capacityProviderName: t.capacityProviderName,
       platformVersion: t.platformVersion,
+      cpu: t.taskDefinition.cpu,
+      memory: t.taskDefinition.memory,
       createdAt: t.createdAt,
       startedAt: t.startedAt,
       stoppedAt: t.stoppedAt,
@@ -336,6 +443,7 @@ export async function startEcsEmulator(options: {
         containerArn: `arn:aws:ecs:${region}:${accountId}:container/${t.clusterName}/${t.taskId}/${c.name}`,
         taskArn: t.taskArn,
         name: c.name,
+        image: c.image,
         lastStatus: c.lastStatus,
         exitCode: c.exitCode,
         reason: c.reason,
@@ -385,6 +493,10 @@ export async function startEcsEmulator(options: {
 
   async function handleEcs(action: string, body: Record<string, unknown>): Promise<unknown> {
     switch (action) {
+      case "RegisterTaskDefinition":
+        return registerTaskDefinition(body);
+      case "DescribeTaskDefinition":
+        return describeTaskDefinition(body);
       case "RunTask":
         return runTask(body);
       case "DescribeTasks":
@@ -452,7 +564,7 @@ export async function startEcsEmulator(options: {
         res.writeHead(status, { "content-type": "application/x-amz-json-1.1", "x-amzn-requestid": requestId() });
         res.end(JSON.stringify(payload));
       };
-      if (throttled()) {
+      if (throttled() || (action === "RegisterTaskDefinition" && !takeRegisterToken())) {
         calls[calls.length - 1].throttled = true;
         return send(400, { __type: "ThrottlingException", message: "Rate exceeded" });
       }

@@ -6,14 +6,18 @@
  *   job image's real entrypoint and OpenSSH's sshd;
  * - unprivileged (`startUnprivilegedLocalFargate`, needs nothing): each task is a loopback address with an
  *   in-process SSH server running bash as the current user (test/support/loopbackTaskHost.ts).
+ * The emulator starts with the configured task definition `ci-coordinator:1` registered (one `ci-coordinator`
+ * container of the image the task hosts run as the ci-coordinator image, roles, awslogs, cpu/memory like the
+ * component's); jobs with `image:` make the driver register more.
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HarnessOptions, JobResult, JobSpec, runJob } from "./customExecutorHarness";
-import { EcsEmulator, EcsFaults, EmulatedTask, startEcsEmulator } from "./ecsEmulator";
+import { EcsEmulator, EcsFaults, EmulatedTask, SeedTaskDefinition, startEcsEmulator } from "./ecsEmulator";
+import { ciCoordinatorTaskDefinition } from "./ecsTaskDefinitions";
 import { LoopbackTaskHost } from "./loopbackTaskHost";
-import { NetnsTaskHost, TaskHostFaults } from "./netnsTaskHost";
+import { ContainerImage, NetnsTaskHost, TaskHostFaults } from "./netnsTaskHost";
 import { TaskLauncher } from "./taskLauncher";
 
 export interface LocalFargateOptions {
@@ -27,7 +31,16 @@ export interface LocalFargateOptions {
   usePublicIp?: boolean;
   /** Extra top-level TOML appended to fargate.toml (e.g. LogLevel). */
   logLevel?: "debug" | "info" | "warn" | "error";
+  /** Isolated task host only: images by name that jobs' `image:` and `services:` may use (testImages.ts). */
+  images?: Record<string, ContainerImage>;
+  /** Extra lines under [Fargate] in fargate.toml (e.g. `AllowedImages = ["*"]`). */
+  fargateToml?: string[];
+  /** Task definitions registered at start besides `ci-coordinator:1`. */
+  taskDefinitions?: SeedTaskDefinition[];
 }
+
+/** The configured task definition of every local Fargate. */
+export const LOCAL_TASK_DEFINITION = "ci-coordinator:1";
 
 export interface LocalFargate<Host extends TaskLauncher = NetnsTaskHost> {
   emulator: EcsEmulator;
@@ -41,31 +54,36 @@ export interface LocalFargate<Host extends TaskLauncher = NetnsTaskHost> {
   /** Runs one job through the built driver (harness options may be overridden). */
   runJob(spec: JobSpec, options?: Partial<HarnessOptions>): Promise<JobResult>;
   /**
-   * Tasks the emulator still considers alive, task network namespaces still on the machine (isolated task host)
-   * and task SSH servers still listening (unprivileged task host).
+   * Tasks the emulator still considers alive, task network namespaces still on the machine (isolated task host),
+   * task SSH servers still listening (unprivileged task host) and task directories still on disk (both).
    */
-  leftovers(): { tasks: EmulatedTask[]; namespaces: string[]; sshServers: string[] };
+  leftovers(): { tasks: EmulatedTask[]; namespaces: string[]; sshServers: string[]; stateDirs: string[] };
   metadataFiles(): string[];
   close(): Promise<void>;
 }
 
 /** Local Fargate whose tasks are network namespaces with the real entrypoint and sshd. Needs root. */
 export function startLocalFargate(options: LocalFargateOptions = {}): Promise<LocalFargate<NetnsTaskHost>> {
-  const taskHost = new NetnsTaskHost({ faults: options.taskHostFaults });
+  const taskHost = new NetnsTaskHost({ faults: options.taskHostFaults, images: options.images });
   return start(taskHost, { username: "root", port: 22 }, options, () => ({
     namespaces: taskHost.leftoverNamespaces(),
     sshServers: [],
+    stateDirs: taskHost.leftoverStateDirs(),
   }));
 }
 
 /** Local Fargate whose tasks are loopback addresses with an in-process SSH server. Needs no root, no packages. */
 export function startUnprivilegedLocalFargate(
-  options: Omit<LocalFargateOptions, "taskHostFaults" | "usePublicIp"> = {},
+  options: Omit<LocalFargateOptions, "taskHostFaults" | "usePublicIp" | "images"> = {},
 ): Promise<LocalFargate<LoopbackTaskHost>> {
   const taskHost = new LoopbackTaskHost();
   return start(taskHost, taskHost.ssh, options, () => ({
     namespaces: [],
     sshServers: taskHost.hosts().map((task) => `${task.privateIp}:${taskHost.ssh.port}`),
+    stateDirs: taskHost
+      .history()
+      .map((task) => task.root)
+      .filter((dir) => existsSync(dir)),
   }));
 }
 
@@ -73,7 +91,7 @@ async function start<Host extends TaskLauncher & { stopAll(): Promise<void> }>(
   taskHost: Host,
   ssh: { username: string; port: number },
   options: LocalFargateOptions,
-  hostLeftovers: () => { namespaces: string[]; sshServers: string[] },
+  hostLeftovers: () => { namespaces: string[]; sshServers: string[]; stateDirs: string[] },
 ): Promise<LocalFargate<Host>> {
   const dir = mkdtempSync(join(tmpdir(), "local-fargate-"));
   const metadataDir = join(dir, "metadata");
@@ -89,9 +107,10 @@ async function start<Host extends TaskLauncher & { stopAll(): Promise<void> }>(
       `Region = "eu-west-1"`,
       `Subnet = "subnet-0c0a1f00"`,
       `SecurityGroup = "sg-0c0a1f00"`,
-      `TaskDefinition = "ci-coordinator:1"`,
+      `TaskDefinition = "${LOCAL_TASK_DEFINITION}"`,
       `EnablePublicIP = ${options.usePublicIp ? "true" : "false"}`,
       `UsePublicIP = ${options.usePublicIp ? "true" : "false"}`,
+      ...(options.fargateToml ?? []),
       "[TaskMetadata]",
       `Directory = "${metadataDir}"`,
       "[SSH]",
@@ -104,7 +123,16 @@ async function start<Host extends TaskLauncher & { stopAll(): Promise<void> }>(
     ].join("\n"),
     { mode: 0o600 },
   );
-  const emulator = await startEcsEmulator({ launcher: taskHost, region: "eu-west-1", faults: options.faults });
+  const [family, revision] = LOCAL_TASK_DEFINITION.split(":");
+  const emulator = await startEcsEmulator({
+    launcher: taskHost,
+    region: "eu-west-1",
+    faults: options.faults,
+    taskDefinitions: [
+      ciCoordinatorTaskDefinition({ family, revision: Number(revision) }),
+      ...(options.taskDefinitions ?? []),
+    ],
+  });
   const env = {
     AWS_ENDPOINT_URL_ECS: emulator.endpoint,
     AWS_ENDPOINT_URL_EC2: emulator.endpoint,

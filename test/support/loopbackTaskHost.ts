@@ -8,7 +8,8 @@
  * A Fargate task has its own filesystem, where the driver's builds and cache directories (/opt/gitlab-runner/…)
  * are writable. Here a task's filesystem is its directory: paths under /opt/gitlab-runner in the scripts it
  * receives are mapped into that directory. What this host does not emulate — the image's entrypoint, OpenSSH's
- * sshd, network and PID isolation — is what NetnsTaskHost (root) adds.
+ * sshd, network and PID isolation, and a task's other containers (a job's `image:` and `services:`) — is what
+ * NetnsTaskHost (root) adds: a task with containers besides ci-coordinator fails to start here, saying so.
  */
 import { ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -17,7 +18,7 @@ import { join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { Connection, Server, ServerChannel, utils } from "ssh2";
 import { generateEd25519KeyPair } from "../../driver/ssh";
-import { LaunchedTask, TaskLaunchRequest, TaskLauncher } from "./taskLauncher";
+import { containersOf, coordinatorOf, LaunchedTask, TaskLaunchRequest, TaskLauncher } from "./taskLauncher";
 
 /** The SSH port of every task (each task has its own address, so they can share it). */
 export const LOOPBACK_SSH_PORT = 2222;
@@ -61,6 +62,15 @@ export class LoopbackTaskHost implements TaskLauncher {
   private nextAddress = Math.floor(Math.random() * 239 * 65536);
 
   async launch(request: TaskLaunchRequest): Promise<LaunchedTask> {
+    const coordinator = coordinatorOf(request);
+    const others = containersOf(request).filter((container) => container.name !== coordinator);
+    if (others.length > 0) {
+      throw new Error(
+        `the unprivileged loopback task host runs only the ${coordinator} container, and this task also has ` +
+          `${others.map((container) => `${container.name} (${container.image})`).join(", ")}: jobs with image: ` +
+          "or services: need the network-namespace task host (root, startLocalFargate)",
+      );
+    }
     const publicKey = request.environment.SSH_PUBLIC_KEY ?? "";
     const allowed = utils.parseKey(publicKey);
     if (allowed instanceof Error || Array.isArray(allowed)) {

@@ -1,37 +1,78 @@
 /**
  * A "task host" for end-to-end tests: each launched task gets its own network namespace (a veth pair with a
- * private /30), a private mount, UTS and PID namespace, and runs the REAL images/ci-coordinator/docker-entrypoint.sh
- * under tini with the task's environment, which starts the machine's real /usr/sbin/sshd with the image's
- * sshd_config. /root, /run, /tmp, /opt and /etc/ssh are private to the task, so the machine's own keys and sshd are
- * never touched. Needs root (ip netns, mount).
+ * private /30) and runs every container of its task definition there, each in its own mount namespace:
+ * - the ci-coordinator image (LOCAL_CI_COORDINATOR_IMAGE) is the machine's own filesystem with private /etc/ssh,
+ *   /run, /root, /tmp and /opt, plus the files images/ci-coordinator/Dockerfile's final stage copies in, bound at
+ *   their image paths; its ENTRYPOINT (tini → the REAL docker-entrypoint.sh → the machine's real /usr/sbin/sshd
+ *   with the image's sshd_config) runs unless the container definition says otherwise. The machine's own keys,
+ *   sshd and files are never touched.
+ * - any other image comes from {@link NetnsTaskHostOptions.images}: a rootfs directory and an OCI-like config; the
+ *   container runs chrooted into its own copy of that rootfs, as the image's (or the definition's) user.
+ * `pidMode: "task"` puts all containers in one PID namespace, held by a small init the way Fargate's pause
+ * container holds it, so every container's entry process has PPid 0 there; otherwise each container has its own
+ * (its entry process is PID 1, as today's single-container tasks have it). Task volumes are directories bound at
+ * each container's mountPoints (readOnly honoured); dependsOn (START, COMPLETE, SUCCESS) orders the start;
+ * capabilities are Fargate's default set with linuxParameters' add and drop. An image the host does not know
+ * fails the launch with CannotPullContainerError. Needs root (ip netns, mount).
  */
 import { ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import {
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
   chmodSync,
   copyFileSync,
+  existsSync,
   mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import {
+  CI_COORDINATOR_IMAGE_DIR,
+  ContainerImage,
+  ContainerSetup,
+  ContainerUser,
+  DockerfileImage,
+  HostTools,
+  ciCoordinatorImage,
+  containerArgv,
+  containerCapabilities,
+  containerEnvironment,
+  containerSetupScript,
+  resolveUser,
+} from "./netnsContainers";
 import { missingCommand, missingRoot } from "./requirements";
-import { LaunchedTask, TaskLaunchRequest, TaskLauncher } from "./taskLauncher";
+import {
+  CannotPullContainerError,
+  ContainerStateChange,
+  LOCAL_CI_COORDINATOR_IMAGE,
+  LaunchContainer,
+  LaunchContext,
+  LaunchedTask,
+  TaskLaunchRequest,
+  TaskLauncher,
+  containersOf,
+  coordinatorOf,
+} from "./taskLauncher";
 
-const IMAGE_DIR = resolve(__dirname, "../../images/ci-coordinator");
+export type { ContainerImage } from "./netnsContainers";
+
 /** The job image's entrypoint and sshd configuration, used unmodified. */
-export const IMAGE_ENTRYPOINT = join(IMAGE_DIR, "docker-entrypoint.sh");
-export const IMAGE_SSHD_CONFIG = join(IMAGE_DIR, "sshd_config");
+export const IMAGE_ENTRYPOINT = join(CI_COORDINATOR_IMAGE_DIR, "docker-entrypoint.sh");
+export const IMAGE_SSHD_CONFIG = join(CI_COORDINATOR_IMAGE_DIR, "sshd_config");
 
 /** Prefix of every network namespace this module creates (`ip netns list | grep fgtask-`). */
 export const NAMESPACE_PREFIX = "fgtask-";
+/** Prefix of every task's state directory under the OS temporary directory. */
+export const STATE_DIR_PREFIX = "fgtask-";
 /** Number of /30 blocks in 10.213.0.0/16 (private addresses) and 10.214.0.0/16 ("public" addresses). */
 const BLOCKS = 16384;
-const CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const LOG_LIMIT = 64 * 1024;
+/** The names the shared PID namespace's init and its idle child show in `ps` (comm). */
+const TASK_INIT = "task-init";
+const TASK_PAUSE = "task-pause";
 
 /** Fault knobs, mutable at any time; they apply to tasks launched afterwards. */
 export interface TaskHostFaults {
@@ -41,6 +82,22 @@ export interface TaskHostFaults {
 
 export interface NetnsTaskHostOptions {
   faults?: TaskHostFaults;
+  /** Images by name (what container definitions say in `image`), besides the ci-coordinator image. */
+  images?: Record<string, ContainerImage>;
+}
+
+/** One container of a task, for assertions. */
+export interface TaskHostContainer {
+  name: string;
+  image: string;
+  /** "pending" until it starts; "skipped" when a dependency was not met (it never ran). */
+  status: "pending" | "running" | "stopped" | "skipped";
+  /** Exit code once stopped (128 + signal when killed). */
+  exitCode?: number;
+  /** PID (in the machine's PID namespace) of its entry process while it runs. */
+  pid(): number | undefined;
+  /** stdout+stderr of the container (setup and entry process), truncated to 64 KiB. */
+  log(): string;
 }
 
 /** What the task host knows about one launched task (for assertions and benchmarks). */
@@ -51,20 +108,43 @@ export interface TaskHostInfo {
   publicIp: string;
   /** Hostname inside the task, derived from its address like Fargate's `ip-10-0-1-2`. */
   hostname: string;
-  /** PID (in the machine's PID namespace) of the process holding the task's namespaces. */
+  /**
+   * PID (in the machine's PID namespace) of a process in the task's network namespace: the holder of the shared
+   * PID namespace (pidMode task), else the first container's.
+   */
   pid: number;
+  /** The task's files (volumes, container roots); deleted when the task stops. */
+  stateDir: string;
   /** Date.now() when launch() resolved, i.e. when the emulator may report RUNNING. */
   launchedAt: number;
   /** Date.now() when sshd was first seen listening on port 22 inside the task, if it has been. */
   listeningAt?: number;
-  /** stdout+stderr of the container (entrypoint and sshd), truncated to 64 KiB. */
+  /** Log of the coordinator container (entrypoint and sshd), truncated to 64 KiB. */
   log(): string;
+  containers(): TaskHostContainer[];
+}
+
+interface LiveContainer extends TaskHostContainer {
+  spec: LaunchContainer;
+  child?: ChildProcess;
+  logText: string;
+  /** Resolves when it started (its entry process is about to run); rejects when it never will. */
+  started: Promise<void>;
+  /** Resolves with its exit code (128 + signal when killed) once it ended, or null when it never ran. */
+  ended: Promise<number | null>;
+  markStarted(): void;
+  markNeverStarted(reason: Error): void;
+  markEnded(code: number | null): void;
 }
 
 interface LiveTask extends TaskHostInfo {
   hostVeth: string;
-  stateDir: string;
-  child: ChildProcess;
+  coordinator: string;
+  live: LiveContainer[];
+  holder?: ChildProcess;
+  /** PID of the shared PID namespace's init (pidMode task). */
+  initPid?: number;
+  abort: AbortController;
   stopping?: Promise<void>;
   done: boolean;
 }
@@ -75,10 +155,18 @@ export function taskHostUnsupportedReason(): string | undefined {
     missingRoot("network and mount namespaces") ??
     missingCommand("/usr/sbin/sshd", "apt-get install openssh-server") ??
     missingCommand("/usr/bin/ssh-keygen", "apt-get install openssh-client") ??
-    ["ip", "unshare", "nsenter", "tini"]
+    ["ip", "unshare", "nsenter", "setpriv", "tini"]
       .map((tool) => missingCommand(tool, "apt-get install iproute2 util-linux tini"))
       .find((missing) => missing !== undefined)
   );
+}
+
+/**
+ * Why tasks with a job's image cannot run here (the ci-coordinator image's tools container copies the machine's
+ * static busybox, as the image installs Debian's busybox-static), or undefined when they can.
+ */
+export function imageTaskHostUnsupportedReason(): string | undefined {
+  return taskHostUnsupportedReason() ?? missingCommand("/bin/busybox", "apt-get install busybox-static");
 }
 
 /** Names of the network namespaces on this machine that look like task hosts (any process). */
@@ -127,56 +215,68 @@ function listensOnSsh(pid: number): boolean {
   return false;
 }
 
-/**
- * Kills a task: SIGKILL to its PID 1 (tini), which takes every process of its PID namespace with it and is reaped
- * by `unshare`, which then exits; if PID 1 is not there yet, SIGKILL to `unshare` itself (--kill-child).
- */
-function killTask(unsharePid: number): void {
-  let init: number | undefined;
+/** First child of a process (the PID 1 that `unshare --fork` started), if it has one yet. */
+function firstChild(pid: number): number | undefined {
   try {
-    init =
-      Number(readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, "utf8").trim().split(" ")[0]) || undefined;
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(" ")[0]) || undefined;
   } catch {
-    init = undefined;
-  }
-  for (const pid of [init, unsharePid]) {
-    try {
-      if (pid && pid > 0) {
-        process.kill(pid, "SIGKILL");
-        return;
-      }
-    } catch {
-      // gone already: try the next one
-    }
+    return undefined;
   }
 }
 
-// Runs inside the new mount/UTS/PID namespaces: private /etc/ssh, /run, /root, /tmp and /opt (the driver's
-// builds_dir is /opt/gitlab-runner/builds; the image directory is
-// bind-mounted read-only under the private /run first, so a checkout under /tmp stays reachable), then the
-// container's PID 1 exactly as the image declares it: tini -- docker-entrypoint.sh. Arguments are positional so
-// the container's environment stays exactly the task's.
-const CONTAINER_SETUP = `set -e
-state="$1" name="$2" image="$3" never="$4"
-mount --bind "$state/etc-ssh" /etc/ssh
-if [ "$never" = 1 ]; then mount --bind "$state/sshd-never-starts" /usr/sbin/sshd; fi
-mount -t tmpfs -o mode=0755 tmpfs /run
-mkdir /run/ci-coordinator-image
-mount --bind "$image" /run/ci-coordinator-image
-mount -o remount,bind,ro /run/ci-coordinator-image
-mount -t tmpfs -o mode=0700 tmpfs /root
-mount -t tmpfs -o mode=1777 tmpfs /tmp
-mkdir -p /opt && mount -t tmpfs -o mode=0755 tmpfs /opt
-hostname "$name"
-exec tini -- bash /run/ci-coordinator-image/docker-entrypoint.sh
-`;
+function kill(pid: number | undefined): boolean {
+  try {
+    if (pid && pid > 0) {
+      process.kill(pid, "SIGKILL");
+      return true;
+    }
+  } catch {
+    // gone already
+  }
+  return false;
+}
 
-/** TaskLauncher backed by network namespaces and the real job image entrypoint + sshd. */
+/**
+ * Kills a PID namespace started by `unshare --pid --fork --kill-child` (pid of unshare): SIGKILL to its PID 1,
+ * which takes every process of the namespace with it; if PID 1 is not there yet, SIGKILL to `unshare` itself.
+ */
+function killNamespace(unsharePid: number | undefined): void {
+  if (!unsharePid) return;
+  if (!kill(firstChild(unsharePid))) kill(unsharePid);
+}
+
+function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number | null {
+  if (code !== null) return code;
+  if (!signal) return null;
+  const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGKILL: 9, SIGTERM: 15, SIGINT: 2, SIGHUP: 1 };
+  return 128 + (numbers[signal] ?? 0);
+}
+
+function which(tool: string): string {
+  for (const dir of (process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin").split(":")) {
+    if (dir && existsSync(join(dir, tool))) return join(dir, tool);
+  }
+  return tool;
+}
+
+/** Deletes a task's state directory without ever crossing into a mount (a bind of the machine's files). */
+function removeStateDir(dir: string): void {
+  try {
+    execFileSync("rm", ["-rf", "--one-file-system", dir], { stdio: "ignore" });
+  } catch {
+    // something is still mounted below it (it stays): never force through a mount
+  }
+}
+
+/** TaskLauncher backed by network namespaces, the real job image entrypoint + sshd, and rootfs images. */
 export class NetnsTaskHost implements TaskLauncher {
   readonly faults: TaskHostFaults;
+  /** Images by name; mutable (tests may add images at any time). */
+  readonly images: Map<string, ContainerImage>;
   private readonly live = new Map<string, LiveTask>();
   private readonly all: LiveTask[] = [];
   private nextBlock = Math.floor(Math.random() * BLOCKS);
+  private tools?: HostTools;
   private readonly onExit = () => this.stopAllSync();
   private readonly onSignal = (signal: NodeJS.Signals) => {
     this.stopAllSync();
@@ -185,91 +285,111 @@ export class NetnsTaskHost implements TaskLauncher {
 
   constructor(options: NetnsTaskHostOptions = {}) {
     this.faults = options.faults ?? {};
+    this.images = new Map(Object.entries(options.images ?? {}));
   }
 
-  async launch(request: TaskLaunchRequest): Promise<LaunchedTask> {
+  async launch(request: TaskLaunchRequest, context?: LaunchContext): Promise<LaunchedTask> {
+    const specs = containersOf(request);
+    const ciImage = ciCoordinatorImage();
+    // Fargate pulls every image before starting any container.
+    for (const spec of specs) {
+      if (spec.image !== LOCAL_CI_COORDINATOR_IMAGE && !this.images.has(spec.image)) {
+        throw new CannotPullContainerError(spec.name, spec.image);
+      }
+    }
+    for (const spec of specs) {
+      for (const dependency of spec.dependsOn) {
+        if (dependency.condition === "HEALTHY") {
+          throw new Error(`container ${spec.name}: dependsOn condition HEALTHY is not supported by this task host`);
+        }
+      }
+    }
+    this.tools ??= { env: which("env"), setpriv: which("setpriv"), nsenter: which("nsenter") };
+    const report = context?.report ?? (() => undefined);
     const { namespace, hostVeth, addresses } = await this.createNetwork();
     const hostname = `ip-${addresses.task.replace(/\./g, "-")}`;
-    let stateDir: string | undefined;
+    let stateDir: string;
     try {
-      stateDir = this.prepareStateDir();
-      const child = spawn(
-        "nsenter",
-        [
-          `--net=/run/netns/${namespace}`,
-          "--",
-          "unshare",
-          "--mount",
-          "--uts",
-          "--pid",
-          "--fork",
-          "--kill-child",
-          "--mount-proc",
-          "--propagation",
-          "private",
-          "--",
-          "bash",
-          "-c",
-          CONTAINER_SETUP,
-          "container-setup",
-          stateDir,
-          hostname,
-          IMAGE_DIR,
-          this.faults.sshdNeverStarts ? "1" : "0",
-        ],
-        {
-          env: { PATH: CONTAINER_PATH, HOME: "/root", ...request.environment },
-          stdio: ["ignore", "pipe", "pipe"],
-          detached: true,
-        },
-      );
-      let log = "";
-      const append = (chunk: Buffer) => {
-        if (log.length < LOG_LIMIT) log += chunk.toString("utf8");
-      };
-      child.stdout?.on("data", append);
-      child.stderr?.on("data", append);
-      const task: LiveTask = {
-        taskId: request.taskId,
-        namespace,
-        privateIp: addresses.task,
-        publicIp: addresses.publicTask,
-        hostname,
-        pid: child.pid ?? -1,
-        launchedAt: 0,
-        log: () => log,
-        hostVeth,
-        stateDir,
-        child,
-        done: false,
-      };
-      const exited = new Promise<{ exitCode: number | null; reason: string }>((resolveExit) => {
-        child.on("error", (error) => {
-          task.done = true;
-          resolveExit({ exitCode: null, reason: `container could not start: ${error.message}` });
+      stateDir = mkdtempSync(join(tmpdir(), STATE_DIR_PREFIX));
+      chmodSync(stateDir, 0o755);
+    } catch (error) {
+      await this.deleteNetwork(namespace, hostVeth);
+      throw error;
+    }
+    const task: LiveTask = {
+      taskId: request.taskId,
+      namespace,
+      privateIp: addresses.task,
+      publicIp: addresses.publicTask,
+      hostname,
+      pid: -1,
+      stateDir,
+      launchedAt: 0,
+      log: () => task.live.find((c) => c.name === task.coordinator)?.log() ?? "",
+      containers: () =>
+        task.live.map((c) => ({
+          name: c.name,
+          image: c.image,
+          status: c.status,
+          exitCode: c.exitCode,
+          pid: c.pid,
+          log: c.log,
+        })),
+      hostVeth,
+      coordinator: coordinatorOf(request),
+      live: specs.map((spec) => liveContainer(spec)),
+      abort: new AbortController(),
+      done: false,
+    };
+    context?.signal.addEventListener("abort", () => task.abort.abort(), { once: true });
+    this.track(task);
+    let coordinatorExit: (result: { exitCode: number | null; reason: string; container?: string }) => void = () =>
+      undefined;
+    const exited = new Promise<{ exitCode: number | null; reason: string; container?: string }>((resolve) => {
+      coordinatorExit = resolve;
+    });
+    try {
+      this.prepareStateDir(task, request);
+      if (request.pidMode === "task") await this.startHolder(task);
+      // Containers start as their dependencies allow; an essential container that cannot start fails the task.
+      const starts = task.live.map(async (container) => {
+        const unmet = await this.dependenciesMet(task, container);
+        if (unmet) {
+          container.markNeverStarted(new Error(unmet));
+          report({ name: container.name, lastStatus: "STOPPED", exitCode: null, reason: unmet });
+          if (container.spec.essential) throw new Error(unmet);
+          return;
+        }
+        if (task.abort.signal.aborted) {
+          container.markNeverStarted(new Error("the task stopped"));
+          return;
+        }
+        this.startContainer(task, container, request, ciImage, (change) => {
+          if (change.lastStatus === "STOPPED" && container.name === task.coordinator) task.done = true;
+          if (change.lastStatus !== "STOPPED" || !container.spec.essential) return report(change);
+          // An essential container ended: the task ends with it, saying why (its last line of output).
+          const how = typeof change.exitCode === "number" ? `exit code ${change.exitCode}` : "it never ran";
+          const lastLine = container.log().trim().split("\n").pop() ?? "";
+          const reason =
+            change.reason ?? `Essential container in task exited (${how})${lastLine ? `: ${lastLine}` : ""}`;
+          report(task.abort.signal.aborted ? change : { ...change, reason });
+          coordinatorExit({ exitCode: container.child?.exitCode ?? null, reason, container: container.name });
         });
-        child.on("close", (code, signal) => {
-          task.done = true;
-          const lastLine = log.trim().split("\n").pop() ?? "";
-          const how = code === null ? `killed by ${signal}` : `exited with code ${code}`;
-          resolveExit({
-            exitCode: code,
-            reason: `Essential container in task exited (${how})${lastLine ? `: ${lastLine}` : ""}`,
-          });
-        });
+        await container.started;
+        report({ name: container.name, lastStatus: "RUNNING" });
       });
-      this.track(task);
+      const aborted = new Promise<never>((_, reject) => {
+        const fail = () => reject(new Error("the task was stopped while its containers were starting"));
+        if (task.abort.signal.aborted) fail();
+        task.abort.signal.addEventListener("abort", fail, { once: true });
+      });
+      await Promise.race([Promise.all(starts), aborted]);
+      task.pid = task.holder?.pid ?? task.live.find((c) => c.child?.pid)?.child?.pid ?? -1;
       this.watchListening(task);
       task.launchedAt = Date.now();
-      return {
-        privateIp: task.privateIp,
-        publicIp: task.publicIp,
-        exited,
-        stop: () => this.stopTask(task),
-      };
+      return { privateIp: task.privateIp, publicIp: task.publicIp, exited, stop: () => this.stopTask(task) };
     } catch (error) {
-      if (stateDir) rmSync(stateDir, { recursive: true, force: true });
-      await this.deleteNetwork(namespace, hostVeth);
+      await this.stopTask(task);
       throw error;
     }
   }
@@ -293,6 +413,11 @@ export class NetnsTaskHost implements TaskLauncher {
   leftoverNamespaces(): string[] {
     const mine = new Set(this.all.map((task) => task.namespace));
     return listTaskNamespaces().filter((name) => mine.has(name));
+  }
+
+  /** State directories of this host's tasks that still exist on the machine. */
+  leftoverStateDirs(): string[] {
+    return this.all.map((task) => task.stateDir).filter((dir) => existsSync(dir));
   }
 
   /** Resolves with the time sshd started listening in the task; rejects if the task ends first. */
@@ -334,13 +459,261 @@ export class NetnsTaskHost implements TaskLauncher {
   private watchListening(task: LiveTask): void {
     const poll = () => {
       if (task.done || task.stopping) return;
-      if (listensOnSsh(task.pid)) {
+      if (task.pid > 0 && listensOnSsh(task.pid)) {
         task.listeningAt = Date.now();
         return;
       }
       setTimeout(poll, 5).unref();
     };
     poll();
+  }
+
+  /** Per-task files: /etc/ssh of ci-coordinator containers, the fault stand-ins, volumes, container dirs. */
+  private prepareStateDir(task: LiveTask, request: TaskLaunchRequest): void {
+    const etcSsh = join(task.stateDir, "etc-ssh");
+    mkdirSync(etcSsh, { mode: 0o755 });
+    copyFileSync(IMAGE_SSHD_CONFIG, join(etcSsh, "sshd_config"));
+    if (existsSync("/etc/ssh/moduli")) copyFileSync("/etc/ssh/moduli", join(etcSsh, "moduli"));
+    const neverStarts = join(task.stateDir, "sshd-never-starts");
+    writeFileSync(neverStarts, "#!/bin/sh\nexec sleep infinity\n");
+    chmodSync(neverStarts, 0o755);
+    mkdirSync(join(task.stateDir, "volumes"), { mode: 0o755 });
+    for (const volume of request.volumes ?? []) mkdirSync(join(task.stateDir, "volumes", volume.name), { mode: 0o755 });
+    mkdirSync(join(task.stateDir, "containers"), { mode: 0o755 });
+  }
+
+  /**
+   * The shared PID namespace (pidMode task) and the task's UTS namespace, held by a small init (tini, shown as
+   * `task-init`) whose idle child shows as `task-pause`: the role Fargate's pause container plays.
+   */
+  private async startHolder(task: LiveTask): Promise<void> {
+    const init = join(task.stateDir, TASK_INIT);
+    const pause = join(task.stateDir, TASK_PAUSE);
+    symlinkSync(which("tini"), init);
+    symlinkSync(which("sleep"), pause);
+    const holder = spawn(
+      "nsenter",
+      [
+        `--net=/run/netns/${task.namespace}`,
+        "--",
+        "unshare",
+        "--uts",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--",
+        "/bin/sh",
+        "-c",
+        'hostname "$1" && exec "$2" -- "$3" infinity',
+        "task-holder",
+        task.hostname,
+        init,
+        pause,
+      ],
+      { stdio: "ignore", detached: true },
+    );
+    task.holder = holder;
+    const closed = new Promise<void>((resolve) => holder.once("close", () => resolve()));
+    holder.once("error", () => undefined);
+    for (let i = 0; i < 2000; i++) {
+      const pid = holder.pid ? firstChild(holder.pid) : undefined;
+      let comm = "";
+      try {
+        comm = pid ? readFileSync(`/proc/${pid}/comm`, "utf8").trim() : "";
+      } catch {
+        comm = "";
+      }
+      if (pid && comm === TASK_INIT) {
+        task.initPid = pid;
+        return;
+      }
+      if (holder.exitCode !== null || holder.signalCode !== null) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 100))]);
+    throw new Error("the task's PID namespace holder did not start");
+  }
+
+  /** Waits for a container's dependencies; returns why they cannot be met, or undefined once they are. */
+  private async dependenciesMet(task: LiveTask, container: LiveContainer): Promise<string | undefined> {
+    for (const dependency of container.spec.dependsOn) {
+      const target = task.live.find((c) => c.name === dependency.containerName);
+      if (!target) return `dependency on unknown container ${dependency.containerName}`;
+      const describe = `dependency of ${container.name} on ${target.name} (${dependency.condition})`;
+      if (dependency.condition === "START") {
+        const ok = await target.started.then(
+          () => true,
+          () => false,
+        );
+        if (!ok) return `${describe} cannot be met: ${target.name} never started`;
+        continue;
+      }
+      const code = await target.ended;
+      if (code === null) return `${describe} cannot be met: ${target.name} never ran`;
+      if (dependency.condition === "SUCCESS" && code !== 0) {
+        return `${describe} was not met: ${target.name} exited with code ${code}`;
+      }
+    }
+    return undefined;
+  }
+
+  /** Resolves the container's image, user, environment and argv, and spawns its setup in the task's namespaces. */
+  private startContainer(
+    task: LiveTask,
+    container: LiveContainer,
+    request: TaskLaunchRequest,
+    ciImage: DockerfileImage,
+    onChange: (change: ContainerStateChange) => void,
+  ): void {
+    const spec = container.spec;
+    const dir = join(task.stateDir, "containers", spec.name);
+    mkdirSync(dir, { mode: 0o755 });
+    const shared = request.pidMode === "task";
+    let setup: ContainerSetup;
+    try {
+      setup = this.containerSetup(task, spec, dir, ciImage, !shared);
+    } catch (error) {
+      const reason = `CannotStartContainerError: ${(error as Error).message}`;
+      container.logText += `${reason}\n`;
+      container.markNeverStarted(new Error(reason));
+      onChange({ name: spec.name, lastStatus: "STOPPED", exitCode: null, reason });
+      return;
+    }
+    const script = containerSetupScript(setup);
+    const args = shared
+      ? [
+          `--net=/run/netns/${task.namespace}`,
+          `--uts=/proc/${task.initPid}/ns/uts`,
+          `--pid=/proc/${task.initPid}/ns/pid`,
+          "--",
+          "unshare",
+          "--mount",
+          "--propagation",
+          "private",
+          "--",
+        ]
+      : [
+          `--net=/run/netns/${task.namespace}`,
+          "--",
+          "unshare",
+          "--mount",
+          "--uts",
+          "--pid",
+          "--fork",
+          "--kill-child",
+          "--propagation",
+          "private",
+          "--",
+        ];
+    const child = spawn("nsenter", [...args, "bash", "-c", script, `setup-${spec.name}`], {
+      env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    container.child = child;
+    const append = (chunk: Buffer) => {
+      if (container.logText.length < LOG_LIMIT) container.logText += chunk.toString("utf8");
+    };
+    child.stdout?.on("data", append);
+    child.stderr?.on("data", append);
+    const marker = join(dir, "started");
+    let ended = false;
+    const poll = () => {
+      if (ended) return;
+      if (existsSync(marker)) container.markStarted();
+      else setTimeout(poll, 5).unref();
+    };
+    poll();
+    const finish = (code: number | null, reason?: string) => {
+      if (ended) return;
+      ended = true;
+      if (existsSync(marker)) container.markStarted();
+      else container.markNeverStarted(new Error(reason ?? `container ${spec.name} could not start`));
+      container.markEnded(code);
+      onChange({ name: spec.name, lastStatus: "STOPPED", exitCode: code, reason });
+    };
+    child.on("error", (error) => finish(null, `container could not start: ${error.message}`));
+    child.on("close", (code, signal) => finish(exitCodeOf(code, signal)));
+  }
+
+  private containerSetup(
+    task: LiveTask,
+    spec: LaunchContainer,
+    dir: string,
+    ciImage: DockerfileImage,
+    ownUts: boolean,
+  ): ContainerSetup {
+    const volumes = spec.mountPoints.map((mount) => ({
+      source: join(task.stateDir, "volumes", mount.sourceVolume),
+      containerPath: mount.containerPath,
+      readOnly: mount.readOnly,
+    }));
+    for (const volume of volumes) {
+      if (!existsSync(volume.source))
+        throw new Error(`mount point ${volume.containerPath}: no volume ${volume.source}`);
+    }
+    const common = {
+      stateDir: dir,
+      hostname: ownUts ? task.hostname : undefined,
+      volumes,
+      capabilities: containerCapabilities(spec.capabilities),
+      tools: this.tools as HostTools,
+    };
+    if (spec.image === LOCAL_CI_COORDINATOR_IMAGE) {
+      const root = join(dir, "root");
+      mkdirSync(root, { mode: 0o755 });
+      const user = resolveUser(spec.user ?? ciImage.user, "/");
+      const files = ciImage.files.map((file) => ({
+        source: this.imageFileSource(dir, file),
+        destination: file.destination,
+      }));
+      if (this.faults.sshdNeverStarts) {
+        files.push({ source: join(task.stateDir, "sshd-never-starts"), destination: "/usr/sbin/sshd" });
+      }
+      return {
+        ...common,
+        kind: "host-root",
+        root,
+        files,
+        etcSsh: join(task.stateDir, "etc-ssh"),
+        workingDir: spec.workingDirectory ?? ciImage.workingDir ?? "/",
+        user,
+        environment: containerEnvironment(ciImage, spec, task.hostname, user),
+        argv: nonEmptyArgv(containerArgv(ciImage, spec), spec.name),
+      };
+    }
+    const image = this.images.get(spec.image) as ContainerImage;
+    const root = join(dir, "rootfs");
+    execFileSync("cp", ["-a", `${image.rootfs}/.`, root], { stdio: "ignore" });
+    mkdirSync(join(root, "etc"), { recursive: true, mode: 0o755 });
+    writeFileSync(
+      join(root, "etc/hosts"),
+      `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${task.privateIp}\t${task.hostname}\n`,
+    );
+    writeFileSync(join(root, "etc/hostname"), `${task.hostname}\n`);
+    if (existsSync("/etc/resolv.conf")) copyFileSync("/etc/resolv.conf", join(root, "etc/resolv.conf"));
+    const user: ContainerUser = resolveUser(spec.user ?? image.user, root);
+    return {
+      ...common,
+      kind: "rootfs",
+      root,
+      files: [],
+      workingDir: spec.workingDirectory ?? image.workingDir ?? "/",
+      user,
+      environment: containerEnvironment(image, spec, task.hostname, user),
+      argv: nonEmptyArgv(containerArgv(image, spec), spec.name),
+    };
+  }
+
+  /** The file to bind for an image file: the build context's own, or a copy with the Dockerfile's mode. */
+  private imageFileSource(dir: string, file: { source: string; destination: string; mode?: number }): string {
+    if (file.mode === undefined || (statSync(file.source).mode & 0o7777) === file.mode) return file.source;
+    const copies = join(dir, "image-files");
+    mkdirSync(copies, { recursive: true, mode: 0o755 });
+    const copy = join(copies, file.destination.replace(/\//g, "_"));
+    copyFileSync(file.source, copy);
+    chmodSync(copy, file.mode);
+    return copy;
   }
 
   private async createNetwork(): Promise<{
@@ -400,28 +773,35 @@ export class NetnsTaskHost implements TaskLauncher {
     await run("ip", ["link", "delete", hostVeth]).catch(() => undefined);
   }
 
-  private prepareStateDir(): string {
-    const stateDir = mkdtempSync(join(tmpdir(), "fgtask-"));
-    const etcSsh = join(stateDir, "etc-ssh");
-    mkdirSync(etcSsh, { mode: 0o755 });
-    copyFileSync(IMAGE_SSHD_CONFIG, join(etcSsh, "sshd_config"));
-    if (existsSync("/etc/ssh/moduli")) copyFileSync("/etc/ssh/moduli", join(etcSsh, "moduli"));
-    const neverStarts = join(stateDir, "sshd-never-starts");
-    writeFileSync(neverStarts, "#!/bin/sh\nexec sleep infinity\n");
-    chmodSync(neverStarts, 0o755);
-    chmodSync(stateDir, 0o755);
-    return stateDir;
+  /** Kills every process of the task: the shared PID namespace's init, or each container's PID 1. */
+  private killAll(task: LiveTask): void {
+    if (task.initPid) kill(task.initPid);
+    for (const container of task.live) {
+      const pid = container.child?.pid;
+      if (!pid || container.child?.exitCode !== null || container.child?.signalCode !== null) continue;
+      if (task.initPid) kill(pid);
+      else killNamespace(pid);
+    }
+    killNamespace(task.holder?.pid);
   }
 
   private stopTask(task: LiveTask): Promise<void> {
+    task.abort.abort();
     task.stopping ??= (async () => {
-      if (!task.done) {
-        const closed = new Promise<void>((r) => task.child.once("close", () => r()));
-        killTask(task.pid);
-        await closed;
-      }
+      const children = [task.holder, ...task.live.map((c) => c.child)].filter(
+        (child): child is ChildProcess => child !== undefined,
+      );
+      const closed = children.map((child) =>
+        child.exitCode !== null || child.signalCode !== null
+          ? Promise.resolve()
+          : new Promise<void>((r) => child.once("close", () => r())),
+      );
+      this.killAll(task);
+      await Promise.all(closed);
+      for (const container of task.live) container.markNeverStarted(new Error("the task stopped"));
+      task.done = true;
       await this.deleteNetwork(task.namespace, task.hostVeth);
-      rmSync(task.stateDir, { recursive: true, force: true });
+      removeStateDir(task.stateDir);
       this.untrack(task);
     })();
     return task.stopping;
@@ -430,7 +810,7 @@ export class NetnsTaskHost implements TaskLauncher {
   /** Last-resort cleanup when the process exits or is interrupted with tasks still running. */
   private stopAllSync(): void {
     for (const task of this.live.values()) {
-      if (!task.done) killTask(task.pid);
+      this.killAll(task);
       for (const args of [
         ["netns", "delete", task.namespace],
         ["link", "delete", task.hostVeth],
@@ -441,8 +821,54 @@ export class NetnsTaskHost implements TaskLauncher {
           // already gone
         }
       }
-      rmSync(task.stateDir, { recursive: true, force: true });
+      removeStateDir(task.stateDir);
     }
     this.live.clear();
   }
+}
+
+function nonEmptyArgv(argv: string[], name: string): string[] {
+  if (argv.length === 0) throw new Error(`container ${name}: no command specified (no entrypoint and no command)`);
+  return argv;
+}
+
+function liveContainer(spec: LaunchContainer): LiveContainer {
+  let resolveStarted: () => void = () => undefined;
+  let rejectStarted: (error: Error) => void = () => undefined;
+  let resolveEnded: (code: number | null) => void = () => undefined;
+  const started = new Promise<void>((resolve, reject) => {
+    resolveStarted = resolve;
+    rejectStarted = reject;
+  });
+  started.catch(() => undefined);
+  const ended = new Promise<number | null>((resolve) => (resolveEnded = resolve));
+  const container: LiveContainer = {
+    name: spec.name,
+    image: spec.image,
+    status: "pending",
+    spec,
+    logText: "",
+    log: () => container.logText,
+    // The process nsenter forked into the shared PID namespace, or PID 1 of the container's own.
+    pid: () => (container.status === "running" && container.child?.pid ? firstChild(container.child.pid) : undefined),
+    started,
+    ended,
+    markStarted: () => {
+      if (container.status === "pending") container.status = "running";
+      resolveStarted();
+    },
+    markNeverStarted: (reason) => {
+      if (container.status === "pending") {
+        container.status = "skipped";
+        resolveEnded(null);
+      }
+      rejectStarted(reason);
+    },
+    markEnded: (code) => {
+      container.status = container.status === "skipped" ? "skipped" : "stopped";
+      if (code !== null) container.exitCode = code;
+      resolveEnded(code);
+    },
+  };
+  return container;
 }
