@@ -4,7 +4,11 @@
  * process per stage, with the CUSTOM_ENV_* job variables, BUILD_FAILURE_EXIT_CODE / SYSTEM_FAILURE_EXIT_CODE,
  * BUILD_EXIT_CODE_FILE, JOB_RESPONSE_FILE, a per-job TMPDIR and the config stage's job_env; cancellation sends
  * SIGTERM to the stage's process group, then SIGKILL after a grace period, and cleanup still runs.
- * It collects the job log (stdout+stderr of prepare and run) with runner-style section headers.
+ * A job's `image:` and `services:` reach the driver as gitlab-runner passes them (executors/custom/custom.go):
+ * CUSTOM_ENV_CI_JOB_IMAGE (only when the job names an image), CUSTOM_ENV_CI_JOB_SERVICES (a JSON array, empty
+ * when there are none) and `image`/`services` in JOB_RESPONSE_FILE.
+ * It collects the job log (stdout+stderr of prepare and run) with runner-style section headers. The stage scripts
+ * run under bash and under busybox sh alike (an image may have no bash).
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -57,6 +61,20 @@ export interface JobSpec {
   /** Commands of `after_script:`. */
   afterScript?: string[];
   /** Extra CI/CD variables (arrive as CUSTOM_ENV_<name>). */
+  variables?: Record<string, string>;
+  /** `image:` (its name). */
+  image?: string;
+  /** `services:`, in order. */
+  services?: JobService[];
+}
+
+/** One entry of `services:` in .gitlab-ci.yml. */
+export interface JobService {
+  name: string;
+  alias?: string;
+  entrypoint?: string[];
+  command?: string[];
+  /** The service's own `variables:` (they may refer to the job's, as `$NAME`). */
   variables?: Record<string, string>;
 }
 
@@ -166,9 +184,42 @@ function jobVariables(spec: JobSpec, shortToken: string, buildsDir: string): Rec
     CI_CONCURRENT_PROJECT_ID: "0",
     CI_COMMIT_SHA: "0123456789abcdef0123456789abcdef01234567",
     CI_COMMIT_REF_NAME: "main",
-    CI_JOB_IMAGE: "",
+    // gitlab-runner adds CI_JOB_IMAGE itself, only when the job names an image (common/build.go).
+    ...(spec.image ? { CI_JOB_IMAGE: spec.image } : {}),
     ...spec.variables,
   };
+}
+
+/** `$NAME` and `${NAME}` replaced by the variable's value (empty when unknown), as gitlab-runner expands them. */
+function expand(value: string, variables: Record<string, string>): string {
+  return value.replace(/\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g, (_m, braced, bare) => {
+    return variables[(braced ?? bare) as string] ?? "";
+  });
+}
+
+/**
+ * CUSTOM_ENV_CI_JOB_SERVICES as gitlab-runner's custom executor builds it: a JSON array of {name, alias,
+ * entrypoint, command, variables} (alias: the first of the service's aliases or ""; entrypoint and command null
+ * when unset; variables only when the service has some, expanded against the job's), "" without services.
+ */
+export function jobServicesVariable(spec: JobSpec, variables: Record<string, string>): string {
+  const services = spec.services ?? [];
+  if (services.length === 0) return "";
+  return JSON.stringify(
+    services.map((service) => {
+      const own = service.variables ?? {};
+      const expanded = Object.keys(own).length
+        ? Object.fromEntries(Object.entries(own).map(([k, v]) => [k, expand(v, { ...variables, ...own })]))
+        : undefined;
+      return {
+        name: service.name,
+        alias: (service.alias ?? "").split(/[\s,]+/).filter(Boolean)[0] ?? "",
+        entrypoint: service.entrypoint ?? null,
+        command: service.command ?? null,
+        ...(expanded ? { variables: expanded } : {}),
+      };
+    }),
+  );
 }
 
 /**
@@ -176,7 +227,8 @@ function jobVariables(spec: JobSpec, shortToken: string, buildsDir: string): Rec
  * variables list the predefined ones first and the job's own after them, duplicates included, as GitLab sends them.
  */
 function jobPayload(spec: JobSpec, shortToken: string, buildsDir: string): Record<string, unknown> {
-  const own = jobVariables({ ...spec, variables: undefined }, shortToken, buildsDir);
+  // CI_JOB_IMAGE is not among GitLab's variables: gitlab-runner adds it.
+  const { CI_JOB_IMAGE: _image, ...own } = jobVariables({ ...spec, variables: undefined }, shortToken, buildsDir);
   const listed = [...Object.entries(own), ...Object.entries(spec.variables ?? {})];
   return {
     id: spec.jobId,
@@ -190,6 +242,17 @@ function jobPayload(spec: JobSpec, shortToken: string, buildsDir: string): Recor
     },
     variables: listed.map(([key, value]) => ({ key, value, public: true })),
     steps: [{ name: "script", script: spec.script, when: "on_success" }],
+    // As gitlab-runner writes the job it received: `image` always an object (name "" without one).
+    image: { name: spec.image ?? "" },
+    services: (spec.services ?? []).map((service) => ({
+      name: service.name,
+      ...(service.alias !== undefined ? { alias: service.alias } : {}),
+      ...(service.entrypoint ? { entrypoint: service.entrypoint } : {}),
+      ...(service.command ? { command: service.command } : {}),
+      ...(service.variables
+        ? { variables: Object.entries(service.variables).map(([key, value]) => ({ key, value, public: true })) }
+        : {}),
+    })),
   };
 }
 
@@ -339,6 +402,7 @@ export async function runJob(spec: JobSpec, options: HarnessOptions): Promise<Jo
     const defaultBuildsDir = options.defaultBuildsDir ?? "/tmp/builds";
     let variables = jobVariables(spec, shortToken, defaultBuildsDir);
     for (const [name, value] of Object.entries(variables)) baseEnv[`CUSTOM_ENV_${name}`] = value;
+    baseEnv.CUSTOM_ENV_CI_JOB_SERVICES = jobServicesVariable(spec, variables);
     writeFileSync(jobResponseFile, JSON.stringify(jobPayload(spec, shortToken, defaultBuildsDir)), { mode: 0o600 });
     log(`Running with gitlab-runner (custom executor harness)\n  on harness ${shortToken}`);
     const config = await stage("config", ["config"], false);
@@ -362,6 +426,7 @@ export async function runJob(spec: JobSpec, options: HarnessOptions): Promise<Jo
     if (typeof parsed.builds_dir === "string" && parsed.builds_dir !== "") {
       variables = jobVariables(spec, shortToken, parsed.builds_dir);
       for (const [name, value] of Object.entries(variables)) baseEnv[`CUSTOM_ENV_${name}`] = value;
+      baseEnv.CUSTOM_ENV_CI_JOB_SERVICES = jobServicesVariable(spec, variables);
     }
     const driver = parsed.driver as { name?: string; version?: string } | undefined;
     log(`Preparing the "custom" executor`);
