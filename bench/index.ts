@@ -143,7 +143,7 @@ async function benchRun(fargate: LocalFargate, dir: string): Promise<{ driver: n
           // Interleave the two so drift on a shared machine hits both alike.
           for (let i = 0; i < RUN_SAMPLES; i++) {
             const started = Date.now();
-            const run = await runDriverStage("run:step_script", ["run", script, "step_script"], env, {
+            const run = await runDriverStage("run:build_script", ["run", script, "build_script"], env, {
               configFile: fargate.configFile,
             });
             if (run.exitCode !== 0) throw new Error(`run failed: ${run.output}`);

@@ -70,7 +70,7 @@ describe("end to end: jobs through the driver, the ECS emulator and real sshd ta
         "run:get_sources",
         "run:restore_cache",
         "run:download_artifacts",
-        "run:step_script",
+        "run:build_script",
         "run:after_script",
         "run:archive_cache",
         "run:upload_artifacts_on_success",

@@ -69,7 +69,7 @@ describe("unprivileged task host: jobs through the driver, the ECS emulator and 
       "the checkout is in the task's own /opt/gitlab-runner/builds",
     );
     assert.ok(result.log.includes(`home: ${task.root}/home\n`));
-    assert.match(result.log, /\ninitial commit\n/, "step_script saw the commit get_sources made");
+    assert.match(result.log, /\ninitial commit\n/, "build_script saw the commit get_sources made");
     assert.match(result.log, /after-script-ran/);
     assert.match(result.log, /Job succeeded/);
     assert.deepEqual(

@@ -22,13 +22,16 @@ export const SYSTEM_FAILURE_EXIT_CODE = 2;
 /** The built driver bundle. */
 export const DRIVER_BUNDLE = resolve(__dirname, "../../dist/driver/fargate.js");
 
-/** Run sub-stages in the order gitlab-runner calls them. */
+/**
+ * Run sub-stages in the order gitlab-runner calls them, named as its custom executor names them to the driver: the
+ * `script:` step arrives as `build_script` (executors/custom/custom.go renames step_script).
+ */
 export const RUN_STAGES = [
   "prepare_script",
   "get_sources",
   "restore_cache",
   "download_artifacts",
-  "step_script",
+  "build_script",
   "after_script",
   "archive_cache",
   "upload_artifacts_on_success",
@@ -40,7 +43,7 @@ const STAGE_TITLES: Record<string, string> = {
   get_sources: "Getting source from Git repository",
   restore_cache: "Restoring cache",
   download_artifacts: "Downloading artifacts",
-  step_script: 'Executing "step_script" stage of the job script',
+  build_script: 'Executing "step_script" stage of the job script',
   after_script: "Running after_script",
   archive_cache: "Saving cache for successful job",
   archive_cache_on_failure: "Saving cache for failed job",
@@ -66,6 +69,11 @@ export interface JobSpec {
   image?: string;
   /** `services:`, in order. */
   services?: JobService[];
+  /**
+   * Commands appended to other sub-stages' scripts, e.g. `{ upload_artifacts_on_success: ["ls out/"] }` to look at
+   * what the job left from where gitlab-runner's artifact upload runs. They run in the project directory.
+   */
+  stageCommands?: Partial<Record<string, string[]>>;
 }
 
 /** One entry of `services:` in .gitlab-ci.yml. */
@@ -276,9 +284,10 @@ export function stageScript(stage: string, context: JobContext): string {
         'echo "Checking out $(git rev-parse --short HEAD) as detached HEAD (ref is main)..."',
       );
       break;
+    case "build_script":
     case "step_script":
     case "after_script": {
-      const commands = stage === "step_script" ? context.spec.script : (context.spec.afterScript ?? []);
+      const commands = stage === "after_script" ? (context.spec.afterScript ?? []) : context.spec.script;
       lines.push(`cd ${project}`);
       for (const command of commands) lines.push(echoCommand(command), command);
       break;
@@ -289,6 +298,8 @@ export function stageScript(stage: string, context: JobContext): string {
     default:
       lines.push(":");
   }
+  const extra = context.spec.stageCommands?.[stage] ?? [];
+  if (extra.length > 0) lines.push(`cd ${project}`, ...extra);
   return `${lines.join("\n")}\n`;
 }
 
