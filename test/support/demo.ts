@@ -5,12 +5,15 @@
  * - isolated, when this machine can (root + Debian packages) or with `--isolated`: each task is a network namespace
  *   running the job image's real entrypoint and OpenSSH's sshd;
  * - unprivileged otherwise: each task is a loopback address with an in-process SSH server running bash as you.
+ * In isolated mode a second job names its own `image:` (a busybox image as a non-root user) and a service; the
+ * unprivileged task host cannot run containers, so it skips that job and says why.
  */
-import { JobResult } from "./customExecutorHarness";
+import { JobResult, JobSpec } from "./customExecutorHarness";
 import { LocalFargate, startLocalFargate, startUnprivilegedLocalFargate } from "./localFargate";
-import { taskHostUnsupportedReason } from "./netnsTaskHost";
+import { imageTaskHostUnsupportedReason, taskHostUnsupportedReason } from "./netnsTaskHost";
 import { missingCommand, TEST_PACKAGES } from "./requirements";
 import { TaskLauncher } from "./taskLauncher";
+import { busyboxImage, httpServiceImage } from "./testImages";
 
 const SAMPLE_JOB = {
   jobId: 4242,
@@ -25,6 +28,24 @@ const SAMPLE_JOB = {
     "uname -sm",
   ],
   afterScript: ['echo "after_script: done"'],
+};
+
+const DEMO_IMAGE = "registry.example.com/demo/busybox:1";
+const DEMO_SERVICE = "registry.example.com/demo/web:1";
+
+/** .gitlab-ci.yml:  test-in-image: { image: …, services: [{ name: …, alias: web }], script: [...] } */
+const IMAGE_JOB: JobSpec = {
+  jobId: 4243,
+  pipelineId: 1717,
+  projectPath: "demo-group/hello-fargate",
+  jobName: "test-in-image",
+  image: DEMO_IMAGE,
+  services: [{ name: DEMO_SERVICE, alias: "web" }],
+  script: [
+    'echo "in $(cat /marker) as $(id -un) (uid $(id -u)), shell: $(readlink -f /bin/sh)"',
+    "ls",
+    "wget -qO- http://web:8080/",
+  ],
 };
 
 async function main(args: string[]): Promise<number> {
@@ -51,40 +72,66 @@ async function main(args: string[]): Promise<number> {
       "Task host: unprivileged — each task is a loopback address with an in-process SSH server running bash as " +
         `you (isolated mode: ${isolatedUnsupported}).`,
     );
-    return runDemo(await startUnprivilegedLocalFargate(), "task SSH servers");
+    console.log(
+      "The job with its own image: and services: is skipped: the unprivileged task host runs no containers " +
+        `(isolated mode: ${isolatedUnsupported}).`,
+    );
+    return runDemo(await startUnprivilegedLocalFargate(), "task SSH servers", [SAMPLE_JOB]);
   }
   console.log(
     "Task host: isolated — each task is a network namespace running the job image's docker-entrypoint.sh and sshd.",
   );
-  return runDemo(await startLocalFargate(), "task namespaces");
+  const noImages = imageTaskHostUnsupportedReason();
+  if (noImages) {
+    console.log(`The job with its own image: and services: is skipped: it ${noImages}.`);
+    return runDemo(await startLocalFargate(), "task namespaces", [SAMPLE_JOB]);
+  }
+  const image = busyboxImage({ user: "1000:1000", userName: "builder", marker: `the job's image ${DEMO_IMAGE}` });
+  const service = httpServiceImage({ body: `hello from the ${DEMO_SERVICE} service\n` });
+  try {
+    const fargate = await startLocalFargate({
+      images: { [DEMO_IMAGE]: image, [DEMO_SERVICE]: service },
+      fargateToml: ['AllowedImages = ["*"]', 'AllowedServices = ["*"]'],
+    });
+    return await runDemo(fargate, "task namespaces", [SAMPLE_JOB, IMAGE_JOB]);
+  } finally {
+    image.remove();
+    service.remove();
+  }
 }
 
 async function runDemo<Host extends TaskLauncher & { history(): unknown[] }>(
   fargate: LocalFargate<Host>,
   /** What of a task its host could leave behind. */
   hostLeftovers: "task namespaces" | "task SSH servers",
+  jobs: JobSpec[],
 ): Promise<number> {
   try {
-    console.log(`Local Fargate: ECS emulator at ${fargate.emulator.endpoint}, driver dist/driver/fargate.js\n`);
-    console.log("──────── job log ────────");
-    const result: JobResult = await fargate.runJob(SAMPLE_JOB);
-    process.stdout.write(result.log);
-    console.log("──────── end of job log ────────\n");
-    const seconds = (stage: string) => {
-      const run = result.stages.find((candidate) => candidate.stage === stage);
-      return run ? `${((run.endedAt - run.startedAt) / 1000).toFixed(2)} s` : "-";
-    };
-    console.log(
-      `status: ${result.status} (exit ${result.exitCode}); prepare ${seconds("prepare")}, cleanup ${seconds("cleanup")}`,
-    );
+    console.log(`Local Fargate: ECS emulator at ${fargate.emulator.endpoint}, driver dist/driver/fargate.js`);
+    let succeeded = 0;
+    for (const job of jobs) {
+      console.log(`\n──────── job log: ${job.jobName} ────────`);
+      const result: JobResult = await fargate.runJob(job);
+      process.stdout.write(result.log);
+      console.log("──────── end of job log ────────\n");
+      const seconds = (stage: string) => {
+        const run = result.stages.find((candidate) => candidate.stage === stage);
+        return run ? `${((run.endedAt - run.startedAt) / 1000).toFixed(2)} s` : "-";
+      };
+      console.log(
+        `status: ${result.status} (exit ${result.exitCode}); prepare ${seconds("prepare")}, cleanup ${seconds("cleanup")}`,
+      );
+      if (result.status === "success") succeeded += 1;
+    }
     for (const task of fargate.emulator.tasks())
       console.log(`task ${task.taskArn}: ${task.lastStatus} (${task.stoppedReason ?? "no reason"})`);
     const left = fargate.leftovers();
     const hostLeft = left.namespaces.length + left.sshServers.length;
     console.log(`tasks left running: ${left.tasks.length}; ${hostLeftovers} left: ${hostLeft}`);
     const launched = fargate.taskHost.history().length;
-    if (launched !== 1) console.log(`expected the job to run in exactly one task, the driver launched ${launched}`);
-    return result.status === "success" && launched === 1 && left.tasks.length === 0 && hostLeft === 0 ? 0 : 1;
+    if (launched !== jobs.length) console.log(`expected one task per job, the driver launched ${launched}`);
+    const ok = succeeded === jobs.length && launched === jobs.length && left.tasks.length === 0 && hostLeft === 0;
+    return ok ? 0 : 1;
   } finally {
     await fargate.close();
   }
