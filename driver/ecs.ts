@@ -18,7 +18,10 @@ import {
   Task,
 } from "@aws-sdk/client-ecs";
 import { Cancelled, SystemFailure } from "./errors";
-import { EcsPort, TaskDefinitionPort, TaskView } from "./ports";
+import { EcsPort, ReapPort, TaskDefinitionPort, TaskView } from "./ports";
+
+/** DescribeTasks takes at most this many tasks per call. */
+const DESCRIBE_TASKS_BATCH = 100;
 
 /** Attempts per call (first try + retries); adaptive mode backs off and paces calls when throttled. */
 export const MAX_ATTEMPTS = 8;
@@ -69,7 +72,9 @@ async function call<T>(action: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-export function createEcsPort(options: { region?: string }): EcsPort & TaskDefinitionPort & { destroy(): void } {
+export function createEcsPort(options: {
+  region?: string;
+}): EcsPort & TaskDefinitionPort & ReapPort & { destroy(): void } {
   const config = { region: options.region, retryMode: "adaptive", maxAttempts: MAX_ATTEMPTS };
   const ecs = new ECSClient(config);
   let ec2: EC2Client | undefined;
@@ -95,6 +100,36 @@ export function createEcsPort(options: { region?: string }): EcsPort & TaskDefin
         } catch (err) {
           if (!isTaskNotFound(err)) throw err;
         }
+      }),
+
+    listRunningTasks: (cluster, signal) =>
+      call("ListTasks", async () => {
+        const arns: string[] = [];
+        let nextToken: string | undefined;
+        do {
+          const out = await ecs.send(new ListTasksCommand({ cluster, desiredStatus: "RUNNING", nextToken }), {
+            abortSignal: signal,
+          });
+          arns.push(...(out.taskArns ?? []));
+          nextToken = out.nextToken;
+        } while (nextToken);
+        return arns;
+      }),
+
+    taskTags: (cluster, taskArns, signal) =>
+      call("DescribeTasks", async () => {
+        const tags = new Map<string, Record<string, string>>();
+        for (let i = 0; i < taskArns.length; i += DESCRIBE_TASKS_BATCH) {
+          const tasks = taskArns.slice(i, i + DESCRIBE_TASKS_BATCH);
+          const out = await ecs.send(new DescribeTasksCommand({ cluster, tasks, include: ["TAGS"] }), {
+            abortSignal: signal,
+          });
+          for (const task of out.tasks ?? []) {
+            if (!task.taskArn) continue;
+            tags.set(task.taskArn, Object.fromEntries((task.tags ?? []).map((t) => [t.key ?? "", t.value ?? ""])));
+          }
+        }
+        return tags;
       }),
 
     listTasksStartedBy: (cluster, startedBy, signal) =>

@@ -24,6 +24,8 @@ export interface Job {
   pipelineId?: string;
   /** `job_info.project_full_path`, or `job_info.project_id` from older GitLab versions. */
   project?: string;
+  /** `runner_info.timeout`: the job's timeout in seconds, when GitLab sent one. */
+  timeoutSeconds?: number;
 }
 
 /** Environment variable gitlab-runner sets for every stage: the path of the job payload (JSON). */
@@ -56,11 +58,13 @@ export function jobFromPayload(text: string, source: string): Job {
     .update(`${id}\0${typeof token === "string" ? token : ""}`)
     .digest("hex");
   const path = payloadField(payload, ["job_info", "project_full_path"]);
+  const timeout = payloadField(payload, ["runner_info", "timeout"]);
   return {
     id,
     binding,
     pipelineId: idText(payloadField(payload, ["job_info", "pipeline_id"])),
     project: typeof path === "string" && path !== "" ? path : idText(payloadField(payload, ["job_info", "project_id"])),
+    timeoutSeconds: Number.isSafeInteger(timeout) && (timeout as number) > 0 ? (timeout as number) : undefined,
   };
 }
 
@@ -83,20 +87,37 @@ export function readJob(env: NodeJS.ProcessEnv): Job {
 export const STARTED_BY_MAX = 36;
 
 /**
- * `gitlab-job-<job id>` (at most 31 characters): job ids are unique in a GitLab instance, so cleanup can find the
- * job's tasks with ListTasks(startedBy) even when the metadata file is gone.
+ * `gitlab-job-<job id>`, and `-<4 hex digits of the manager's ID>` when fargate.toml names the manager (at most
+ * 36 characters): job ids are unique in a GitLab instance, so cleanup can find the job's tasks with
+ * ListTasks(startedBy) even when the metadata file is gone, and the suffix tells managers sharing a cluster apart.
  */
-export function startedByFor(job: Pick<Job, "id">): string {
-  return `gitlab-job-${job.id}`;
+export function startedByFor(job: Pick<Job, "id">, managerId?: string): string {
+  const suffix = managerId === undefined ? "" : `-${createHash("sha256").update(managerId).digest("hex").slice(0, 4)}`;
+  return `gitlab-job-${job.id}${suffix}`;
+}
+
+/**
+ * Every startedBy a task of this job may carry: this driver's, and the one of the previous release (no manager
+ * suffix), so a job that was running while the driver was upgraded still finds its task.
+ */
+export function startedByCandidates(job: Pick<Job, "id">, managerId?: string): string[] {
+  return [...new Set([startedByFor(job, managerId), startedByFor(job)])];
 }
 
 /** The metadata file of a job inside TaskMetadata.Directory. */
 export function metadataFileName(job: Pick<Job, "id">): string {
-  return `${startedByFor(job)}.json`;
+  return `gitlab-job-${job.id}.json`;
 }
 
-/** Tags on every task: the settings' Fargate.Tags plus the job's project, pipeline and id. */
-export function taskTags(job: Job, extra: Record<string, string>): { key: string; value: string }[] {
+/** The tag naming the manager that started a task: what `reap` looks for. */
+export const MANAGER_TAG = "gitlab:manager";
+
+/** Tags on every task: the settings' Fargate.Tags plus the job's project, pipeline and id, and the manager's ID. */
+export function taskTags(
+  job: Job,
+  extra: Record<string, string>,
+  managerId?: string,
+): { key: string; value: string }[] {
   const tags: { key: string; value: string }[] = Object.entries(extra).map(([key, value]) => ({ key, value }));
   const add = (key: string, value: string | undefined): void => {
     if (value !== undefined && !tags.some((t) => t.key === key)) tags.push({ key, value: toTagValue(value) });
@@ -104,6 +125,7 @@ export function taskTags(job: Job, extra: Record<string, string>): { key: string
   add("gitlab:project", job.project);
   add("gitlab:pipeline", job.pipelineId);
   add("gitlab:job", job.id);
+  add(MANAGER_TAG, managerId);
   return tags;
 }
 

@@ -1,6 +1,7 @@
 /**
  * CLI entry point (bundled to dist/driver/fargate.js):
  *   fargate.js --config <fargate.toml> [--log-level L] [--log-format F] custom <config|prepare|run|cleanup> [script stage]
+ *   fargate.js --config <fargate.toml> reap      (stop every task of this manager: run before gitlab-runner starts)
  * Maps outcomes to gitlab-runner's exit codes and turns SIGTERM/SIGINT into a cancellation of the stage.
  * Stage modules are loaded lazily: `run` never loads the AWS SDK, `config` loads neither the SDK nor ssh2.
  */
@@ -22,13 +23,16 @@ export interface CliArgs {
   logFormat?: LogFormat;
   /** Append diagnostics to this file instead of stderr (Go driver's --log-file). */
   logFile?: string;
-  stage?: Stage;
+  /** A custom-executor stage, or `reap`. */
+  stage?: Stage | "reap";
   /** run only: the script gitlab-runner generated, and the sub-stage name. */
   scriptPath?: string;
   stageName?: string;
 }
 
-const USAGE = "usage: fargate --config <fargate.toml> custom <config|prepare|run|cleanup> [script_path stage_name]";
+const USAGE =
+  "usage: fargate --config <fargate.toml> custom <config|prepare|run|cleanup> [script_path stage_name] | " +
+  "fargate --config <fargate.toml> reap";
 
 /** The Go driver's options. Values are checked here, in the order given, so the messages are the driver's own. */
 const OPTIONS = {
@@ -106,6 +110,11 @@ export function parseArgs(argv: string[]): CliArgs {
     }
   }
   if (args.version) return args;
+  if (positional[0] === "reap") {
+    if (positional.length > 1) throw new SystemFailure(`unexpected argument "${positional[1]}" for reap; ${USAGE}`);
+    if (!args.config) throw new SystemFailure(`--config is required; ${USAGE}`);
+    return { ...args, stage: "reap" };
+  }
   if (positional[0] !== "custom") throw new SystemFailure(`expected the "custom" command; ${USAGE}`);
   const stage = positional[1] as Stage | undefined;
   if (stage === undefined || !STAGES.includes(stage)) {
@@ -205,6 +214,16 @@ async function runStage(ctx: Context): Promise<void> {
       try {
         // Cleanup is not cancelled by a signal: stopping the task is the point of it.
         await runCleanupStage({ settings, job, ecs, metadata, print, log });
+      } finally {
+        ecs.destroy();
+      }
+      return;
+    }
+    case "reap": {
+      const { reapManagerTasks } = await import("./reap");
+      const ecs = await createEcs(settings);
+      try {
+        await reapManagerTasks({ settings, ecs, print, signal });
       } finally {
         ecs.destroy();
       }

@@ -43,6 +43,14 @@ export interface EcsPort {
   publicIp(networkInterfaceId: string, signal?: AbortSignal): Promise<string | undefined>;
 }
 
+/** What `reap` needs: the cluster's running tasks and their tags. */
+export interface ReapPort {
+  /** ARNs of every task in the cluster whose desired status is RUNNING. */
+  listRunningTasks(cluster: string, signal?: AbortSignal): Promise<string[]>;
+  /** The tags of each of these tasks (tasks ECS no longer knows are left out). */
+  taskTags(cluster: string, taskArns: string[], signal?: AbortSignal): Promise<Map<string, Record<string, string>>>;
+}
+
 /** The task definition calls, needed only for jobs with their own image or services. */
 export interface TaskDefinitionPort {
   /** `family` (latest ACTIVE revision), `family:revision` or an ARN; undefined when ECS knows no such definition. */

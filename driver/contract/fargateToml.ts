@@ -92,8 +92,10 @@ export interface FargateToml {
   TaskMetadata?: { Directory?: string };
   /** Defaults: "root" and 22. */
   SSH?: { Username?: string; Port?: number };
-  /** Seconds, 1–86400. Defaults: {@link FARGATE_TOML_DEFAULTS}. */
-  Timeouts?: { TaskRunning?: number; SSHReady?: number };
+  /** Seconds, 1–86400. Defaults: {@link FARGATE_TOML_DEFAULTS}; TaskMaxLifetime: the job's timeout + 600. */
+  Timeouts?: { TaskRunning?: number; SSHReady?: number; TaskIdle?: number; TaskMaxLifetime?: number };
+  /** This manager's identity (e.g. its EC2 instance id): tagged on every task, what `reap` stops. */
+  Manager?: { ID?: string };
 }
 
 export interface CapacityProviderItem {
@@ -136,7 +138,16 @@ export interface Settings {
   };
   metadataDirectory: string;
   ssh: { username: string; port: number };
-  timeouts: { taskRunningSeconds: number; sshReadySeconds: number };
+  timeouts: {
+    taskRunningSeconds: number;
+    sshReadySeconds: number;
+    /** The task stops itself after this long without an SSH session. */
+    taskIdleSeconds: number;
+    /** The task stops itself this long after it started; undefined: the job's timeout + a margin. */
+    taskMaxLifetimeSeconds?: number;
+  };
+  /** Undefined: tasks carry no manager identity, and `reap` refuses to run. */
+  managerId?: string;
   /** Keys present in the file that the driver does not know (reported as warnings, not errors). */
   unknownKeys: string[];
   /** Where this driver reads the file differently from GitLab's Go driver: one line each, logged by prepare. */
@@ -155,6 +166,8 @@ export const FARGATE_TOML_DEFAULTS = {
   taskRunningSeconds: 600,
   /** `Timeouts.SSHReady`: seconds from RUNNING until the task's sshd accepts the job's key. */
   sshReadySeconds: 180,
+  /** `Timeouts.TaskIdle`: seconds without an SSH session after which the task stops itself. */
+  taskIdleSeconds: 600,
 } as const;
 
 /** Login names accepted for SSH.Username (POSIX-portable). */
@@ -179,6 +192,7 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
     TaskMetadata: true,
     SSH: true,
     Timeouts: true,
+    Manager: true,
   }),
   Fargate: keysOf<FargateSectionToml>({
     Cluster: true,
@@ -208,7 +222,13 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
   }),
   TaskMetadata: keysOf<NonNullable<FargateToml["TaskMetadata"]>>({ Directory: true }),
   SSH: keysOf<NonNullable<FargateToml["SSH"]>>({ Username: true, Port: true }),
-  Timeouts: keysOf<NonNullable<FargateToml["Timeouts"]>>({ TaskRunning: true, SSHReady: true }),
+  Timeouts: keysOf<NonNullable<FargateToml["Timeouts"]>>({
+    TaskRunning: true,
+    SSHReady: true,
+    TaskIdle: true,
+    TaskMaxLifetime: true,
+  }),
+  Manager: keysOf<NonNullable<FargateToml["Manager"]>>({ ID: true }),
 };
 
 /** The tables a KNOWN_KEYS section names: `Fargate` is one table, `Fargate.X[]` every item of the array Fargate.X. */
@@ -325,6 +345,10 @@ function readSettings(root: Table, source: string): Settings {
   const region = f.string("Region");
   if (region !== undefined) f.check("Region", region, regionProblem);
   const metadata = top.section("TaskMetadata");
+  const manager = top.section("Manager");
+  const managerId = manager.string("ID");
+  if (managerId !== undefined)
+    manager.check("ID", managerId, (id) => (id === "" ? "must not be empty" : tagValueProblem(id)));
   const ssh = top.section("SSH");
   const timeouts = top.section("Timeouts");
   const username = ssh.string("Username") ?? FARGATE_TOML_DEFAULTS.sshUsername;
@@ -355,7 +379,10 @@ function readSettings(root: Table, source: string): Settings {
     timeouts: {
       taskRunningSeconds: timeouts.integer("TaskRunning", FARGATE_TOML_DEFAULTS.taskRunningSeconds, 1, 86400),
       sshReadySeconds: timeouts.integer("SSHReady", FARGATE_TOML_DEFAULTS.sshReadySeconds, 1, 86400),
+      taskIdleSeconds: timeouts.integer("TaskIdle", FARGATE_TOML_DEFAULTS.taskIdleSeconds, 1, 86400),
+      taskMaxLifetimeSeconds: timeouts.optionalInteger("TaskMaxLifetime", 1, 7 * 86400),
     },
+    managerId,
     unknownKeys: findUnknownKeys(root),
     notices: goDriverDifferences(top.table("Fargate")),
   };

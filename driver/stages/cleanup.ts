@@ -3,7 +3,7 @@
  * metadata (which holds the key). Idempotent. Without metadata, the job's tasks are found by their startedBy.
  */
 import { describeError, SystemFailure } from "../errors";
-import { Job, startedByFor } from "../job";
+import { Job, startedByCandidates, startedByFor } from "../job";
 import { Logger } from "../log";
 import { ForeignMetadata, MetadataStore } from "../metadata";
 import { EcsPort, Print } from "../ports";
@@ -31,7 +31,7 @@ export function cleanupReason(job: Pick<Job, "id">): string {
  */
 export async function runCleanupStage(deps: CleanupDeps): Promise<void> {
   const { settings, job, ecs, print, log, signal } = deps;
-  const startedBy = startedByFor(job);
+  const startedBy = startedByFor(job, settings.managerId);
   let record;
   let corrupt = false;
   try {
@@ -63,9 +63,11 @@ export async function runCleanupStage(deps: CleanupDeps): Promise<void> {
   if (!record && !corrupt) print(`No job metadata at ${deps.metadata.path}; looking for tasks started by ${startedBy}`);
 
   // Also catches tasks of an interrupted prepare attempt that never reached the metadata file.
-  let listed: string[] = [];
+  const listed: string[] = [];
   try {
-    listed = await ecs.listTasksStartedBy(cluster, startedBy, signal);
+    for (const candidate of startedByCandidates(job, settings.managerId)) {
+      listed.push(...(await ecs.listTasksStartedBy(cluster, candidate, signal)));
+    }
   } catch (err) {
     // With the metadata, the job's task is dealt with above: a failed search is only a warning then.
     if (!record) errors.push(describeError(err));
@@ -74,7 +76,7 @@ export async function runCleanupStage(deps: CleanupDeps): Promise<void> {
       print(`Warning: could not look for other tasks started by ${startedBy}: ${describeError(err)}`);
     }
   }
-  for (const arn of listed) if (arn !== record?.taskArn) await stop(arn);
+  for (const arn of new Set(listed)) if (arn !== record?.taskArn) await stop(arn);
   // A job that was running while the driver was upgraded: its task and key are in the previous version's file.
   for (const legacy of deps.metadata.legacyRecords(job.id)) {
     if (await stop(legacy.taskArn, legacy.cluster)) legacy.remove();

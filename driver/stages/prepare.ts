@@ -7,7 +7,7 @@ import { Writable } from "node:stream";
 import { throwIfCancelled } from "../clock";
 import { Cancelled, describeError, JobError, SystemFailure } from "../errors";
 import { serviceContainerName } from "../imageTaskDefinition";
-import { Job, JobOverrides, startedByFor, taskTags } from "../job";
+import { Job, JobOverrides, startedByCandidates, startedByFor, taskTags } from "../job";
 import { JobContainers, JobService } from "../jobImages";
 import { jobTaskDefinition } from "../jobTaskDefinition";
 import { Logger } from "../log";
@@ -15,6 +15,13 @@ import { ForeignMetadata, MetadataStore } from "../metadata";
 import { Clock, EcsPort, Print, RunTaskInput, SshPort, SshTarget, TaskDefinitionPort, TaskView } from "../ports";
 import { Settings } from "../contract/fargateToml";
 import { IMAGE_TASK } from "../contract/imageTasks";
+import {
+  DEFAULT_JOB_TIMEOUT_SECONDS,
+  FIRST_CONTACT_MARGIN_SECONDS,
+  MAX_LIFETIME_MARGIN_SECONDS,
+  TASK_LIFETIME_ENV,
+  taskLifetimeExitReason,
+} from "../contract/taskLifetime";
 import { SshError } from "../sshError";
 
 export interface KeyPair {
@@ -55,6 +62,21 @@ export const MISSING_GRACE_MS = 10_000;
 /** Consecutive MISSING answers (after the grace period) after which the task is taken to be gone. */
 export const MAX_MISSING_ANSWERS = 3;
 
+/**
+ * The task's dead-man's switch (see ../contract/taskLifetime): it stops itself when the driver never logs in, when
+ * no SSH session has been open for Timeouts.TaskIdle, and at its hard deadline.
+ */
+export function taskLifetimeEnvironment(settings: Settings, job: Pick<Job, "timeoutSeconds">) {
+  const t = settings.timeouts;
+  const maxLifetime =
+    t.taskMaxLifetimeSeconds ?? (job.timeoutSeconds ?? DEFAULT_JOB_TIMEOUT_SECONDS) + MAX_LIFETIME_MARGIN_SECONDS;
+  return [
+    { name: TASK_LIFETIME_ENV.firstContactSeconds, value: String(t.sshReadySeconds + FIRST_CONTACT_MARGIN_SECONDS) },
+    { name: TASK_LIFETIME_ENV.idleSeconds, value: String(t.taskIdleSeconds) },
+    { name: TASK_LIFETIME_ENV.maxLifetimeSeconds, value: String(maxLifetime) },
+  ];
+}
+
 /** The RunTask request for a job. Pure: everything comes from the settings, the job and its key. */
 export function buildRunTaskInput(
   settings: Settings,
@@ -72,7 +94,7 @@ export function buildRunTaskInput(
     cluster: f.cluster,
     taskDefinition: overrides.taskDefinition,
     count: 1,
-    startedBy: startedByFor(job),
+    startedBy: startedByFor(job, settings.managerId),
     networkConfiguration: {
       awsvpcConfiguration: {
         subnets: f.subnets,
@@ -82,13 +104,16 @@ export function buildRunTaskInput(
     },
     overrides: {
       containerOverrides: [
-        { name: f.containerName, environment: [{ name: "SSH_PUBLIC_KEY", value: publicKey }] },
+        {
+          name: f.containerName,
+          environment: [{ name: "SSH_PUBLIC_KEY", value: publicKey }, ...taskLifetimeEnvironment(settings, job)],
+        },
         ...serviceOverrides,
       ],
       cpu: overrides.size.cpu,
       memory: overrides.size.memory,
     },
-    tags: taskTags(job, f.tags),
+    tags: taskTags(job, f.tags, settings.managerId),
     // aws:ecs:* tags do not count against the 50-tag limit. Tags are not propagated from the task definition:
     // they would count against it too, on top of Fargate.Tags and the driver's own.
     enableECSManagedTags: true,
@@ -102,7 +127,8 @@ export function buildRunTaskInput(
 export function stoppedTaskReason(task: TaskView): string {
   const parts = [task.stoppedReason ?? task.stopCode ?? "no reason given"];
   for (const c of task.containers) {
-    const details = [c.reason, c.exitCode !== undefined ? `exit code ${c.exitCode}` : undefined].filter(Boolean);
+    const exit = c.exitCode === undefined ? undefined : `exit code ${c.exitCode}`;
+    const details = [c.reason, exit, taskLifetimeExitReason(c.exitCode)].filter(Boolean);
     if (details.length > 0) parts.push(`container ${c.name ?? "?"}: ${details.join(", ")}`);
   }
   return parts.join("; ");
@@ -307,8 +333,10 @@ async function stopPreviousAttempt(deps: PrepareDeps): Promise<void> {
   const targets = new Map<string, string>(); // ARN → cluster
   if (previous) targets.set(previous.taskArn, previous.cluster);
   try {
-    const arns = await ecs.listTasksStartedBy(settings.fargate.cluster, startedByFor(deps.job), bound());
-    for (const arn of arns) if (!targets.has(arn)) targets.set(arn, settings.fargate.cluster);
+    for (const startedBy of startedByCandidates(deps.job, settings.managerId)) {
+      const arns = await ecs.listTasksStartedBy(settings.fargate.cluster, startedBy, bound());
+      for (const arn of arns) if (!targets.has(arn)) targets.set(arn, settings.fargate.cluster);
+    }
   } catch (err) {
     log.warn("could not look for tasks of an earlier prepare attempt", { error: describeError(err) });
   }

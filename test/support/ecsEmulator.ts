@@ -458,11 +458,13 @@ export async function startEcsEmulator(options: EcsEmulatorOptions): Promise<Ecs
     if (!Array.isArray(refs) || refs.length === 0) {
       throw new ApiError("InvalidParameterException", "Tasks cannot be empty.");
     }
+    // As ECS: a task's tags only with include: ["TAGS"].
+    const withTags = Array.isArray(body.include) && (body.include as unknown[]).includes("TAGS");
     const found: unknown[] = [];
     const failures: unknown[] = [];
     for (const ref of refs as string[]) {
       const task = findTask(cluster, ref);
-      if (task) found.push(describe(task));
+      if (task) found.push({ ...(describe(task) as object), tags: withTags ? task.tags : undefined });
       else failures.push({ arn: ref, reason: "MISSING" });
     }
     return { tasks: found, failures };

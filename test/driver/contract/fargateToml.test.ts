@@ -33,7 +33,12 @@ describe("driver settings (fargate.toml)", () => {
     assert.equal(s.fargate.enablePublicIp, true);
     assert.equal(s.fargate.platformVersion, undefined, "empty PlatformVersion means LATEST");
     assert.equal(s.fargate.containerName, "ci-coordinator");
-    assert.deepEqual(s.timeouts, { taskRunningSeconds: 600, sshReadySeconds: 180 });
+    assert.deepEqual(s.timeouts, {
+      taskRunningSeconds: 600,
+      sshReadySeconds: 180,
+      taskIdleSeconds: 600,
+      taskMaxLifetimeSeconds: undefined,
+    });
     assert.deepEqual(s.fargate.capacityProviderStrategy, []);
     assert.deepEqual(s.unknownKeys, []);
   });
@@ -83,7 +88,12 @@ describe("driver settings (fargate.toml)", () => {
       { capacityProvider: "FARGATE", weight: 1, base: undefined },
     ]);
     assert.deepEqual(s.fargate.tags, { team: "platform", "cost-center": "42" });
-    assert.deepEqual(s.timeouts, { taskRunningSeconds: 120, sshReadySeconds: 30 });
+    assert.deepEqual(s.timeouts, {
+      taskRunningSeconds: 120,
+      sshReadySeconds: 30,
+      taskIdleSeconds: 600,
+      taskMaxLifetimeSeconds: undefined,
+    });
   });
 
   it("reports unknown keys (typos) without failing, for drop-in compatibility", () => {

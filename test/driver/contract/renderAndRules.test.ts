@@ -84,10 +84,17 @@ describe("fargate.toml contract", () => {
 
   it("applies the defaults the component relies on, the timeouts and the metadata directory among them", () => {
     const settings = validateFargateToml(minimal);
-    assert.deepEqual(settings.timeouts, { taskRunningSeconds: 600, sshReadySeconds: 180 });
+    assert.deepEqual(settings.timeouts, {
+      taskRunningSeconds: 600,
+      sshReadySeconds: 180,
+      taskIdleSeconds: 600,
+      taskMaxLifetimeSeconds: undefined,
+    });
     assert.deepEqual(settings.timeouts, {
       taskRunningSeconds: FARGATE_TOML_DEFAULTS.taskRunningSeconds,
       sshReadySeconds: FARGATE_TOML_DEFAULTS.sshReadySeconds,
+      taskIdleSeconds: FARGATE_TOML_DEFAULTS.taskIdleSeconds,
+      taskMaxLifetimeSeconds: undefined,
     });
     assert.equal(settings.metadataDirectory, MANAGER_PATHS.metadataDirectory);
     assert.deepEqual(settings.ssh, { username: "root", port: 22 });

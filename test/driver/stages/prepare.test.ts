@@ -18,9 +18,12 @@ describe("driver RunTask request and task reasons", () => {
         assignPublicIp: "ENABLED",
       },
     });
-    assert.deepEqual(input.overrides?.containerOverrides, [
-      { name: "ci-coordinator", environment: [{ name: "SSH_PUBLIC_KEY", value: "ssh-ed25519 AAA k" }] },
-    ]);
+    assert.deepEqual(input.overrides?.containerOverrides?.length, 1);
+    assert.equal(input.overrides?.containerOverrides?.[0].name, "ci-coordinator");
+    assert.deepEqual(input.overrides?.containerOverrides?.[0].environment?.[0], {
+      name: "SSH_PUBLIC_KEY",
+      value: "ssh-ed25519 AAA k",
+    });
     assert.equal(input.startedBy, "gitlab-job-9");
     assert.equal("capacityProviderStrategy" in input, false);
     assert.equal("platformVersion" in input, false);
