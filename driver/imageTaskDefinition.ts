@@ -5,11 +5,14 @@
  */
 import { createHash } from "node:crypto";
 import type { ContainerDefinition, RegisterTaskDefinitionCommandInput, TaskDefinition } from "@aws-sdk/client-ecs";
-import { SystemFailure } from "./errors";
+import { JobError, SystemFailure } from "./errors";
 import { JobContainers, registryHost } from "./jobImages";
 import { IMAGE_TASK, imageTaskFamily, MAX_BASE_FAMILY_LENGTH } from "./contract/imageTasks";
 
 export type RegisterTaskDefinitionInput = RegisterTaskDefinitionCommandInput;
+
+/** ECS's limit of containers per task definition. */
+export const MAX_CONTAINERS = 10;
 
 /** The fields of a described task definition that RegisterTaskDefinition takes back (the rest ECS sets itself). */
 const COPIED_FIELDS = [
@@ -157,6 +160,16 @@ export function imageTaskDefinition(
   const containerDefinitions = image
     ? [toolsContainer(coordinator), ...own, buildContainer(image, coordinator, options), ...services]
     : [...own, ...services];
+  if (containerDefinitions.length > MAX_CONTAINERS) {
+    const ours = containerDefinitions.length - services.length;
+    throw new JobError(
+      `${services.length} services are too many: a Fargate task holds at most ${MAX_CONTAINERS} containers, and ` +
+        `this runner's own take ${ours} (${containerDefinitions
+          .slice(0, ours)
+          .map((c) => c.name)
+          .join(", ")})`,
+    );
+  }
   const volumes = image
     ? [...(base.volumes ?? []), { name: IMAGE_TASK.buildsVolume }, { name: IMAGE_TASK.toolsVolume }]
     : base.volumes;

@@ -10,7 +10,7 @@ import { Settings } from "./contract/fargateToml";
 export interface JobService {
   /** The image reference, as written in `services:`. */
   image: string;
-  /** Host names the build container reaches it by: its alias(es), else gitlab-runner's names for the image. */
+  /** Host names the build container reaches it by: its alias, and the Docker executor's names for the image. */
   hostnames: string[];
   entrypoint?: string[];
   command?: string[];
@@ -82,9 +82,9 @@ export function parseJobServices(text: string | undefined): JobService[] {
   return items.map((item: Record<string, unknown>, index) => {
     const image = typeof item?.name === "string" ? item.name.trim() : "";
     if (image === "") throw new SystemFailure(`CI_JOB_SERVICES[${index}] has no image name`);
-    const alias = typeof item.alias === "string" ? item.alias : "";
-    const aliases = alias.split(/[\s,]+/).filter(Boolean);
-    const hostnames = aliases.length > 0 ? aliases : defaultServiceHostnames(image);
+    // gitlab-runner passes the first alias only; the Docker executor adds the image's own names to it.
+    const alias = typeof item.alias === "string" ? item.alias.trim() : "";
+    const hostnames = [...new Set([...(alias ? [alias] : []), ...defaultServiceHostnames(image)])];
     const bad = hostnames.find((name) => !HOSTNAME.test(name));
     if (bad !== undefined) {
       throw new JobError(`service ${image}: "${bad}" cannot be a host name (letters, digits, ., - and _ only)`);
@@ -103,6 +103,17 @@ export function parseJobServices(text: string | undefined): JobService[] {
   });
 }
 
+/** The image names of CI_JOB_SERVICES, for the notice that they are ignored; nothing else is read. */
+function servicesNamed(text: string | undefined): { image: string }[] {
+  try {
+    const items: unknown = JSON.parse(text ?? "");
+    if (!Array.isArray(items)) return [];
+    return items.flatMap((item: { name?: unknown }) => (typeof item?.name === "string" ? [{ image: item.name }] : []));
+  } catch {
+    return [];
+  }
+}
+
 function refusal(kind: "image" | "service", image: string, key: string, patterns: string[]): JobError {
   const list = patterns.length > 0 ? patterns.map((p) => JSON.stringify(p)).join(", ") : "none";
   return new JobError(
@@ -115,7 +126,11 @@ function refusal(kind: "image" | "service", image: string, key: string, patterns
 export function jobContainers(env: NodeJS.ProcessEnv, fargate: Settings["fargate"]): JobContainers {
   const notices: string[] = [];
   const requestedImage = env.CUSTOM_ENV_CI_JOB_IMAGE?.trim() || undefined;
-  const requestedServices = parseJobServices(env.CUSTOM_ENV_CI_JOB_SERVICES);
+  // Read only when honoured: with the feature off, nothing in them may fail the job.
+  const requestedServices =
+    fargate.allowedServices === undefined
+      ? servicesNamed(env.CUSTOM_ENV_CI_JOB_SERVICES)
+      : parseJobServices(env.CUSTOM_ENV_CI_JOB_SERVICES);
   let image: string | undefined;
   if (requestedImage !== undefined) {
     if (fargate.allowedImages === undefined) {
@@ -138,9 +153,10 @@ export function jobContainers(env: NodeJS.ProcessEnv, fargate: Settings["fargate
           `Fargate.AllowedServices`,
       );
     } else {
-      const refused = requestedServices.find((s) => !allowed.some((p) => globMatches(p, s.image)));
+      const honoured = requestedServices as JobService[];
+      const refused = honoured.find((s) => !allowed.some((p) => globMatches(p, s.image)));
       if (refused) throw refusal("service", refused.image, "AllowedServices", allowed);
-      services = requestedServices;
+      services = honoured;
     }
   }
   return { image, services, notices };

@@ -39,6 +39,8 @@ export const IMAGE_TASK = {
   installTools: "/usr/local/bin/install-job-tools",
   /** Runs a script from stdin inside `build` (in our image, run in ci-coordinator). */
   enterBuild: "/usr/local/bin/enter-build-container",
+  /** enterBuild's exit code for its own failures (no build container, no SYS_PTRACE…), as its header says. */
+  enterBuildFailed: 125,
   /** The build container's first process: keeps it up without a shell or sshd in the image. */
   pauseCommand: ["/gitlab-fargate-tools/busybox", "sleep", "2147483647"],
 } as const;

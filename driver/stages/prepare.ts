@@ -123,6 +123,20 @@ export function buildRunTaskInput(
   return input;
 }
 
+/** RunTask's limit on the JSON of its overrides, formatting included. */
+export const MAX_OVERRIDES_LENGTH = 8192;
+
+/** Services' variables travel in RunTask's overrides: too many of them fail the job before RunTask, clearly. */
+function checkOverridesSize(input: RunTaskInput, services: readonly JobService[]): void {
+  const length = JSON.stringify(input.overrides).length;
+  if (length <= MAX_OVERRIDES_LENGTH) return;
+  const variables = services.reduce((sum, s) => sum + Object.keys(s.variables).length, 0);
+  throw new JobError(
+    `RunTask's overrides would be ${length} characters, over ECS's limit of ${MAX_OVERRIDES_LENGTH}: the services' ` +
+      `${variables} variables are too large (keep large values in files or in the job's own variables)`,
+  );
+}
+
 /** The user-facing reason of a stopped task: stoppedReason plus every container's reason and exit code. */
 export function stoppedTaskReason(task: TaskView): string {
   const parts = [task.stoppedReason ?? task.stopCode ?? "no reason given"];
@@ -172,6 +186,7 @@ export async function runPrepareStage(deps: PrepareDeps): Promise<void> {
   const keys = deps.generateKeyPair();
   const overrides = { ...deps.overrides, taskDefinition };
   const input = buildRunTaskInput(settings, job, overrides, keys.publicKey, containers.services);
+  checkOverridesSize(input, containers.services);
   print(`Starting Fargate task: cluster ${cluster}, task definition ${input.taskDefinition}`);
   const started = clock.now();
   // Not cancellable: once sent, we want its answer so a created task can be stopped again.
@@ -278,19 +293,27 @@ async function setUpJobContainers(
   }
   for (const step of steps) {
     const output = new CollectedOutput();
-    const code = await deps.ssh.runScript(
-      target,
-      step.script,
-      { stdout: output, stderr: output },
-      deps.signal,
-      step.command,
-    );
-    if (code !== 0) {
-      throw new SystemFailure(`could not ${step.what} (exit code ${code}): ${output.text().trim() || "no output"}`);
+    const signal = AbortSignal.any([deps.signal, AbortSignal.timeout(SETUP_STEP_TIMEOUT_MS)]);
+    let code: number;
+    try {
+      code = await deps.ssh.runScript(target, step.script, { stdout: output, stderr: output }, signal, step.command);
+    } catch (err) {
+      if (err instanceof Cancelled && !deps.signal.aborted) {
+        throw new SystemFailure(`could not ${step.what}: no answer within ${SETUP_STEP_TIMEOUT_MS / 1000} s`);
+      }
+      throw err;
     }
+    if (code === 0) continue;
+    const message = `could not ${step.what} (exit code ${code}): ${output.text().trim() || "no output"}`;
+    // 125: enter-build-container's own failure (no build container, no SYS_PTRACE…); any other code comes from
+    // the image's shell (wrong architecture, a broken shell): the job's image, not the runner.
+    throw code === IMAGE_TASK.enterBuildFailed ? new SystemFailure(message) : new JobError(message);
   }
   if (containers.image) deps.print(`Scripts run in the build container (image ${containers.image})`);
 }
+
+/** Bound on each step of setting up the job's containers over SSH, ms (enter-build-container waits up to 60 s). */
+const SETUP_STEP_TIMEOUT_MS = 90_000;
 
 /** A writable stream that keeps the last few KiB written to it, for an error message. */
 class CollectedOutput extends Writable {

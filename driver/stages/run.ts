@@ -9,12 +9,26 @@ import { SshPort } from "../ports";
 import { IMAGE_TASK } from "../contract/imageTasks";
 
 /**
- * The sub-stages that run the job's own commands (gitlab-runner's `step_<name>`, `after_script`, and `build_script`
- * of older runners): in a task with the job's image they run in the `build` container. Every other sub-stage (clone,
- * caches, artifacts, file variables) runs in ci-coordinator, whose gitlab-runner and git do that work.
+ * gitlab-runner's own sub-stages (common/build.go): clone, caches, artifacts and file variables, the work of its
+ * helper, which ci-coordinator's gitlab-runner and git do. Every other sub-stage runs the job's own commands
+ * (`build_script`, `step_<name>`, `after_script`, and any stage a later gitlab-runner adds), as gitlab-runner itself
+ * decides: in a task with the job's image they run in the `build` container.
  */
+const COORDINATOR_STAGES = new Set([
+  "prepare_script",
+  "get_sources",
+  "clear_worktree",
+  "restore_cache",
+  "download_artifacts",
+  "archive_cache",
+  "archive_cache_on_failure",
+  "upload_artifacts_on_success",
+  "upload_artifacts_on_failure",
+  "cleanup_file_variables",
+]);
+
 export function runsInBuildContainer(stageName: string): boolean {
-  return stageName.startsWith("step_") || stageName === "build_script" || stageName === "after_script";
+  return !COORDINATOR_STAGES.has(stageName);
 }
 
 /** What the stage's script is fed to over SSH. */

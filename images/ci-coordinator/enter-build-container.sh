@@ -31,7 +31,8 @@ shopt -s nullglob
 LC_ALL=C
 
 readonly FAILURE=125
-readonly TOOLS_BUSYBOX=/gitlab-fargate-tools/busybox
+readonly TOOLS_DIR=/gitlab-fargate-tools
+readonly TOOLS_BUSYBOX=$TOOLS_DIR/busybox
 readonly PAUSE_ARGV=("$TOOLS_BUSYBOX" sleep 2147483647)
 # Docker's PATH, used to look for a shell when the pause has no PATH variable.
 readonly DEFAULT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -75,7 +76,20 @@ is_pause_cmdline() {
   done
 }
 
-# Sets pauses to the PIDs of the container-entry processes (parent PID 0) running the pause.
+# False when /proc/$1/mountinfo is readable and shows no mount at the tools directory: a service container (its
+# image and command are the job's) may run the pause's command line too, but only the build container mounts the
+# tools volume. Unreadable (a non-root pause without SYS_PTRACE here) counts as true: entering it fails clearly later.
+has_tools_mount() {
+  local mountinfo line fields
+  mountinfo=$(cat "/proc/$1/mountinfo" 2>/dev/null) || return 0
+  while IFS= read -r line; do
+    read -r -a fields <<<"$line"
+    [[ ${fields[4]-} == "$TOOLS_DIR" ]] && return 0
+  done <<<"$mountinfo"
+  return 1
+}
+
+# Sets pauses to the PIDs of the container-entry processes (parent PID 0) running the pause, with the tools mounted.
 find_pauses() {
   local entry pid
   pauses=()
@@ -83,7 +97,7 @@ find_pauses() {
     pid=${entry#/proc/}
     read_status "$pid" || continue
     [[ $status_ppid == 0 ]] || continue
-    is_pause_cmdline "$pid" && pauses+=("$pid")
+    is_pause_cmdline "$pid" && has_tools_mount "$pid" && pauses+=("$pid")
   done
   return 0
 }
@@ -181,6 +195,8 @@ run_script() {
   found=$("${in_image[@]}" "$TOOLS_BUSYBOX" sh -c "$FIND_SHELL" sh "$search_path" </dev/null) ||
     fail "cannot start a process in the build container (pause PID $pause_pid, uid $pause_uid, gid" \
       "$pause_gid); nsenter's message is above"
+  # env would take a path holding "=" for a variable and run nothing.
+  [[ $found != *=* ]] || fail "refusing the image's shell \"$found\": its path contains \"=\""
   local shell=("$TOOLS_BUSYBOX" sh)
   [[ -n $found ]] && shell=("$found")
   # The shell reads the script from this command's stdin, untouched.
@@ -192,6 +208,11 @@ run_script() {
 # shellcheck disable=SC2016 # Expanded by that sh.
 readonly APPEND_HOSTS_LINE='
 file=/etc/hosts
+# As root, a symbolic link could lead anywhere through /proc/<pid>/root: only a real /etc and a regular file.
+if [ -L /etc ] || [ ! -d /etc ] || [ -L "$file" ] || { [ -e "$file" ] && [ ! -f "$file" ]; }; then
+  echo "/etc/hosts of the image is not a regular file in a directory (a link, a pipe…): not writing to it" >&2
+  exit 1
+fi
 if [ -s "$file" ] && [ -n "$("$0" tail -c 1 "$file")" ]; then
   printf "\n" >>"$file" || exit 1
 fi
@@ -209,8 +230,7 @@ add_hosts() {
   wait_for_pause
   read_pause_ids
   require_pause_access
-  # Written as root from inside the image's root directory, so that a symbolic link at the image's /etc/hosts
-  # resolves within the image, never to a file of ci-coordinator.
+  # Written as root from inside the image's root directory, and only to a regular file (see APPEND_HOSTS_LINE).
   in_image_as 0 0
   "${in_image[@]}" "$TOOLS_BUSYBOX" sh -c "$APPEND_HOSTS_LINE" "$TOOLS_BUSYBOX" "127.0.0.1 ${names[*]}" </dev/null ||
     fail "cannot add \"127.0.0.1 ${names[*]}\" to the build container's /etc/hosts (pause PID $pause_pid)"

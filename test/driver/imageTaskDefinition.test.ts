@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import type { TaskDefinition } from "@aws-sdk/client-ecs";
 import { canonicalJson, imageTaskDefinition } from "../../driver/imageTaskDefinition";
 import { IMAGE_TASK } from "../../driver/contract/imageTasks";
-import { SystemFailure } from "../../driver/errors";
+import { JobError, SystemFailure } from "../../driver/errors";
 
 const LOGS = { logDriver: "awslogs" as const, options: { "awslogs-group": "/g", "awslogs-stream-prefix": "job" } };
 const SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ghcr-AbCdEf";
@@ -137,6 +137,22 @@ describe("the task definition of a job with its own image", () => {
     const clash = base();
     clash.containerDefinitions!.push({ name: "build", image: "x" });
     assert.throws(() => imageTaskDefinition(clash, { image: "app", ...noServices }, options), /named "build"/);
+  });
+
+  it("refuses more services than a Fargate task holds, as the job's error", () => {
+    const services = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({ image: `svc${i}`, hostnames: [`svc${i}`], variables: {} }));
+    assert.equal(
+      imageTaskDefinition(base(), { image: "app", services: services(7) }, options).containerDefinitions?.length,
+      10,
+    );
+    assert.throws(
+      () => imageTaskDefinition(base(), { image: "app", services: services(8) }, options),
+      (err: unknown) =>
+        err instanceof JobError &&
+        /8 services are too many.*take 3 \(gitlab-tools, ci-coordinator, build\)/.test(err.message),
+    );
+    assert.equal(imageTaskDefinition(base(), { services: services(9) }, options).containerDefinitions?.length, 10);
   });
 
   it("serialises canonically: key order does not matter", () => {

@@ -41,12 +41,12 @@ describe("a job's image and services", () => {
     ]);
   });
 
-  it("reads gitlab-runner's CI_JOB_SERVICES JSON: aliases (comma or space separated), entrypoint, command, variables", () => {
+  it("reads gitlab-runner's CI_JOB_SERVICES JSON: the alias plus the image's own names, entrypoint, command, variables", () => {
     const parsed = parseJobServices(
       JSON.stringify([
         {
           name: "postgres:15",
-          alias: "db,pg",
+          alias: "db",
           entrypoint: null,
           command: ["postgres", "-c", "fsync=off"],
           variables: { POSTGRES_PASSWORD: "x" },
@@ -57,7 +57,7 @@ describe("a job's image and services", () => {
     assert.deepEqual(parsed, [
       {
         image: "postgres:15",
-        hostnames: ["db", "pg"],
+        hostnames: ["db", "postgres"],
         entrypoint: undefined,
         command: ["postgres", "-c", "fsync=off"],
         variables: { POSTGRES_PASSWORD: "x" },
@@ -90,7 +90,7 @@ describe("a job's image and services", () => {
     assert.equal(result.image, "ruby:3.3");
     assert.deepEqual(
       result.services.map((s) => [s.image, s.hostnames]),
-      [["postgres:15", ["db"]]],
+      [["postgres:15", ["db", "postgres"]]],
     );
     assert.deepEqual(result.notices, []);
   });
@@ -107,6 +107,12 @@ describe("a job's image and services", () => {
       () => jobContainers(services([{ name: "redis:7" }]), settings),
       (err: unknown) => err instanceof JobError && /service "redis:7".*AllowedServices = \[none\]/.test(err.message),
     );
+  });
+
+  it("reads nothing else of the services while they are ignored: a bad alias cannot fail the job then", () => {
+    const env = services([{ name: "postgres:15", alias: "db:5432" }]);
+    assert.deepEqual(jobContainers(env, fargate()).services, []);
+    assert.throws(() => jobContainers(env, fargate(`AllowedServices = ["*"]\n`)), JobError);
   });
 
   it("treats an empty CI_JOB_IMAGE as no image", () => {

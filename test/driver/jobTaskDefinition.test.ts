@@ -67,7 +67,8 @@ describe("finding or registering a job's task definition", () => {
     assert.equal(results.filter((r) => r.registered).length, 1);
   });
 
-  it("takes over a lock left by a process that died while registering", async () => {
+  it("takes over a lock left by a process that died while registering", async function () {
+    this.timeout(5_000); // without the takeover it would wait the full minute for the lock
     const ecs = new Registry();
     const family = (await jobTaskDefinition(deps(ecs), "ci", { image: "app:3", services: [] }, options)).taskDefinition;
     const fresh = new Registry();
@@ -75,7 +76,12 @@ describe("finding or registering a job's task definition", () => {
     writeFileSync(lock, "12345\n");
     const old = new Date(Date.now() - 10 * 60_000);
     utimesSync(lock, old, old);
-    const result = await jobTaskDefinition(deps(fresh), "ci", { image: "app:3", services: [] }, options);
+    const result = await jobTaskDefinition(
+      deps(fresh, { waitMs: 60_000 }),
+      "ci",
+      { image: "app:3", services: [] },
+      options,
+    );
     assert.equal(result.registered, true);
     assert.equal(fresh.registered.length, 1);
   });

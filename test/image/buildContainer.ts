@@ -123,6 +123,11 @@ export interface PauseOptions {
   gid?: number;
   /** The image's WORKDIR. Default: the user's home. */
   workdir?: string;
+  /**
+   * Mount the tools volume, as the build container does (default). False: a service container imitating the pause,
+   * its image bringing its own copy of busybox at the tools path.
+   */
+  mountTools?: boolean;
 }
 
 /** A pause: its PID on this machine and inside the shared PID namespace. */
@@ -152,11 +157,15 @@ export interface EnterResult {
 // /dev/null into the image, then execs the pause there as the image's user with only the given environment.
 const START_PAUSE = `
 set -eu
-image=$1 tools=$2 builds=$3 uid=$4 gid=$5 workdir=$6
-shift 6
+image=$1 tools=$2 builds=$3 uid=$4 gid=$5 workdir=$6 mount_tools=$7
+shift 7
 unshare=$(command -v unshare)
-mount --bind "$tools" "$image${TOOLS_DIRECTORY}"
-mount -o remount,bind,ro "$image${TOOLS_DIRECTORY}"
+if [ "$mount_tools" = 1 ]; then
+  mount --bind "$tools" "$image${TOOLS_DIRECTORY}"
+  mount -o remount,bind,ro "$image${TOOLS_DIRECTORY}"
+else
+  cp "$tools/busybox" "$image${TOOLS_DIRECTORY}/busybox"
+fi
 mount --bind "$builds" "$image${BUILDS_DIRECTORY}"
 mount -t proc proc "$image/proc"
 mount --bind /dev/null "$image/dev/null"
@@ -242,7 +251,7 @@ export class SharedPidNamespace {
     const uid = options.uid ?? IMAGE_USER.uid;
     const gid = options.gid ?? IMAGE_USER.gid;
     const args = [options.image, options.tools, options.builds, String(uid), String(gid)];
-    args.push(options.workdir ?? IMAGE_USER.home, ...options.environment);
+    args.push(options.workdir ?? IMAGE_USER.home, options.mountTools === false ? "0" : "1", ...options.environment);
     const entered = this.track(
       spawn(
         "nsenter",

@@ -351,6 +351,18 @@ describe("enter-build-container in a task's shared PID namespace", function () {
     assert.match(alone.stderr, /the build container did not start/);
   });
 
+  it("never takes a service container imitating the pause (it has no tools volume) for the build container", async () => {
+    const build = image();
+    const service = image();
+    writeFileSync(join(build, "image-marker"), "build image\n");
+    writeFileSync(join(service, "image-marker"), "service image\n");
+    await task!.startPause({ image: service, tools, builds, environment: IMAGE_ENVIRONMENT, mountTools: false });
+    await startPause(build);
+    const entered = await task!.enter([], { stdin: "cat /image-marker" });
+    assert.equal(entered.code, 0, entered.stderr);
+    assert.equal(entered.stdout, "build image\n");
+  });
+
   it("refuses to choose between two pauses, naming both", async () => {
     const first = await startPause(image());
     const second = await startPause(image());
@@ -403,18 +415,24 @@ describe("enter-build-container in a task's shared PID namespace", function () {
       assert.equal(hostsOf(root), "127.0.0.1 db\n");
     });
 
-    it("follows a symbolic link at the image's /etc/hosts inside the image, never onto ci-coordinator's files", async () => {
-      const target = `/etc/hosts-of-the-image-${process.pid}`;
-      const root = image({ hosts: { symlinkTo: target } });
-      writeFileSync(join(root, target), "");
-      await startPause(root);
-      try {
-        assert.equal((await task!.enter(["--hosts", "db"])).code, 0);
-        assert.equal(readFileSync(join(root, target), "utf8"), "127.0.0.1 db\n");
-        assert.equal(existsSync(target), false, "nothing written outside the image");
-      } finally {
-        rmSync(target, { force: true });
-      }
+    it("refuses an /etc/hosts that is a link (it could lead out through /proc) or a pipe, writing nothing", async () => {
+      // A link through /proc/1/root leaves the image's root for ci-coordinator's files, a pipe would block.
+      const outside = join(work, `outside-${process.pid}`);
+      writeFileSync(outside, "ci-coordinator file\n");
+      const linked = image({ hosts: { symlinkTo: `/proc/1/root${outside}` } });
+      const pause = await startPause(linked);
+      const result = await task!.enter(["--hosts", "db"]);
+      assert.equal(result.code, ENTER_FAILED, result.stderr);
+      assert.match(result.stderr, /\/etc\/hosts of the image is not a regular file/);
+      assert.equal(readFileSync(outside, "utf8"), "ci-coordinator file\n", "nothing written outside the image");
+      process.kill(pause.hostPid, "SIGKILL");
+
+      const piped = image({ hosts: null });
+      execFileSync("mkfifo", [join(piped, "etc/hosts")]);
+      await startPause(piped);
+      const blocked = await task!.enter(["--hosts", "db"]);
+      assert.equal(blocked.code, ENTER_FAILED, blocked.stderr);
+      assert.match(blocked.stderr, /not a regular file/);
     });
 
     it("waits for the pause, then fails after the wait when none starts", async () => {

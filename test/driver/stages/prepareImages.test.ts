@@ -126,7 +126,7 @@ describe("prepare for a job with its own image and services (injected ports)", (
     });
   const withImage: JobContainers = {
     image: "ruby:3.3",
-    services: [{ image: "postgres:15", hostnames: ["db", "pg"], variables: { POSTGRES_PASSWORD: "pw" } }],
+    services: [{ image: "postgres:15", hostnames: ["db", "postgres"], variables: { POSTGRES_PASSWORD: "pw" } }],
     notices: [],
   };
 
@@ -157,11 +157,11 @@ describe("prepare for a job with its own image and services (injected ports)", (
     });
     assert.deepEqual(ssh.sessions, [
       { command: IMAGE_TASK.enterBuild, script: "exit 0\n" },
-      { command: `${IMAGE_TASK.enterBuild} --hosts 'db pg'`, script: "" },
+      { command: `${IMAGE_TASK.enterBuild} --hosts 'db postgres'`, script: "" },
     ]);
     assert.equal(store().read()?.buildContainer, true);
     assert.ok(lines.includes(`Using image ruby:3.3 (task definition ${family}:1, registered)`), lines.join("\n"));
-    assert.ok(lines.includes("Service postgres:15 as db, pg (container service-0)"));
+    assert.ok(lines.includes("Service postgres:15 as db, postgres (container service-0)"));
   });
 
   it("reuses the registered definition for the next job", async () => {
@@ -175,21 +175,41 @@ describe("prepare for a job with its own image and services (injected ports)", (
 
   it("writes the service names to ci-coordinator's /etc/hosts when the job has services but no image", async () => {
     await prepare({ services: withImage.services, notices: [] });
-    assert.deepEqual(ssh.sessions, [{ command: "bash", script: "printf '%s\\n' '127.0.0.1 db pg' >> /etc/hosts\n" }]);
+    assert.deepEqual(ssh.sessions, [
+      { command: "bash", script: "printf '%s\\n' '127.0.0.1 db postgres' >> /etc/hosts\n" },
+    ]);
     assert.equal(store().read()?.buildContainer, undefined);
   });
 
-  it("fails as a system failure, and stops the task, when the build container cannot be entered", async () => {
-    ssh.exitCodes = [3];
+  it("fails as a system failure, and stops the task, when enter-build-container cannot enter the build container", async () => {
+    ssh.exitCodes = [IMAGE_TASK.enterBuildFailed];
     await assert.rejects(
       prepare(withImage),
       (err: unknown) =>
         err instanceof SystemFailure &&
-        /could not enter the build container \(exit code 3\): enter-build-container: no build container/.test(
+        /could not enter the build container \(exit code 125\): enter-build-container: no build container/.test(
           err.message,
         ),
     );
     assert.deepEqual(ecs.stopped, [TASK]);
+  });
+
+  it("fails the job when the image's own shell fails (e.g. an image for another CPU architecture)", async () => {
+    ssh.exitCodes = [126];
+    await assert.rejects(
+      prepare(withImage),
+      (err: unknown) => err instanceof JobError && /exit code 126/.test(err.message),
+    );
+    assert.deepEqual(ecs.stopped, [TASK]);
+  });
+
+  it("fails the job before RunTask when the services' variables do not fit RunTask's 8 KiB of overrides", async () => {
+    const big = { ...withImage, services: [{ ...withImage.services[0], variables: { BLOB: "x".repeat(9000) } }] };
+    await assert.rejects(
+      prepare(big),
+      (err: unknown) => err instanceof JobError && /over ECS's limit of 8192/.test(err.message),
+    );
+    assert.ok(!ecs.calls.includes("RunTask"));
   });
 
   it("fails the job (no retry) when its own image cannot be pulled, the system when ours cannot", async () => {

@@ -16,7 +16,7 @@ const COORDINATOR_STAGES = [
   "cleanup_file_variables",
 ];
 /** The job's own commands: `script` arrives as build_script (the custom executor renames step_script), other steps as step_<name>. */
-const USER_STAGES = ["build_script", "step_script", "step_release", "after_script"];
+const USER_STAGES = ["build_script", "step_script", "step_release", "after_script", "a_stage_of_a_later_runner"];
 
 describe("run stage routing in a task with the job's image", () => {
   it("runs the job's own commands in the build container and everything else in ci-coordinator", () => {
