@@ -85,11 +85,16 @@ describe("job image entrypoint in a task host", function () {
     assert.equal(machineFileState("/root/.ssh/authorized_keys"), machineKeys);
   });
 
-  it("execs sshd without SSH_PUBLIC_KEY in its environment", async () => {
+  it("starts sshd without SSH_PUBLIC_KEY or the task lifetime variables in its environment", async () => {
     // sshd rewrites its own /proc/<pid>/environ (setproctitle), so the exec'd environment is read from a stand-in
-    // sshd: the "sshd never starts" knob puts `sleep infinity` at /usr/sbin/sshd, exec'd by the real entrypoint.
+    // sshd: the "sshd never starts" knob puts `sleep infinity` at /usr/sbin/sshd, started by the real entrypoint.
     host.faults.sshdNeverStarts = true;
-    await launch({ SSH_PUBLIC_KEY: key.publicKey, TASK_MARKER: "from-task-definition" });
+    await launch({
+      SSH_PUBLIC_KEY: key.publicKey,
+      TASK_MARKER: "from-task-definition",
+      GITLAB_FARGATE_IDLE_SECONDS: "600",
+      GITLAB_FARGATE_MAX_LIFETIME_SECONDS: "4200",
+    });
     const info = host.host(`img${taskCounter}`)!;
     let sshd: number | undefined;
     for (let i = 0; i < 500 && sshd === undefined; i++) {
@@ -99,7 +104,11 @@ describe("job image entrypoint in a task host", function () {
     assert.ok(sshd, "the entrypoint exec'd /usr/sbin/sshd");
     const environ = readFileSync(`/proc/${sshd}/environ`, "utf8").split("\0");
     assert.ok(environ.includes("TASK_MARKER=from-task-definition"), "read the environment of the right process");
-    assert.ok(!environ.some((entry) => entry.startsWith("SSH_PUBLIC_KEY=")), "sshd was exec'd with SSH_PUBLIC_KEY");
+    assert.ok(!environ.some((entry) => entry.startsWith("SSH_PUBLIC_KEY=")), "sshd was started with SSH_PUBLIC_KEY");
+    assert.ok(
+      !environ.some((entry) => entry.startsWith("GITLAB_FARGATE_")),
+      "sshd was started with the lifetime variables",
+    );
   });
 
   it("gives sessions the container's variables but not SSH_PUBLIC_KEY", async () => {
@@ -224,6 +233,10 @@ describe("job image files", () => {
         "authenticationmethods publickey",
         "usepam no",
         "port 22",
+        // A vanished client is dropped within a minute, well within the task's idle period.
+        "clientaliveinterval 10",
+        "clientalivecountmax 2",
+        "tcpkeepalive no",
       ]) {
         assert.ok(effective.split("\n").includes(line), `effective sshd config lacks "${line}"`);
       }
