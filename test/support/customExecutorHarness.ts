@@ -104,6 +104,12 @@ export interface HarnessOptions {
    * then SIGKILL after `graceKillMs`.
    */
   cancel?: { atStage: "prepare" | string; afterMs: number; when?: () => boolean };
+  /**
+   * The manager dies (its machine is lost): with `atStage`, SIGKILL to that stage's process group `afterMs` after it
+   * started, or later once `when` holds (polled); with `afterStage`, once that stage ended. Nothing runs for the job
+   * after that, not even cleanup; the job's status is "lost".
+   */
+  managerDies?: { atStage: string; afterMs: number; when?: () => boolean } | { afterStage: string };
   /** Grace period between SIGTERM and SIGKILL on cancel; default 10 s (runner default is 10 min). */
   graceKillMs?: number;
   /** Attempts of the prepare stage on SYSTEM_FAILURE (gitlab-runner: 3, 3 s apart); default 1. */
@@ -137,7 +143,7 @@ export interface StageRun {
   cancelled: boolean;
 }
 
-export type JobStatus = "success" | "build_failure" | "system_failure" | "unknown_failure" | "cancelled";
+export type JobStatus = "success" | "build_failure" | "system_failure" | "unknown_failure" | "cancelled" | "lost";
 
 export interface JobResult {
   status: JobStatus;
@@ -353,7 +359,7 @@ function runStageProcess({ stage, args, env, options, onOutput }: StageProcessOp
       }
     };
     const cancel = options.cancel;
-    if (cancel && (cancel.atStage === stage || `run:${cancel.atStage}` === stage)) {
+    if (cancel && isStage(stage, cancel.atStage)) {
       const fire = (): void => {
         if (cancel.when && !cancel.when()) {
           timers.push(setTimeout(fire, 20));
@@ -365,11 +371,24 @@ function runStageProcess({ stage, args, env, options, onOutput }: StageProcessOp
       };
       timers.push(setTimeout(fire, cancel.afterMs));
     }
+    const dies = options.managerDies;
+    if (dies && "atStage" in dies && isStage(stage, dies.atStage)) {
+      const kill = (): void => {
+        if (dies.when && !dies.when()) timers.push(setTimeout(kill, 20));
+        else signalGroup("SIGKILL");
+      };
+      timers.push(setTimeout(kill, dies.afterMs));
+    }
     child.on("close", (exitCode, signal) => {
       timers.forEach(clearTimeout);
       resolveRun({ stage, exitCode, signal, stdout, stderr, output, startedAt, endedAt: Date.now(), cancelled });
     });
   });
+}
+
+/** Whether a stage run ("prepare", "run:build_script") is the stage an option names ("prepare", "build_script"). */
+function isStage(run: string, named: string): boolean {
+  return run === named || run === `run:${named}`;
 }
 
 function statusOf(run: StageRun): JobStatus {
@@ -398,10 +417,13 @@ export async function runJob(spec: JobSpec, options: HarnessOptions): Promise<Jo
     JOB_RESPONSE_FILE: jobResponseFile,
     TMPDIR: tmpDir,
   };
+  const dies = options.managerDies;
+  class ManagerDied extends Error {}
   const stage = async (name: string, args: string[], inLog: boolean): Promise<StageRun> => {
     const run = await runStageProcess({ stage: name, args, env: baseEnv, options });
     stages.push(run);
     if (inLog) log(run.output);
+    if (dies && isStage(name, "atStage" in dies ? dies.atStage : dies.afterStage)) throw new ManagerDied();
     return run;
   };
 
@@ -497,6 +519,11 @@ export async function runJob(spec: JobSpec, options: HarnessOptions): Promise<Jo
     const status = statusOf(failed);
     result = { status, exitCode: failed.exitCode ?? -1, buildExitCode };
     log(failureLine(status, failed.stage, buildExitCode ?? failed.exitCode));
+    return finish();
+  } catch (error) {
+    if (!(error instanceof ManagerDied)) throw error;
+    cleanupNeeded = false;
+    result = { status: "lost", exitCode: -1 };
     return finish();
   } finally {
     // Cleanup is always called once a prepare started, whatever happened; its output is not in the job log.

@@ -27,6 +27,8 @@ export interface LocalFargateOptions {
   /** [Timeouts] of fargate.toml, seconds; defaults 60 and 20. */
   taskRunningSeconds?: number;
   sshReadySeconds?: number;
+  /** Extra lines under [Timeouts] in fargate.toml (e.g. `TaskIdle = 5`). */
+  timeoutsToml?: string[];
   /** Connect through the task's "public" address (EnablePublicIP + UsePublicIP); default false. */
   usePublicIp?: boolean;
   /** Extra top-level TOML appended to fargate.toml (e.g. LogLevel). */
@@ -119,6 +121,7 @@ async function start<Host extends TaskLauncher & { stopAll(): Promise<void> }>(
       "[Timeouts]",
       `TaskRunning = ${options.taskRunningSeconds ?? 60}`,
       `SSHReady = ${options.sshReadySeconds ?? 20}`,
+      ...(options.timeoutsToml ?? []),
       "",
     ].join("\n"),
     { mode: 0o600 },
