@@ -105,16 +105,20 @@ describe("end to end: jobs with their own image and services", function () {
       script: [
         "wget -qO- http://web:8080/",
         "wget -qO- http://127.0.0.1:8080/",
+        "wget -qO- http://registry.example.com-team-web:8080/",
         "for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://greeter:9090/ && break; sleep 1; done",
         'echo "job sees GREETING=${GREETING:-unset}"',
       ],
     });
     assert.equal(result.status, "success", result.log);
     const lines = result.log.split("\n");
-    assert.equal(lines.filter((line) => line === "hello from web").length, 2, result.log);
+    assert.equal(lines.filter((line) => line === "hello from web").length, 3, result.log);
     assert.ok(lines.includes("hello from the greeter"), result.log);
     assert.ok(lines.includes("job sees GREETING=unset"), "service variables stay with the service");
-    assert.match(result.log, /Service registry\.example\.com\/team\/web:2 as web \(container service-0\)/);
+    assert.match(
+      result.log,
+      /Service registry\.example\.com\/team\/web:2 as web, registry\.example\.com__team__web, registry\.example\.com-team-web \(container service-0\)/,
+    );
     const [definition] = local.emulator.taskDefinitions().filter((td) => td.family !== "ci-coordinator");
     assert.ok(
       !JSON.stringify(definition).includes("hello from the greeter"),
