@@ -7,6 +7,7 @@ import { Job, startedByCandidates, startedByFor } from "../job";
 import { Logger } from "../log";
 import { ForeignMetadata, MetadataStore } from "../metadata";
 import { EcsPort, Print } from "../ports";
+import { stoppedTaskReason } from "../taskReason";
 import { Settings } from "../contract/fargateToml";
 
 export interface CleanupDeps {
@@ -17,6 +18,16 @@ export interface CleanupDeps {
   print: Print;
   log: Logger;
   signal?: AbortSignal;
+}
+
+/** A task that stopped before cleanup (its watchdog, a crash): says why in the job's cleanup output. Best effort. */
+async function reportStoppedAlready(deps: CleanupDeps, cluster: string, taskArn: string): Promise<void> {
+  try {
+    const task = await deps.ecs.describeTask(cluster, taskArn, deps.signal);
+    if (task?.lastStatus === "STOPPED") deps.print(`Task ${taskArn} had already stopped: ${stoppedTaskReason(task)}`);
+  } catch (err) {
+    deps.log.debug("could not describe the task before stopping it", { taskArn, error: describeError(err) });
+  }
 }
 
 export function cleanupReason(job: Pick<Job, "id">): string {
@@ -59,6 +70,7 @@ export async function runCleanupStage(deps: CleanupDeps): Promise<void> {
     }
   };
 
+  if (record) await reportStoppedAlready(deps, cluster, record.taskArn);
   const knownStopped = record ? await stop(record.taskArn) : false;
   if (!record && !corrupt) print(`No job metadata at ${deps.metadata.path}; looking for tasks started by ${startedBy}`);
 

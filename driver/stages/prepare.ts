@@ -20,8 +20,8 @@ import {
   FIRST_CONTACT_MARGIN_SECONDS,
   MAX_LIFETIME_MARGIN_SECONDS,
   TASK_LIFETIME_ENV,
-  taskLifetimeExitReason,
 } from "../contract/taskLifetime";
+import { stoppedTaskReason } from "../taskReason";
 import { SshError } from "../sshError";
 
 export interface KeyPair {
@@ -135,17 +135,6 @@ function checkOverridesSize(input: RunTaskInput, services: readonly JobService[]
     `RunTask's overrides would be ${length} characters, over ECS's limit of ${MAX_OVERRIDES_LENGTH}: the services' ` +
       `${variables} variables are too large (keep large values in files or in the job's own variables)`,
   );
-}
-
-/** The user-facing reason of a stopped task: stoppedReason plus every container's reason and exit code. */
-export function stoppedTaskReason(task: TaskView): string {
-  const parts = [task.stoppedReason ?? task.stopCode ?? "no reason given"];
-  for (const c of task.containers) {
-    const exit = c.exitCode === undefined ? undefined : `exit code ${c.exitCode}`;
-    const details = [c.reason, exit, taskLifetimeExitReason(c.exitCode)].filter(Boolean);
-    if (details.length > 0) parts.push(`container ${c.name ?? "?"}: ${details.join(", ")}`);
-  }
-  return parts.join("; ");
 }
 
 /** True when the task stopped because an image the job chose (not ours) could not be pulled. */

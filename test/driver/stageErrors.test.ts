@@ -297,9 +297,32 @@ SSHReady = 20
       storeFor(settings).update(record());
       ecs.listed = [OLD_TASK, TASK];
       await cleanup(settings);
-      assert.deepEqual(ecs.calls, [`StopTask ${OLD_TASK}`, "ListTasks", `StopTask ${TASK}`]);
+      assert.deepEqual(ecs.calls, ["DescribeTasks", `StopTask ${OLD_TASK}`, "ListTasks", `StopTask ${TASK}`]);
       assert.ok(ecs.stops.every((s) => s.reason === "GitLab job 77: cleanup"));
       assert.equal(existsSync(storeFor(settings).path), false);
+    });
+
+    it("says why a task stopped before cleanup, e.g. its watchdog", async () => {
+      const settings = settingsFor();
+      storeFor(settings).update(record());
+      ecs.describeAnswers = [
+        task("STOPPED", {
+          taskArn: OLD_TASK,
+          stoppedReason: "Essential container in task exited",
+          containers: [{ name: "ci-coordinator", exitCode: 91 }],
+        }),
+      ];
+      await cleanup(settings);
+      assert.ok(
+        lines.some((line) =>
+          line.startsWith(
+            `Task ${OLD_TASK} had already stopped: Essential container in task exited; container ci-coordinator: ` +
+              "exit code 91, the task stopped itself: no SSH session",
+          ),
+        ),
+        lines.join("\n"),
+      );
+      assert.equal(existsSync(storeFor(settings).path), false, "a stopped task is done with");
     });
 
     it("a failing ListTasks is only a warning when the metadata named the task", async () => {

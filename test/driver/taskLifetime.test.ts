@@ -9,7 +9,8 @@ import {
   STARTED_BY_MAX,
   taskTags,
 } from "../../driver/job";
-import { buildRunTaskInput, stoppedTaskReason } from "../../driver/stages/prepare";
+import { buildRunTaskInput } from "../../driver/stages/prepare";
+import { stoppedTaskReason } from "../../driver/taskReason";
 import { expectFailure } from "./expectFailure";
 
 const BASE = `[Fargate]\nCluster = "c"\nSubnet = "subnet-0a0a0a0a"\nTaskDefinition = "ci:1"\n`;

@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { parseFargateToml } from "../../../driver/contract/fargateToml";
-import { buildRunTaskInput, stoppedTaskReason } from "../../../driver/stages/prepare";
+import { buildRunTaskInput } from "../../../driver/stages/prepare";
+import { stoppedTaskReason } from "../../../driver/taskReason";
 
 describe("driver RunTask request and task reasons", () => {
   const settings = parseFargateToml(
