@@ -41,13 +41,14 @@ const args: GitLabFargateRunnerArgs = {
         }
       : undefined,
   },
-  manager: { instanceType: config.get("managerInstanceType") },
+  manager: { instanceType: config.get("managerInstanceType"), count: config.getNumber("managerCount") },
   jobs: {
     cpu: config.getNumber("jobCpu"),
     memory: config.getNumber("jobMemory"),
     architecture,
     capacityProvider: config.get("jobCapacityProvider") as "FARGATE" | "FARGATE_SPOT" | undefined,
     logRetentionDays: config.getNumber("jobLogRetentionDays"),
+    idleTimeoutSeconds: config.getNumber("jobIdleTimeoutSeconds"),
     image: image ? { uri: image, credentialsSecretArn: config.get("jobImageCredentialsSecretArn") } : undefined,
     build: image ? undefined : { forceDelete: config.getBoolean("jobImageForceDelete") },
     allowedImages: config.getObject<string[]>("jobAllowedImages"),
@@ -59,7 +60,10 @@ const args: GitLabFargateRunnerArgs = {
     expirationDays: config.getNumber("cacheExpirationDays"),
     forceDestroy: config.getBoolean("cacheForceDestroy"),
   },
-  runner: { concurrent: config.getNumber("runnerConcurrent") },
+  runner: {
+    concurrent: config.getNumber("runnerConcurrent"),
+    drainTimeoutMinutes: config.getNumber("runnerDrainTimeoutMinutes"),
+  },
   tags: parsePairs("tags", config.getObject<string[]>("tags")),
 };
 
@@ -82,6 +86,8 @@ export const taskSecurityGroupId = runner.taskSecurityGroupId;
 export const managerSecurityGroupId = runner.managerSecurityGroupId;
 export const managerInstanceId = runner.managerInstanceId;
 export const managerPublicIp = runner.managerPublicIp;
+export const managerInstanceIds = runner.managerInstanceIds;
+export const managerPublicIps = runner.managerPublicIps;
 export const egressIps = runner.egressIps;
 export const imageUri = runner.imageUri;
 export const cacheBucketName = runner.cacheBucketName;

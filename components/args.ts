@@ -11,7 +11,7 @@ export interface GitLabFargateRunnerArgs {
   admin: AdminArgs;
   /** VPC, subnets and where job tasks run. Default: a new VPC in 2 AZs with one NAT gateway. */
   network?: NetworkArgs;
-  /** The runner manager EC2 instance. */
+  /** The runner manager EC2 instances: how many, their size, their AMI and how the deployment reaches them. */
   manager?: ManagerArgs;
   /** The Fargate task every CI job runs in. */
   jobs?: JobsArgs;
@@ -130,7 +130,24 @@ export type Architecture = "amd64" | "arm64";
 
 /** @see https://docs.gitlab.com/runner/configuration/runner_autoscale_aws_fargate/ */
 export interface ManagerArgs {
-  /** EC2 instance type of the manager. Graviton types (`t4g.small`…) select an arm64 AMI. Default `t3.small`. */
+  /**
+   * Manager instances (1–10) behind the one GitLab runner: each its own EC2 instance with its own Elastic IP (all in
+   * the `egressIps` output), its own registration and its own `fargate.toml`, placed round-robin over the public
+   * subnets (so over the availability zones). GitLab lists them as the runner's managers, told apart by the system
+   * id gitlab-runner generates on each instance's first start. Each runs up to `runner.concurrent` jobs. With a legacy
+   * `gitlab.registrationToken`, each instance registers a runner of its own. Default 1.
+   * @see https://docs.gitlab.com/ci/runners/new_creation_workflow/#runner-manager
+   */
+  count?: number;
+  /**
+   * EC2 instance type of the managers. Graviton types (`t4g.small`…) select an arm64 AMI. Its memory bounds
+   * `runner.concurrent`: each running job needs about 85 MiB on the manager (its driver process; see
+   * docs/benchmarks.md) next to 512 MiB for the OS and gitlab-runner, and a `runner.concurrent` the type cannot hold
+   * is refused before any resource is created, naming the numbers. A type whose memory the component does not know
+   * (it knows t2/t3/t3a/t4g nano–2xlarge and the m5…m8g, c5…c8g and r5…r8g families) is not checked: a warning says
+   * so. Changing it replaces the instances one by one, each new one before the old one is drained (see the README,
+   * "Managers: scale out, drain and heal"). Default `t3.small`.
+   */
   instanceType?: string;
   /**
    * AMI id. Default: the newest Ubuntu 24.04 LTS from Canonical (owner 099720109477) for the instance's arch, looked
@@ -230,6 +247,13 @@ export interface JobsArgs {
   family?: string;
   /** Days CloudWatch keeps job container logs (a CloudWatch-allowed value). Default 14. */
   logRetentionDays?: number;
+  /**
+   * Seconds a job's task may go without an SSH session from its manager before it stops itself (the driver holds
+   * one during every stage, so a working job never idles that long). This is what stops the task of a job whose
+   * manager died, lost its connection or crashed: no task outlives its job by more than this. Whole seconds, 60 to
+   * 86400. Written to fargate.toml as `[Timeouts] TaskIdle`. Default 600.
+   */
+  idleTimeoutSeconds?: number;
   /** IAM policy ARNs attached to the task role (what jobs may do in AWS). Default: none — no permissions. */
   taskRolePolicyArns?: pulumi.Input<string>[];
   /** Use an image you publish instead of building `images/ci-coordinator` into a new ECR repository. */
@@ -291,10 +315,22 @@ export interface RunnerArgs {
    * description or registers with a legacy token: one line, at most 1024 characters. Default: the component name.
    */
   name?: string;
-  /** Jobs run at once (config.toml `concurrent`). Default 10. */
+  /**
+   * Jobs each manager runs at once (config.toml `concurrent`); with `manager.count` N the runner runs up to N times
+   * this. Bounded by the manager's memory: see {@link ManagerArgs.instanceType}. Default 10.
+   */
   concurrent?: number;
   /** Seconds between job polls (config.toml `check_interval`). Default 3. */
   checkInterval?: number;
+  /**
+   * Minutes gitlab-runner may take to stop gracefully: on `systemctl stop`, a reboot, `pulumi destroy`, a lower
+   * `manager.count` or the replacement of an instance, it gets SIGQUIT, takes no new job and finishes the ones it
+   * runs; jobs still running after this many minutes are killed (and their tasks stopped). Whole minutes, 1 to 1440.
+   * `pulumi up` and `pulumi destroy` wait for it while they drain an instance. Written as systemd's `TimeoutStopSec`
+   * of gitlab-runner. Default 60.
+   * @see https://docs.gitlab.com/runner/commands/#signals
+   */
+  drainTimeoutMinutes?: number;
 }
 
 /** Which jobs a runner created with `gitlab.createRunner` takes: of any branch or tag, or of protected ones only. */

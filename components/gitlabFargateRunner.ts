@@ -5,7 +5,7 @@ import { createCacheBucket } from "./aws/cacheBucket";
 import { createJobCluster } from "./aws/cluster";
 import { AwsContext, createManagerIdentity, createTaskRoles, ManagerIdentity, TaskRoles } from "./aws/iam";
 import { createJobImage, JobImage } from "./aws/jobImage";
-import { createManager, Manager, MANAGER_SSH_USER } from "./aws/managerInstance";
+import { createManagers, Manager, MANAGER_SSH_USER } from "./aws/managerInstance";
 import { createNetwork, Network } from "./aws/network";
 import { Scope } from "./aws/scope";
 import { createSecurityGroups, SecurityGroups } from "./aws/securityGroups";
@@ -46,15 +46,15 @@ function claimName(name: string) {
  *
  * Creates (all children named `<name>-<part>`): a VPC with NAT (or uses yours), security groups, an ECR repository
  * and job image (or uses yours), an ECS cluster with FARGATE/FARGATE_SPOT capacity providers and a default
- * strategy, the job task definition and its log group, IAM roles, the manager instance with an Elastic IP, and the
- * S3 cache bucket.
+ * strategy, the job task definition and its log group, IAM roles, the manager instances (`manager.count`, each with
+ * an Elastic IP, registered as managers of one GitLab runner), and the S3 cache bucket.
  *
  * @see https://docs.gitlab.com/runner/configuration/runner_autoscale_aws_fargate/
  */
 export class GitLabFargateRunner extends pulumi.ComponentResource {
   /** The VPC of the manager and the job tasks. */
   public readonly vpcId!: pulumi.Output<string>;
-  /** Public subnets (the manager runs in the first). */
+  /** Public subnets (the managers run in them round-robin, the first manager in the first). */
   public readonly publicSubnetIds!: pulumi.Output<string[]>;
   /** Private subnets (empty when a new VPC is created with `taskPlacement: "public"`). */
   public readonly privateSubnetIds!: pulumi.Output<string[]>;
@@ -89,12 +89,16 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
   public readonly platformVersion!: string;
   /** Security group of the job tasks: SSH in from the manager's group only. */
   public readonly taskSecurityGroupId!: pulumi.Output<string>;
-  /** Security group of the manager: SSH in from `admin.sshCidrBlocks` only. */
+  /** Security group of the managers: SSH in from `admin.sshCidrBlocks` only (and from managers, to drain one). */
   public readonly managerSecurityGroupId!: pulumi.Output<string>;
-  /** The manager EC2 instance. */
+  /** The first manager EC2 instance (the only one with the default `manager.count` 1). */
   public readonly managerInstanceId!: pulumi.Output<string>;
-  /** The manager's Elastic IP: SSH target and its address towards GitLab. */
+  /** The first manager's Elastic IP: SSH target and its address towards GitLab. */
   public readonly managerPublicIp!: pulumi.Output<string>;
+  /** Every manager EC2 instance, in order (`manager.count` of them). */
+  public readonly managerInstanceIds!: pulumi.Output<string[]>;
+  /** Every manager's Elastic IP, in the order of `managerInstanceIds`. */
+  public readonly managerPublicIps!: pulumi.Output<string[]>;
   /** Login user on the manager. */
   public readonly managerSshUser!: string;
   /** OpenSSH private key for `managerSshUser@managerPublicIp` (secret). */
@@ -102,8 +106,9 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
   /** The manager's IAM role (instance profile): what the driver may do in AWS. */
   public readonly managerRoleArn!: pulumi.Output<string>;
   /**
-   * Every public IP GitLab sees from this runner: the manager's EIP and the NAT gateways' EIPs created here. Tasks
-   * with public IPs (`taskPlacement: "public"`) and NATs of your own VPC are not included.
+   * Every public IP GitLab sees from this runner: the managers' EIPs (in order, the first manager's first) and the
+   * NAT gateways' EIPs created here. Tasks with public IPs (`taskPlacement: "public"`) and NATs of your own VPC are
+   * not included.
    */
   public readonly egressIps!: pulumi.Output<string[]>;
   /** The job image reference the task definition uses. */
@@ -127,8 +132,10 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
   public readonly gitlabRunner?: GitLabRunner;
   /** GitLab's id of the runner created with `gitlab.createRunner`, or undefined when a token was given. */
   public readonly runnerId!: pulumi.Output<number | undefined>;
-  /** The commands that push the driver and the configuration to the manager and register the runner. */
+  /** The commands that push the driver and the configuration to the first manager, register and drain it. */
   public readonly registration!: RunnerRegistration;
+  /** The same for every manager, in the order of `managerInstanceIds`. */
+  public readonly registrations!: RunnerRegistration[];
 
   constructor(name: string, args: GitLabFargateRunnerArgs, opts?: pulumi.ComponentResourceOptions) {
     const resolved = resolveArgs(name, args);
@@ -137,6 +144,7 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
     claimName(name);
     // No inputs on the component itself: tokens and keys must not land in its state.
     super(GITLAB_FARGATE_RUNNER_TYPE, name, {}, opts);
+    for (const warning of resolved.warnings) pulumi.log.warn(warning, this);
     const scope: Scope = { name, tags: resolved.tags, parent: this };
     const where = awsContext(this);
     const { jobs } = resolved;
@@ -148,6 +156,7 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
       adminCidrBlocks: resolved.admin.sshCidrBlocks,
       gitlabPort: resolved.gitlab.port,
       taskEgressPorts: resolved.network.taskEgressPorts,
+      managersJumpToManagers: resolved.manager.sshProxy === undefined,
     });
 
     // Where every job runs: its image, its roles, the cluster and the task definition; the cache jobs share.
@@ -163,7 +172,7 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
     const { taskDefinition, logGroup } = createJobTaskDefinition(scope, jobs, { image, roles, region: where.region });
     const cacheBucket = resolved.cache.enabled ? createCacheBucket(scope, resolved.cache) : undefined;
 
-    // The manager: what it may do in AWS, and the instance that first boots into gitlab-runner and Node.js.
+    // The managers: what they may do in AWS, and the instances that first boot into gitlab-runner and Node.js.
     const identity = createManagerIdentity(scope, where, {
       clusterName: cluster.name,
       clusterArn: cluster.arn,
@@ -172,18 +181,18 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
       roles,
       cacheBucketArn: cacheBucket?.arn,
     });
-    const manager = createManager(
+    const managers = createManagers(
       scope,
       { ...resolved.manager, userData: managerUserData({ architecture: resolved.manager.architecture }) },
       {
-        subnetId: network.publicSubnetIds.apply((ids) => ids[0]),
+        subnetIds: network.publicSubnetIds,
         securityGroupId: securityGroups.manager.id,
         securityGroupRules: securityGroups.managerRules,
         instanceProfileName: identity.instanceProfile.name,
       },
     );
 
-    // GitLab: the runner, when the stack creates it, and the manager registered as that runner.
+    // GitLab: the runner, when the stack creates it, and each manager registered as a manager of that runner.
     const gitlabRunner = createGitLabRunner(scope, resolved.gitlab, resolved.runner.name);
     const parts: Parts = {
       where,
@@ -197,12 +206,12 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
       logGroup,
       cacheBucket,
       identity,
-      manager,
+      managers,
       gitlabRunner,
     };
-    const registration = registerManager(scope, resolved, parts, driverBundlePath);
+    const registrations = managers.map((manager) => registerManager(scope, resolved, parts, manager, driverBundlePath));
 
-    Object.assign(this, outputsOf(resolved, parts, registration));
+    Object.assign(this, outputsOf(resolved, parts, registrations));
     this.registerOutputs(registeredOutputs(this));
   }
 }
@@ -220,7 +229,7 @@ interface Parts {
   logGroup: aws.cloudwatch.LogGroup;
   cacheBucket?: aws.s3.Bucket;
   identity: ManagerIdentity;
-  manager: Manager;
+  managers: Manager[];
   gitlabRunner?: GitLabRunner;
 }
 
@@ -264,14 +273,19 @@ function jobInfrastructure(parts: Parts): pulumi.Resource[] {
   return [parts.capacityProviders, parts.identity.policy, parts.taskDefinition, ...parts.securityGroups.taskRules];
 }
 
-/** Pushes the driver and the configuration to the manager and registers it with GitLab (registration.ts). */
+/**
+ * Pushes the driver and the configuration to one manager and registers it with GitLab, and drains it when it goes
+ * (registration.ts). The first manager's resources keep the names they had when there was only one (`<name>-register`,
+ * `<name>-stage-…`, `<name>-drain`); the n-th's are `<name>-manager-<n>-…`.
+ */
 function registerManager(
   { name, parent }: Scope,
   resolved: ResolvedArgs,
   parts: Parts,
+  manager: Manager,
   driverBundlePath: string,
 ): RunnerRegistration {
-  const { manager, network, securityGroups, cluster, cacheBucket, gitlabRunner, where } = parts;
+  const { network, securityGroups, cluster, cacheBucket, gitlabRunner, where } = parts;
   const token = resolved.gitlab.token;
   const gitlabCredentials =
     token.kind === "create"
@@ -279,20 +293,29 @@ function registerManager(
       : token.kind === "runner"
         ? { runnerToken: token.value }
         : { registrationToken: token.value, legacyRegistration: resolved.gitlab.legacyRegistration };
+  const connection = {
+    host: manager.eip.publicIp,
+    user: MANAGER_SSH_USER,
+    privateKey: manager.sshPrivateKey,
+    proxy: resolved.manager.sshProxy,
+  };
   return registerRunner(
-    name,
+    manager.index === 0 ? name : manager.resourceName,
     {
-      connection: {
-        host: manager.eip.publicIp,
-        user: MANAGER_SSH_USER,
-        privateKey: manager.sshPrivateKey,
-        proxy: resolved.manager.sshProxy,
+      connection,
+      // The instance's own address, reached through its Elastic IP (or the bastion): when the instance is replaced,
+      // the Elastic IP leads to the replacement, which reaches the old instance in the VPC.
+      drainConnection: {
+        ...connection,
+        host: manager.instance.privateIp,
+        proxy: resolved.manager.sshProxy ?? { host: manager.eip.publicIp, user: MANAGER_SSH_USER },
       },
       gitlab: { url: resolved.gitlab.url, tlsCaCertificate: resolved.gitlab.tlsCaCertificate, ...gitlabCredentials },
       runner: {
         name: resolved.runner.name,
         concurrent: resolved.runner.concurrent,
         checkIntervalSeconds: resolved.runner.checkInterval,
+        drainTimeoutMinutes: resolved.runner.drainTimeoutMinutes,
       },
       fargate: {
         cluster: cluster.name,
@@ -304,6 +327,7 @@ function registerManager(
         usePublicIp: CONNECT_TO_TASK_PUBLIC_IP,
         platformVersion: resolved.jobs.platformVersion,
         containerName: CONTAINER_NAME,
+        taskIdleTimeoutSeconds: resolved.jobs.idleTimeoutSeconds,
         maxTaskSize: resolved.jobs.maxTaskSize,
         tags: resolved.tags,
         allowedImages: resolved.jobs.allowedImages,
@@ -323,9 +347,10 @@ function registerManager(
 }
 
 /** The component's outputs, from the parts it built. */
-function outputsOf(resolved: ResolvedArgs, parts: Parts, registration: RunnerRegistration): Outputs {
+function outputsOf(resolved: ResolvedArgs, parts: Parts, registrations: RunnerRegistration[]): Outputs {
   const { where, network, securityGroups, image, roles, cluster, taskDefinition, logGroup } = parts;
-  const { cacheBucket, identity, manager, gitlabRunner } = parts;
+  const { cacheBucket, identity, managers, gitlabRunner } = parts;
+  const managerPublicIps = pulumi.all(managers.map((manager) => manager.eip.publicIp));
   return {
     vpcId: network.vpcId,
     publicSubnetIds: network.publicSubnetIds,
@@ -342,12 +367,14 @@ function outputsOf(resolved: ResolvedArgs, parts: Parts, registration: RunnerReg
     platformVersion: resolved.jobs.platformVersion,
     taskSecurityGroupId: securityGroups.task.id,
     managerSecurityGroupId: securityGroups.manager.id,
-    managerInstanceId: manager.instance.id,
-    managerPublicIp: manager.eip.publicIp,
+    managerInstanceId: managers[0].instance.id,
+    managerPublicIp: managers[0].eip.publicIp,
+    managerInstanceIds: pulumi.all(managers.map((manager) => manager.instance.id)),
+    managerPublicIps,
     managerSshUser: MANAGER_SSH_USER,
-    managerSshPrivateKey: manager.sshPrivateKey,
+    managerSshPrivateKey: managers[0].sshPrivateKey,
     managerRoleArn: identity.role.arn,
-    egressIps: pulumi.all([manager.eip.publicIp, network.natPublicIps]).apply(([ip, nat]) => [ip, ...nat]),
+    egressIps: pulumi.all([managerPublicIps, network.natPublicIps]).apply(([ips, nat]) => [...ips, ...nat]),
     imageUri: image.imageUri,
     cacheBucketName: cacheBucket ? cacheBucket.bucket : pulumi.output(undefined),
     cacheBucketRegion: cacheBucket ? where.region : pulumi.output(undefined),
@@ -357,7 +384,8 @@ function outputsOf(resolved: ResolvedArgs, parts: Parts, registration: RunnerReg
     jobInfrastructure: jobInfrastructure(parts),
     gitlabRunner,
     runnerId: gitlabRunner ? gitlabRunner.runnerId : pulumi.output(undefined),
-    registration,
+    registration: registrations[0],
+    registrations,
   };
 }
 
@@ -374,6 +402,8 @@ function registeredOutputs(runner: GitLabFargateRunner): pulumi.Inputs {
     managerSecurityGroupId: runner.managerSecurityGroupId,
     managerInstanceId: runner.managerInstanceId,
     managerPublicIp: runner.managerPublicIp,
+    managerInstanceIds: runner.managerInstanceIds,
+    managerPublicIps: runner.managerPublicIps,
     egressIps: runner.egressIps,
     imageUri: runner.imageUri,
     cacheBucketName: runner.cacheBucketName,

@@ -23,6 +23,7 @@ import {
 } from "../driver/contract/awsRules";
 import { MAX_BASE_FAMILY_LENGTH } from "../driver/contract/imageTasks";
 import { checkAwsId } from "./aws/ids";
+import { checkConcurrency } from "./manager/capacity";
 import { checkedInput } from "./checks";
 import { allowedMemory, FARGATE_CPU_VALUES } from "../driver/contract/fargateTaskSizes";
 import {
@@ -59,6 +60,8 @@ export interface ResolvedArgs {
     taskEgressPorts: number[];
   };
   manager: {
+    /** Manager instances behind the one runner (1–10). */
+    count: number;
     instanceType: string;
     architecture: Architecture;
     amiId?: pulumi.Input<string>;
@@ -83,6 +86,8 @@ export interface ResolvedArgs {
     maxTaskSize?: { cpu: number; memory: number };
     family: string;
     logRetentionDays: number;
+    /** Seconds without an SSH session after which a job's task stops itself (fargate.toml `TaskIdle`). */
+    idleTimeoutSeconds: number;
     taskRolePolicyArns: pulumi.Input<string>[];
     image?: ExternalImageArgs;
     build: { context?: string; keepImages: number; forceDelete: boolean };
@@ -94,15 +99,26 @@ export interface ResolvedArgs {
     registryCredentials: Record<string, pulumi.Input<string>>;
   };
   cache: { enabled: boolean; expirationDays: number; forceDestroy: boolean };
-  runner: { name: string; concurrent: number; checkInterval: number };
+  runner: {
+    name: string;
+    concurrent: number;
+    checkInterval: number;
+    /** Minutes gitlab-runner may take to finish its jobs when it is stopped (systemd `TimeoutStopSec`). */
+    drainTimeoutMinutes: number;
+  };
   /** Caller tags plus the tag naming this runner. */
   tags: Record<string, string>;
+  /** What the caller should know but that does not stop the deployment (logged as warnings). */
+  warnings: string[];
 }
 
 /** Values CloudWatch Logs accepts for a log group's retention. */
 const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ];
+
+/** Most manager instances one runner may have (`manager.count`). */
+export const MAX_MANAGER_COUNT = 10;
 
 /** Tag key put on every resource, valued with the component name. */
 const RUNNER_TAG = "gitlab-fargate-runner";
@@ -414,6 +430,12 @@ export function resolveArgs(name: string, args: GitLabFargateRunnerArgs): Resolv
 
   const cache = args.cache ?? {};
   const runner = args.runner ?? {};
+  const concurrent = positiveInteger("runner.concurrent", runner.concurrent, 10, 1, 1000);
+  const warnings: string[] = [];
+  // The manager's memory bounds how many jobs it runs at once: refused now, before any resource exists.
+  const capacity = checkConcurrency(instanceType, concurrent);
+  if (capacity.kind === "refused") fail("runner.concurrent", capacity.message);
+  if (capacity.kind === "unknown") warnings.push(`GitLabFargateRunner ${name}: ${capacity.message}`);
 
   return {
     name,
@@ -437,6 +459,7 @@ export function resolveArgs(name: string, args: GitLabFargateRunnerArgs): Resolv
       taskEgressPorts,
     },
     manager: {
+      count: positiveInteger("manager.count", manager.count, 1, 1, MAX_MANAGER_COUNT),
       instanceType,
       architecture: instanceArchitecture(instanceType),
       amiId: manager.amiId,
@@ -465,6 +488,7 @@ export function resolveArgs(name: string, args: GitLabFargateRunnerArgs): Resolv
         resolveCpuMemory(jobs.maxTaskSize.cpu ?? -1, jobs.maxTaskSize.memory ?? -1, "jobs.maxTaskSize"),
       family: resolveFamily(name, jobs.family),
       logRetentionDays,
+      idleTimeoutSeconds: positiveInteger("jobs.idleTimeoutSeconds", jobs.idleTimeoutSeconds, 600, 60, 86400),
       taskRolePolicyArns: jobs.taskRolePolicyArns ?? [],
       image: resolveImage(jobs.image),
       build: {
@@ -483,9 +507,11 @@ export function resolveArgs(name: string, args: GitLabFargateRunnerArgs): Resolv
     },
     runner: {
       name: resolveRunnerName(runner.name, name),
-      concurrent: positiveInteger("runner.concurrent", runner.concurrent, 10, 1, 1000),
+      concurrent,
       checkInterval: positiveInteger("runner.checkInterval", runner.checkInterval, 3, 1, 3600),
+      drainTimeoutMinutes: positiveInteger("runner.drainTimeoutMinutes", runner.drainTimeoutMinutes, 60, 1, 1440),
     },
     tags: resolveTags(name, args.tags),
+    warnings,
   };
 }

@@ -70,6 +70,10 @@ describe("the Pulumi program (index.ts, Pulumi.yaml, Pulumi.dev.yaml)", () => {
     config[`${project.name}:jobAllowedImages`] = JSON.stringify(["registry.example.com/ci/*"]);
     config[`${project.name}:jobAllowedServices`] = JSON.stringify([]);
     config[`${project.name}:jobRegistryCredentials`] = JSON.stringify([`registry.example.com=${REGISTRY_SECRET}`]);
+    // Two managers that drain for at most half an hour; tasks stop themselves after 15 idle minutes.
+    config[`${project.name}:managerCount`] = "2";
+    config[`${project.name}:runnerDrainTimeoutMinutes`] = "30";
+    config[`${project.name}:jobIdleTimeoutSeconds`] = "900";
     pulumi.runtime.setAllConfig(config, [`${project.name}:runnerToken`]);
 
     const program = await import("../index");
@@ -86,6 +90,8 @@ describe("the Pulumi program (index.ts, Pulumi.yaml, Pulumi.dev.yaml)", () => {
       "managerSecurityGroupId",
       "managerInstanceId",
       "managerPublicIp",
+      "managerInstanceIds",
+      "managerPublicIps",
       "egressIps",
       "imageUri",
       "cacheBucketName",
@@ -108,6 +114,12 @@ describe("the Pulumi program (index.ts, Pulumi.yaml, Pulumi.dev.yaml)", () => {
     assert.deepEqual(fargate.AllowedImages, ["registry.example.com/ci/*"]);
     assert.ok(!("AllowedServices" in fargate));
     assert.deepEqual({ ...(fargate.RegistryCredentials as object) }, { "registry.example.com": REGISTRY_SECRET });
+    assert.equal((iarna.parse(fargateToml) as { Timeouts: { TaskIdle: number } }).Timeouts.TaskIdle, 900);
+    assert.equal(recorder.ofType("test", "aws:ec2/instance:Instance").length, 2);
+    assert.equal((await valueOf(program.managerPublicIps)).length, 2);
+    const dropIn = await recorder.one("test", "command:remote:CopyToRemote", "stage-gitlab-runner-conf").inputs.source
+      .text;
+    assert.match(dropIn, /^TimeoutStopSec=1800$/m);
     assert.deepEqual(
       recorder.of("test").flatMap((r) => plainOccurrences(r.inputs, TOKEN)),
       [],

@@ -10,14 +10,20 @@ const CANONICAL_OWNER_ID = "099720109477";
 export const MANAGER_SSH_USER = "ubuntu";
 
 export interface Manager {
+  /** Position among the managers, from 0. */
+  index: number;
+  /** Name of its instance resource: `<name>-manager` for the first, `<name>-manager-<n>` (n = index + 1) after. */
+  resourceName: string;
   instance: aws.ec2.Instance;
   eip: aws.ec2.Eip;
-  /** OpenSSH private key for `ubuntu@<eip>`; secret. */
+  /** OpenSSH private key for `ubuntu@<eip>`; secret (the same for every manager). */
   sshPrivateKey: pulumi.Output<string>;
 }
 
-/** The manager instance's own settings (`manager.*`). */
+/** The manager instances' own settings (`manager.*`). */
 export interface ManagerInstanceArgs {
+  /** How many instances (`manager.count`). */
+  count: number;
   instanceType: string;
   /** CPU architecture of the instance type: selects the AMI. */
   architecture: Architecture;
@@ -32,7 +38,8 @@ export interface ManagerInstanceArgs {
 
 /** Where the instance runs and with which permissions. */
 export interface ManagerPlacement {
-  subnetId: pulumi.Output<string>;
+  /** The public subnets: the managers go round-robin over them (the first manager in the first). */
+  subnetIds: pulumi.Output<string[]>;
   securityGroupId: pulumi.Output<string>;
   /** The security group's rules: first boot needs its egress, and they must outlive the instance on destroy. */
   securityGroupRules: pulumi.Resource[];
@@ -57,12 +64,25 @@ function ubuntuAmiId(architecture: Architecture, parent: pulumi.Resource): pulum
     .apply((ami) => ami.id);
 }
 
-/** The manager EC2 instance in a public subnet, with its SSH key and a stable Elastic IP. */
-export function createManager(
+/** `<name>-manager` for the first manager (the name it had before there could be several), `<name>-manager-<n>` after. */
+export function managerResourceName(name: string, index: number): string {
+  return index === 0 ? `${name}-manager` : `${name}-manager-${index + 1}`;
+}
+
+/**
+ * The manager EC2 instances, `count` of them, each in a public subnet (round-robin) with a stable Elastic IP of its
+ * own, all with one SSH key.
+ *
+ * An instance is replaced, never changed in place with a stop, when its AMI (given `amiId`), user data, subnet or
+ * instance type changes; Pulumi creates the replacement first (nothing here asks to delete before replacing), its
+ * Elastic IP moves to it, and the old instance is drained (registration.ts) before it is deleted. EC2's automatic
+ * recovery moves an instance whose host fails to new hardware, with the same id, private IP and Elastic IP.
+ */
+export function createManagers(
   { name, tags, parent }: Scope,
   args: ManagerInstanceArgs,
   placement: ManagerPlacement,
-): Manager {
+): Manager[] {
   const { architecture } = args;
   const opts = { parent };
 
@@ -81,41 +101,49 @@ export function createManager(
     sshPrivateKey = pulumi.secret(key.privateKeyOpenssh);
   }
   const keyPair = new aws.ec2.KeyPair(`${name}-manager-key`, { publicKey, tags }, opts);
+  const ami = args.amiId ?? ubuntuAmiId(architecture, parent);
 
-  const instance = new aws.ec2.Instance(
-    `${name}-manager`,
-    {
-      ami: args.amiId ?? ubuntuAmiId(architecture, parent),
-      instanceType: args.instanceType,
-      subnetId: placement.subnetId,
-      vpcSecurityGroupIds: [placement.securityGroupId],
-      iamInstanceProfile: placement.instanceProfileName,
-      keyName: keyPair.keyName,
-      associatePublicIpAddress: true,
-      metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
-      rootBlockDevice: {
-        volumeType: "gp3",
-        volumeSize: args.rootVolumeSizeGiB,
-        encrypted: true,
-        deleteOnTermination: true,
+  return Array.from({ length: args.count }, (_, index) => {
+    const resourceName = managerResourceName(name, index);
+    const instance = new aws.ec2.Instance(
+      resourceName,
+      {
+        ami,
+        instanceType: args.instanceType,
+        subnetId: placement.subnetIds.apply((ids) => ids[index % ids.length]),
+        vpcSecurityGroupIds: [placement.securityGroupId],
+        iamInstanceProfile: placement.instanceProfileName,
+        keyName: keyPair.keyName,
+        associatePublicIpAddress: true,
+        metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+        // Heal: EC2 moves the instance to healthy hardware when a system status check fails.
+        maintenanceOptions: { autoRecovery: "default" },
+        rootBlockDevice: {
+          volumeType: "gp3",
+          volumeSize: args.rootVolumeSizeGiB,
+          encrypted: true,
+          deleteOnTermination: true,
+        },
+        userData: args.userData,
+        userDataReplaceOnChange: true,
+        tags: { ...tags, Name: resourceName },
+        volumeTags: { ...tags, Name: resourceName },
       },
-      userData: args.userData,
-      userDataReplaceOnChange: true,
-      tags: { ...tags, Name: `${name}-manager` },
-      volumeTags: { ...tags, Name: `${name}-manager` },
-    },
-    // A looked-up AMI changes whenever Canonical publishes a new image; replacing the manager for that would cut
-    // running jobs. Roll it on purpose with `pulumi up --replace` or a given `manager.amiId`.
-    {
-      ...opts,
-      dependsOn: placement.securityGroupRules,
-      ignoreChanges: args.amiId === undefined ? ["ami"] : [],
-    },
-  );
-  const eip = new aws.ec2.Eip(
-    `${name}-manager-eip`,
-    { domain: "vpc", instance: instance.id, tags: { ...tags, Name: `${name}-manager` } },
-    opts,
-  );
-  return { instance, eip, sshPrivateKey };
+      // A looked-up AMI changes whenever Canonical publishes a new image; replacing the manager for that would cut
+      // running jobs. Roll it on purpose with `pulumi up --replace` or a given `manager.amiId`. A new instance type
+      // replaces the instance (new one first, old one drained) instead of stopping it to resize it.
+      {
+        ...opts,
+        dependsOn: placement.securityGroupRules,
+        ignoreChanges: args.amiId === undefined ? ["ami"] : [],
+        replaceOnChanges: ["instanceType"],
+      },
+    );
+    const eip = new aws.ec2.Eip(
+      `${resourceName}-eip`,
+      { domain: "vpc", instance: instance.id, tags: { ...tags, Name: resourceName } },
+      opts,
+    );
+    return { index, resourceName, instance, eip, sshPrivateKey };
+  });
 }

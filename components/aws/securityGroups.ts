@@ -20,11 +20,17 @@ export interface SecurityGroupsArgs {
   gitlabPort: number;
   /** TCP ports job tasks may open to anywhere. */
   taskEgressPorts: number[];
+  /**
+   * Managers may SSH to each other (a group reference to their own group): the deployment drains a replaced manager
+   * at its private address by jumping through the Elastic IP its replacement holds by then. False when the
+   * deployment jumps through a bastion of its own (`manager.sshProxy`).
+   */
+  managersJumpToManagers: boolean;
 }
 
 /**
- * Manager SG: SSH in only from the admin CIDR blocks; out to the web (GitLab, AWS APIs, packages) and SSH to
- * tasks. Task SG: SSH in only from the manager SG (a group reference, never a CIDR); out on the task egress
+ * Manager SG: SSH in only from the admin CIDR blocks (and from managers, for the drain jump); out to the web
+ * (GitLab, AWS APIs, packages) and SSH to tasks (and to managers). Task SG: SSH in only from the manager SG (a group reference, never a CIDR); out on the task egress
  * ports. Traffic needed: see docs of gitlab-runner on Fargate (manager → GitLab 443, task → GitLab 443, manager →
  * task 22). DNS to the VPC resolver is not filtered by security groups.
  */
@@ -80,6 +86,29 @@ export function createSecurityGroups({ name, tags, parent }: Scope, args: Securi
   );
 
   managerRules.push(managerToTasks);
+  if (args.managersJumpToManagers) {
+    const managerSsh = {
+      securityGroupId: manager.id,
+      ipProtocol: "tcp",
+      fromPort: 22,
+      toPort: 22,
+      referencedSecurityGroupId: manager.id,
+      tags,
+    };
+    const why = "the deployment drains a replaced manager through its replacement";
+    managerRules.push(
+      new aws.vpc.SecurityGroupIngressRule(
+        `${name}-manager-ssh-from-managers`,
+        { ...managerSsh, description: `SSH from managers: ${why}` },
+        opts,
+      ),
+      new aws.vpc.SecurityGroupEgressRule(
+        `${name}-manager-ssh-to-managers`,
+        { ...managerSsh, description: `SSH to managers: ${why}` },
+        opts,
+      ),
+    );
+  }
 
   const taskFromManager = new aws.vpc.SecurityGroupIngressRule(
     `${name}-task-ssh-from-manager`,

@@ -1,7 +1,8 @@
 /**
  * Turns the manager instance into a registered GitLab runner manager with @pulumi/command, and back:
  * stage the files over SFTP (`remote.CopyToRemote`), then one `remote.Command` that installs them and registers
- * (create and update) or unregisters and stops gitlab-runner (delete).
+ * (create and update), and one that drains the instance (stops gitlab-runner gracefully, stops its leftover tasks)
+ * and unregisters it when it is deleted or replaced.
  * @see https://www.pulumi.com/registry/packages/command/api-docs/remote/command/
  */
 import { createHash } from "node:crypto";
@@ -31,6 +32,7 @@ import {
   RunnerTemplateInput,
 } from "./runnerConfig";
 import { LAUNCHER_SCRIPT, REGISTER_SCRIPT, UNREGISTER_SCRIPT } from "./pushedScripts";
+import { GITLAB_RUNNER_DROP_IN, renderGitLabRunnerDropIn } from "./systemd";
 
 /** An SSH endpoint (the manager itself, or the bastion in front of it). */
 export interface RegistrationSshEndpoint {
@@ -77,6 +79,11 @@ export interface RegistrationRunnerArgs
   extends RunnerGlobalConfigInput, Omit<RunnerTemplateInput, "privateCa" | "cache"> {
   /** Runner name written to config.toml (`--name`). Required; one line. */
   name: string;
+  /**
+   * Minutes gitlab-runner may take to finish its running jobs when it is stopped (SIGQUIT, then systemd's
+   * `TimeoutStopSec`; see systemd.ts), 1–1440. Default 60.
+   */
+  drainTimeoutMinutes?: number;
 }
 
 /** The driver's view of ECS (fargate.toml); see {@link renderFargateToml} for each key. */
@@ -120,6 +127,8 @@ export interface RegistrationFargateArgs {
   taskRunningTimeoutSeconds?: number;
   /** Seconds until the task's sshd answers. Default: the driver's (180). */
   sshReadyTimeoutSeconds?: number;
+  /** Seconds without an SSH session after which a task stops itself (`TaskIdle`). Default: the driver's (600). */
+  taskIdleTimeoutSeconds?: number;
   /** Driver log level. Default `info`. */
   logLevel?: DriverLogLevel;
   /** Driver log format. Default `text`. */
@@ -153,10 +162,22 @@ export interface RegisterRunnerArgs {
   /** S3 cache. Default: none. */
   cache?: RegistrationCacheArgs;
   /**
-   * The manager instance id. A new id (the instance was replaced) re-runs the registration on the new instance.
-   * Default: none (pass it; otherwise a replaced instance stays unregistered until something else changes).
+   * The manager instance id, also this manager's identity in fargate.toml (`[Manager] ID`): the driver tags every
+   * task with it, and its `reap` (run before gitlab-runner starts, and when the instance is drained) stops the tasks
+   * so tagged. A new id (the instance was replaced) stages the files on the new instance and re-runs the
+   * registration there. Default: none (pass it; otherwise a replaced instance stays unregistered until something
+   * else changes, and tasks carry no manager identity).
    */
   instanceId?: pulumi.Input<string>;
+  /**
+   * How the deployment reaches this instance to drain it, at an address that stays the instance's own while a
+   * replacement takes over: its private IP, through a jump host (the manager's Elastic IP, which by then may lead to
+   * the replacement, or a bastion in the VPC). With it (and `instanceId`), a `${name}-drain` command is created per
+   * instance: deleting it, when the instance is replaced or removed, stops gitlab-runner gracefully (its running
+   * jobs finish), stops the instance's leftover tasks and unregisters it; the register command then does nothing on
+   * delete. Default: none: the register command's delete does that, through `connection`.
+   */
+  drainConnection?: RegistrationConnectionArgs;
   /**
    * The bundled driver to push. Default: `dist/driver/fargate.js` of this package (built by `npm run build`);
    * a missing file is an error at program time.
@@ -176,6 +197,8 @@ export interface RunnerRegistration {
   fileHashes: pulumi.Output<Record<string, string>>;
   /** {@link registrationRevision} of the staged files and the instance: `GFR_REVISION` in the command line. */
   revision: pulumi.Output<string>;
+  /** The command that drains and unregisters the instance when it is deleted; with `drainConnection` only. */
+  drain?: remote.Command;
 }
 
 /** `sha256:<hex>` of a text or file content. */
@@ -264,7 +287,13 @@ const REGISTER_SCRIPT_PATHS: readonly ManagerPath[] = [
 ];
 
 /** The manager paths unregister.sh uses (see its header). */
-const UNREGISTER_SCRIPT_PATHS: readonly ManagerPath[] = ["configFile", "logDirectory"];
+const UNREGISTER_SCRIPT_PATHS: readonly ManagerPath[] = [
+  "configFile",
+  "logDirectory",
+  "launcher",
+  "fargateConfigFile",
+  "metadataDirectory",
+];
 
 /** How the scripts get {@link MANAGER_PATHS}: `GFR_<KEY>` for each key (`configFile` → `GFR_CONFIG_FILE`). */
 function managerPathsEnvironment(keys: readonly ManagerPath[]): Record<string, string> {
@@ -302,7 +331,7 @@ export function registrationEnvironment(input: RegistrationEnvironmentInput): Re
     env.GFR_RUN_UNTAGGED = String(input.legacyRegistration?.runUntagged ?? tags.length === 0);
     env.GFR_LOCKED = String(input.legacyRegistration?.locked ?? true);
   }
-  return { ...env, ...managerPathsEnvironment(REGISTER_SCRIPT_PATHS) };
+  return { ...env, ...managerPathsEnvironment(REGISTER_SCRIPT_PATHS), GFR_SYSTEMD_DROP_IN: GITLAB_RUNNER_DROP_IN };
 }
 
 /** The environment the unregister script runs with (see the script's header). */
@@ -350,16 +379,22 @@ function connectionArgs(connection: RegistrationConnectionArgs): types.input.rem
 }
 
 /**
- * Registers the manager as a GitLab runner and unregisters it on delete.
+ * Registers the manager as a GitLab runner and drains and unregisters it on delete.
  *
- * Resources (all with `opts`; the staging copies and the command also wait for `opts.dependsOn`, e.g. the instance
+ * Resources (all with `opts`; the staging copies and the commands also wait for `opts.dependsOn`, e.g. the instance
  * and its Elastic IP):
- * - `${name}-stage-<file>`: `remote.CopyToRemote` of each file into the staging directory;
+ * - `${name}-stage-<file>`: `remote.CopyToRemote` of each file into the staging directory; a new `instanceId`
+ *   replaces them (its `triggers`), so a replaced instance gets every file again;
  * - `${name}-register`: `remote.Command` after every copy. Create/update run the register script (token on stdin,
- *   `cloud-init status --wait` first); delete runs the unregister script. Its command line carries
- *   {@link registrationRevision} of every staged file and the instance id, so any change (or a new token on stdin)
- *   updates it: the script registers anew and swaps the entry only once GitLab accepted the token. It is deleted
- *   before it is replaced (a new SSH connection), so a replacement never unregisters the new registration.
+ *   `cloud-init status --wait` first). Its command line carries {@link registrationRevision} of every staged file and
+ *   the instance id, so any change (or a new token on stdin) updates it: the script registers anew and swaps the
+ *   entry only once GitLab accepted the token. Without `drainConnection`, its delete runs the unregister script;
+ * - `${name}-drain` (with `drainConnection` and `instanceId`): `remote.Command` after the register command, replaced
+ *   with the instance (`triggers`). Pulumi creates a replacement before it deletes what it replaces, so when the
+ *   instance is replaced the new one is registered first; then this command's delete runs the unregister script on
+ *   the old instance, at its private address: gitlab-runner finishes its jobs (SIGQUIT, at most
+ *   `runner.drainTimeoutMinutes`), the instance's leftover tasks are stopped and it is unregistered; only then is
+ *   the old instance deleted. `pulumi destroy` and a removed instance take the same path.
  *
  * Throws at program time on invalid arguments (naming them) and when the driver bundle is missing.
  */
@@ -394,10 +429,15 @@ export function registerRunner(
   if (!fs.existsSync(driverPath)) throw new Error(`driverBundlePath: ${driverPath} does not exist`);
   const driverHash = contentHash(fs.readFileSync(driverPath));
 
-  const { name: _runnerName, ...runnerSettings } = args.runner;
+  const { name: _runnerName, drainTimeoutMinutes, ...runnerSettings } = args.runner;
+  const dropIn = renderGitLabRunnerDropIn({ drainTimeoutMinutes: drainTimeoutMinutes ?? 60 });
   const configuration = pulumi
-    .all([pulumi.output(args.fargate), args.cache ? pulumi.output(args.cache) : undefined])
-    .apply(([fargate, cache]) =>
+    .all([
+      pulumi.output(args.fargate),
+      args.cache ? pulumi.output(args.cache) : undefined,
+      pulumi.output(args.instanceId),
+    ])
+    .apply(([fargate, cache, managerId]) =>
       renderManagerConfiguration({
         fargate: {
           cluster: fargate.cluster,
@@ -415,6 +455,8 @@ export function registerRunner(
           maxTaskSize: fargate.maxTaskSize,
           taskRunningTimeoutSeconds: fargate.taskRunningTimeoutSeconds,
           sshReadyTimeoutSeconds: fargate.sshReadyTimeoutSeconds,
+          taskIdleSeconds: fargate.taskIdleTimeoutSeconds,
+          managerId,
           logLevel: fargate.logLevel,
           logFormat: fargate.logFormat,
           allowedImages: fargate.allowedImages,
@@ -431,6 +473,7 @@ export function registerRunner(
     "fargate.toml": configuration.fargateToml,
     "config.toml": configuration.globalConfigToml,
     "runner-template.toml": configuration.runnerTemplateToml,
+    "gitlab-runner.conf": dropIn,
     "register.sh": REGISTER_SCRIPT,
     "unregister.sh": UNREGISTER_SCRIPT,
   };
@@ -438,10 +481,17 @@ export function registerRunner(
 
   const connection = connectionArgs(args.connection);
   const stageOpts: pulumi.CustomResourceOptions = { ...opts };
+  // A copy runs again only when its content changes: a replaced instance must get every file anew.
+  const triggers = args.instanceId === undefined ? undefined : [args.instanceId];
   const copies: Record<string, remote.CopyToRemote> = {
     "fargate.js": new remote.CopyToRemote(
       `${name}-stage-driver`,
-      { connection, source: new pulumi.asset.FileAsset(driverPath), remotePath: `${stagingDirectory}/fargate.js` },
+      {
+        connection,
+        source: new pulumi.asset.FileAsset(driverPath),
+        remotePath: `${stagingDirectory}/fargate.js`,
+        triggers,
+      },
       stageOpts,
     ),
   };
@@ -453,6 +503,7 @@ export function registerRunner(
         connection,
         source: pulumi.output(text).apply((content) => new pulumi.asset.StringAsset(content)),
         remotePath: `${stagingDirectory}/${file}`,
+        triggers,
       },
       stageOpts,
     );
@@ -461,21 +512,27 @@ export function registerRunner(
   const fileHashes = pulumi.output(hashes) as pulumi.Output<Record<string, string>>;
 
   // A changed staged file or a new instance changes the command line, which makes Pulumi *update* the command
-  // (run the register script again). `triggers` would *replace* it instead: the delete step (unregister, stop
-  // gitlab-runner) would run before the new token is known to work.
+  // (run the register script again). `triggers` would *replace* it instead, with a delete step that ran before the
+  // new token is known to work.
   const revision = pulumi
     .all([fileHashes, args.instanceId ?? ""])
     .apply(([files, instanceId]) => registrationRevision(files, instanceId));
   const registerCommand = revision.apply((value) =>
     remoteScriptCommand(`${stagingDirectory}/register.sh`, { ...env, GFR_REVISION: value }),
   );
+  const unregisterCommand = remoteScriptCommand(
+    `${stagingDirectory}/unregister.sh`,
+    unregistrationEnvironment(stagingDirectory),
+  );
+  const drains = args.drainConnection !== undefined && args.instanceId !== undefined;
   const command = new remote.Command(
     `${name}-register`,
     {
       connection,
       create: registerCommand,
       update: registerCommand,
-      delete: remoteScriptCommand(`${stagingDirectory}/unregister.sh`, unregistrationEnvironment(stagingDirectory)),
+      // With a drain command, that one drains and unregisters, at the instance's own address.
+      delete: drains ? undefined : unregisterCommand,
       stdin: pulumi.secret(checkedInput(token, (value) => `${checkToken(tokenOption, value)}\n`)),
       logging: "stderr",
       addPreviousOutputInEnv: false,
@@ -483,9 +540,28 @@ export function registerRunner(
     {
       ...opts,
       dependsOn: withDependencies(opts.dependsOn, Object.values(copies)),
-      deleteBeforeReplace: true,
       additionalSecretOutputs: ["stdout", "stderr"],
     },
   );
-  return { copies, command, fileHashes, revision };
+  const drain = drains
+    ? new remote.Command(
+        `${name}-drain`,
+        {
+          // Stored with the resource, so its delete reaches the instance it was created for, even replaced.
+          connection: connectionArgs({ dialErrorLimit: 10, ...args.drainConnection! }),
+          // Checks at once that the instance can be reached the way its drain will reach it.
+          create: `test -f ${shellQuote(`${stagingDirectory}/unregister.sh`)}`,
+          delete: unregisterCommand,
+          triggers: [args.instanceId],
+          logging: "stderr",
+          addPreviousOutputInEnv: false,
+        },
+        {
+          ...opts,
+          dependsOn: withDependencies(opts.dependsOn, [command]),
+          additionalSecretOutputs: ["stdout", "stderr"],
+        },
+      )
+    : undefined;
+  return { copies, command, fileHashes, revision, drain };
 }

@@ -71,6 +71,17 @@ export interface FargateConfigInput {
   taskRunningTimeoutSeconds?: number;
   /** Seconds from RUNNING until the task's sshd accepts the job key. Default: absent, the driver's default (180). */
   sshReadyTimeoutSeconds?: number;
+  /**
+   * Seconds without an SSH session after which a task stops itself (`TaskIdle`). Default: absent, the driver's
+   * default (600).
+   */
+  taskIdleSeconds?: number;
+  /**
+   * This manager's identity (`[Manager] ID`, e.g. its EC2 instance id): the driver tags every task with it and
+   * `reap` stops the tasks so tagged, so it must differ between managers sharing a cluster. Default: absent (tasks
+   * carry no manager identity and `reap` refuses to run).
+   */
+  managerId?: string;
   /** Driver log level. Default `info`. */
   logLevel?: DriverLogLevel;
   /** Driver log format. Default `text`. */
@@ -233,7 +244,10 @@ function fargateDocument(input: FargateConfigInput): FargateToml {
   const tags = input.tags && Object.keys(input.tags).length > 0 ? { ...input.tags } : undefined;
   const credentials = input.registryCredentials;
   const registryCredentials = credentials && Object.keys(credentials).length > 0 ? { ...credentials } : undefined;
-  const hasTimeouts = input.taskRunningTimeoutSeconds !== undefined || input.sshReadyTimeoutSeconds !== undefined;
+  const hasTimeouts =
+    input.taskRunningTimeoutSeconds !== undefined ||
+    input.sshReadyTimeoutSeconds !== undefined ||
+    input.taskIdleSeconds !== undefined;
   return {
     LogLevel: input.logLevel ?? FARGATE_TOML_DEFAULTS.logLevel,
     LogFormat: input.logFormat ?? FARGATE_TOML_DEFAULTS.logFormat,
@@ -265,8 +279,13 @@ function fargateDocument(input: FargateConfigInput): FargateToml {
       Port: input.sshPort ?? FARGATE_TOML_DEFAULTS.sshPort,
     },
     Timeouts: hasTimeouts
-      ? { TaskRunning: input.taskRunningTimeoutSeconds, SSHReady: input.sshReadyTimeoutSeconds }
+      ? {
+          TaskRunning: input.taskRunningTimeoutSeconds,
+          SSHReady: input.sshReadyTimeoutSeconds,
+          TaskIdle: input.taskIdleSeconds,
+        }
       : undefined,
+    Manager: input.managerId === undefined ? undefined : { ID: input.managerId },
   };
 }
 

@@ -4,6 +4,8 @@
  * deployments that `fixture.deployed(extra)` shares per distinct set of arguments.
  */
 import { strict as assert } from "node:assert";
+import { createHash } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
 import type * as Components from "../../components";
 import { CapturedResource, installMocks, ResourceRecorder, settle, valueOf } from "../support/pulumiMocks";
 
@@ -25,6 +27,8 @@ export const T = {
   attachment: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
   profile: "aws:iam/instanceProfile:InstanceProfile",
   instance: "aws:ec2/instance:Instance",
+  command: "command:remote:Command",
+  copy: "command:remote:CopyToRemote",
   keyPair: "aws:ec2/keyPair:KeyPair",
   sshKey: "tls:index/privateKey:PrivateKey",
   bucket: "aws:s3/bucket:Bucket",
@@ -64,6 +68,7 @@ export class ComponentFixture {
   /** Installs mocks with a fresh recorder and loads the package; call from the suite's `before`. */
   async install(): Promise<ResourceRecorder> {
     this.recorder = await installMocks();
+    giveInstancesPrivateIps();
     this.components = await import("../../components");
     this.deployments.clear();
     return this.recorder;
@@ -106,4 +111,25 @@ export function containerOf(taskDefinition: CapturedResource) {
   const containers = JSON.parse(taskDefinition.inputs.containerDefinitions);
   assert.equal(containers.length, 1);
   return containers[0];
+}
+
+/** The private IP the mocks give the instance named `name` (see {@link giveInstancesPrivateIps}). */
+export function mockPrivateIp(name: string): string {
+  const digest = createHash("sha256").update(name).digest();
+  return `10.0.${digest[0]}.${(digest[1] % 250) + 4}`;
+}
+
+/**
+ * Makes the installed mocks answer, as EC2 does, with a private IP for every instance ({@link mockPrivateIp}); the
+ * shared mocks leave it out, and the drain step connects to it. Call right after `installMocks()`.
+ */
+export function giveInstancesPrivateIps(): void {
+  const monitor = pulumi.runtime.getMonitor() as unknown as { mocks: pulumi.runtime.Mocks };
+  const mocks = monitor.mocks;
+  const newResource = mocks.newResource.bind(mocks);
+  mocks.newResource = async (args) => {
+    const result = await newResource(args);
+    if (args.type !== T.instance) return result;
+    return { ...result, state: { ...result.state, privateIp: mockPrivateIp(args.name) } };
+  };
 }

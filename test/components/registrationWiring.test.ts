@@ -11,6 +11,7 @@ import {
   settle,
   valueOf,
 } from "../support/pulumiMocks";
+import { giveInstancesPrivateIps } from "./deployment";
 
 const TOKEN = "glrt-wiring-token-1a2b3c4d";
 const ACCESS_TOKEN = "glpat-wiring-access-5e6f7a8b";
@@ -48,6 +49,7 @@ async function deploy(gitlab: Components.GitLabArgs, extra: Partial<Components.G
 describe("GitLabFargateRunner wires the registration (Pulumi mocks)", function () {
   before(async () => {
     recorder = await installMocks();
+    giveInstancesPrivateIps();
     components = await import("../../components");
   });
 

@@ -295,6 +295,88 @@ describe("GitLabFargateRunner argument validation", () => {
     });
   });
 
+  describe("managers: how many, how long they drain, how long an idle task lives", () => {
+    it("refuses manager.count outside 1–10 or not whole", () => {
+      for (const count of [0, 11, 1.5, -1]) refuses({ ...required, manager: { count } }, /manager\.count/, /1 and 10/);
+      assert.equal(validation.resolveArgs("count", { ...required, manager: { count: 10 } }).manager.count, 10);
+    });
+
+    it("refuses runner.drainTimeoutMinutes outside 1–1440 or not whole", () => {
+      for (const minutes of [0, 1441, 2.5]) {
+        refuses({ ...required, runner: { drainTimeoutMinutes: minutes } }, /runner\.drainTimeoutMinutes/, /1 and 1440/);
+      }
+      const resolved = validation.resolveArgs("drain", { ...required, runner: { drainTimeoutMinutes: 1440 } });
+      assert.equal(resolved.runner.drainTimeoutMinutes, 1440);
+    });
+
+    it("refuses jobs.idleTimeoutSeconds below a minute, above a day or not whole", () => {
+      for (const seconds of [59, 86401, 600.5, 0]) {
+        refuses({ ...required, jobs: { idleTimeoutSeconds: seconds } }, /jobs\.idleTimeoutSeconds/, /60 and 86400/);
+      }
+      for (const seconds of [60, 86400]) {
+        const resolved = validation.resolveArgs("idle", { ...required, jobs: { idleTimeoutSeconds: seconds } });
+        assert.equal(resolved.jobs.idleTimeoutSeconds, seconds);
+      }
+    });
+  });
+
+  describe("runner.concurrent and the manager's memory", () => {
+    it("refuses more jobs than the instance type holds, naming the numbers and a way out", () => {
+      refuses(
+        { ...required, manager: { instanceType: "t3.micro" }, runner: { concurrent: 10 } },
+        /invalid runner\.concurrent: 10 jobs at once need about 10 × 85 MiB = 850 MiB/,
+        /t3\.micro \(1024 MiB, of which 512 MiB stay for the OS and gitlab-runner\) holds at most 6 jobs at once/,
+        /\(1024 − 512\) \/ 85 = 6/,
+        /Lower runner\.concurrent to 6, or choose a larger manager\.instanceType such as t3\.small/,
+      );
+      refuses({ ...required, runner: { concurrent: 19 } }, /t3\.small .* holds at most 18 jobs/, /such as t3\.medium/);
+      refuses(
+        { ...required, manager: { instanceType: "t4g.nano" }, runner: { concurrent: 1 } },
+        /t4g\.nano .* cannot hold a single job/,
+      );
+    });
+
+    it("takes what the instance type holds", () => {
+      assert.equal(validation.resolveArgs("fits", { ...required, runner: { concurrent: 18 } }).runner.concurrent, 18);
+      const big = validation.resolveArgs("big", {
+        ...required,
+        manager: { instanceType: "m7g.2xlarge" },
+        runner: { concurrent: 379 },
+      });
+      assert.deepEqual(big.warnings, []);
+    });
+
+    it("an instance type of unknown memory: a warning naming the need instead of a refusal", () => {
+      const resolved = validation.resolveArgs("unknown", {
+        ...required,
+        manager: { instanceType: "x2iedn.xlarge" },
+        runner: { concurrent: 20 },
+      });
+      assert.equal(resolved.runner.concurrent, 20);
+      assert.equal(resolved.warnings.length, 1);
+      assert.match(
+        resolved.warnings[0],
+        /^GitLabFargateRunner unknown: the memory of manager\.instanceType "x2iedn\.xlarge"/,
+      );
+      assert.match(resolved.warnings[0], /about 85 MiB .* at least 2212 MiB/);
+    });
+
+    it("the component logs that warning (pulumi.log.warn) and goes on", async () => {
+      const warned: string[] = [];
+      const original = pulumi.log.warn;
+      (pulumi.log as { warn: typeof pulumi.log.warn }).warn = async (message: string) => {
+        warned.push(message);
+      };
+      try {
+        new components.GitLabFargateRunner("warned", { ...required, manager: { instanceType: "z1d.large" } });
+      } finally {
+        (pulumi.log as { warn: typeof pulumi.log.warn }).warn = original;
+      }
+      assert.equal(warned.length, 1);
+      assert.match(warned[0], /manager\.instanceType "z1d\.large" is not known to this component/);
+    });
+  });
+
   describe("network.existing ids: the driver's own rules", () => {
     const existing = (ids: Partial<Components.ExistingNetworkArgs>): Args => ({
       ...required,
@@ -347,9 +429,12 @@ describe("GitLabFargateRunner argument validation", () => {
           placement: r.network.taskPlacement,
           instanceType: r.manager.instanceType,
           managerArch: r.manager.architecture,
+          managers: r.manager.count,
+          idle: r.jobs.idleTimeoutSeconds,
           cache: r.cache,
           runner: r.runner,
           tags: r.tags,
+          warnings: r.warnings,
         },
         {
           cpu: 1024,
@@ -362,9 +447,12 @@ describe("GitLabFargateRunner argument validation", () => {
           placement: "private",
           instanceType: "t3.small",
           managerArch: "amd64",
+          managers: 1,
+          idle: 600,
           cache: { enabled: true, expirationDays: 14, forceDestroy: false },
-          runner: { name: "defaults", concurrent: 10, checkInterval: 3 },
+          runner: { name: "defaults", concurrent: 10, checkInterval: 3, drainTimeoutMinutes: 60 },
           tags: { "gitlab-fargate-runner": "defaults" },
+          warnings: [],
         },
       );
     });

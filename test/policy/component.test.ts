@@ -12,7 +12,8 @@ import { runPack, StackResource, T, UNKNOWN } from "./harness";
 const ADMIN_CIDRS = ["203.0.113.0/24", "2001:db8::/48"];
 
 /** Component variants the pack must pass (defaults, own VPC, public tasks, Spot, arm64, own image, no cache, jobs'
- * images off, private registries for jobs' images). Names are distinct and none is a prefix of another. */
+ * images off, private registries for jobs' images, three managers, managers behind a bastion). Names are distinct
+ * and none is a prefix of another. */
 function variants(): Record<string, Partial<GitLabFargateRunnerArgs>> {
   return {
     dflt: {},
@@ -37,6 +38,13 @@ function variants(): Record<string, Partial<GitLabFargateRunnerArgs>> {
       },
     },
     nocache: { cache: { enabled: false } },
+    fleet: { manager: { count: 3 }, runner: { drainTimeoutMinutes: 120 }, jobs: { idleTimeoutSeconds: 300 } },
+    bastioned: {
+      manager: {
+        count: 2,
+        sshProxy: { host: "bastion.example.com", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nb\n" },
+      },
+    },
     imgoff: { jobs: { allowedImages: [], allowedServices: [] } },
     regcreds: {
       jobs: {

@@ -7,8 +7,11 @@
 #   4. if config.toml held an entry with another token (a new token, or a legacy registration), unregisters that
 #      old entry, so GitLab keeps no stale record of this manager; the same runner token reuses this manager's
 #      system id (.runner_system_id next to config.toml), so there is nothing to unregister,
-#   5. installs the staged driver, launcher and fargate.toml, swaps in the new config.toml, then starts gitlab-runner, or
-#      makes the running one reload its configuration (SIGHUP) so the jobs it runs are not aborted.
+#   5. installs the staged driver, launcher, fargate.toml and gitlab-runner's systemd drop-in (drain on stop, restart
+#      when it dies, reap this manager's leftover tasks before it starts), swaps in the new config.toml, then starts
+#      gitlab-runner, or makes the running one reload its configuration (SIGHUP) so the jobs it runs are not aborted.
+# It never writes, copies or removes gitlab-runner's system id (.runner_system_id next to config.toml): gitlab-runner
+# generates it on each instance's first start, so every manager instance is a runner manager of its own in GitLab.
 # The token is read from standard input and reaches gitlab-runner only through its environment: never a command
 # line (visible in ps), never this script's output. gitlab-runner's own output goes to a root-only log file.
 #
@@ -24,6 +27,7 @@
 #   GFR_DRIVER_DIRECTORY, GFR_DRIVER_BUNDLE, GFR_LAUNCHER, GFR_BUILDS_DIRECTORY, GFR_CACHE_DIRECTORY,
 #   GFR_METADATA_DIRECTORY, GFR_LOG_DIRECTORY
 #                   where things live on the manager (required): MANAGER_PATHS of driver/contract/managerPaths.ts
+#   GFR_SYSTEMD_DROP_IN  where gitlab-runner's drop-in goes (required): GITLAB_RUNNER_DROP_IN of systemd.ts
 #   GFR_ROOT        prefix of every absolute path; empty on the manager, a temporary directory in tests
 set -e
 umask 077
@@ -56,6 +60,7 @@ builds_dir=$GFR_ROOT${GFR_BUILDS_DIRECTORY:?is not set}
 cache_dir=$GFR_ROOT${GFR_CACHE_DIRECTORY:?is not set}
 metadata_dir=$GFR_ROOT${GFR_METADATA_DIRECTORY:?is not set}
 log_dir=$GFR_ROOT${GFR_LOG_DIRECTORY:?is not set}
+drop_in=$GFR_ROOT${GFR_SYSTEMD_DROP_IN:?is not set}
 log=$log_dir/registration.log
 
 token=
@@ -115,7 +120,7 @@ case $status in
 esac
 command -v gitlab-runner >/dev/null || die "gitlab-runner is not installed; see /var/log/cloud-init-output.log"
 
-for staged in fargate.js fargate fargate.toml config.toml runner-template.toml; do
+for staged in fargate.js fargate fargate.toml config.toml runner-template.toml gitlab-runner.conf; do
   [ -f "$GFR_STAGING/$staged" ] || die "staged file $GFR_STAGING/$staged is missing"
 done
 install -d -m 0700 "$config_dir" "$log_dir" "$metadata_dir"
@@ -172,6 +177,9 @@ fi
 put 0644 "$GFR_STAGING/fargate.js" "$driver"
 put 0755 "$GFR_STAGING/fargate" "$launcher"
 put 0600 "$GFR_STAGING/fargate.toml" "$fargate_config"
+install -d -m 0755 "$(dirname "$drop_in")"
+put 0644 "$GFR_STAGING/gitlab-runner.conf" "$drop_in"
+systemctl daemon-reload || die "systemd did not load gitlab-runner's drop-in $GFR_SYSTEMD_DROP_IN"
 mv -f "$new_config" "$config"
 if [ "$GFR_PRIVATE_CA" != true ]; then
   rm -f "$ca"
@@ -184,6 +192,7 @@ if systemctl is-active --quiet gitlab-runner; then
     die "could not tell gitlab-runner to reload; see: journalctl -u gitlab-runner"
   echo "registered runner '$GFR_NAME' with $GFR_URL; gitlab-runner reloaded its configuration (running jobs go on)"
 else
+  # The drop-in's ExecStartPre stops this manager's leftover tasks first (the reap).
   systemctl start gitlab-runner || die "gitlab-runner did not start; see: journalctl -u gitlab-runner"
   echo "registered runner '$GFR_NAME' with $GFR_URL; gitlab-runner started"
 fi

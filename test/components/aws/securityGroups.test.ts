@@ -1,6 +1,7 @@
 // What can reach what, from the security groups GitLabFargateRunner creates: SSH to the manager only from the admin
-// CIDRs, SSH to tasks only from the manager's group, and nothing from tasks to the manager (SSH replies are allowed
-// by the groups being stateful, not by a rule).
+// CIDRs (and from managers: the deployment drains a replaced manager through its replacement), SSH to tasks only from
+// the manager's group, and nothing from tasks to the manager (SSH replies are allowed by the groups being stateful,
+// not by a rule).
 import * as assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import { CapturedResource, installMocks, ResourceRecorder, settle } from "../../support/pulumiMocks";
@@ -76,8 +77,12 @@ describe("network: who can reach the manager and the job tasks", function () {
     assert.equal(role("manager-sg"), undefined);
   });
 
-  it("manager: SSH in only from the admin CIDRs; nothing from the job tasks", () => {
-    assert.deepEqual(rules(INGRESS, "manager-sg"), ["tcp 22-22 2001:db8::/48", "tcp 22-22 203.0.113.0/24"]);
+  it("manager: SSH in only from the admin CIDRs and from managers; nothing from the job tasks", () => {
+    assert.deepEqual(rules(INGRESS, "manager-sg"), [
+      "tcp 22-22 2001:db8::/48",
+      "tcp 22-22 203.0.113.0/24",
+      "tcp 22-22 sg:manager-sg",
+    ]);
   });
 
   it("job tasks: SSH in only from the manager's security group", () => {
@@ -88,8 +93,9 @@ describe("network: who can reach the manager and the job tasks", function () {
     assert.deepEqual(rules(EGRESS, "task-sg"), ["tcp 443-443 0.0.0.0/0"]);
   });
 
-  it("manager: out to HTTP/HTTPS and SSH to the task group only", () => {
+  it("manager: out to HTTP/HTTPS and SSH to the task group and to managers only", () => {
     assert.deepEqual(rules(EGRESS, "manager-sg"), [
+      "tcp 22-22 sg:manager-sg",
       "tcp 22-22 sg:task-sg",
       "tcp 443-443 0.0.0.0/0",
       "tcp 80-80 0.0.0.0/0",
@@ -104,15 +110,20 @@ describe("GitLabFargateRunner (Pulumi mocks)", function () {
   before(() => fixture.install());
 
   describe("security groups", () => {
-    it("manager SG lets TCP 22 in only from admin.sshCidrBlocks (IPv4 and IPv6)", async () => {
+    it("manager SG lets TCP 22 in only from admin.sshCidrBlocks (IPv4 and IPv6) and from its own group", async () => {
       const { one, all } = await deployed({ admin: { sshCidrBlocks: [ADMIN, "2001:db8::/48"] } });
       const managerSg = one(T.sg, "manager-sg").id;
       const ingress = all(T.ingress).filter((r) => r.inputs.securityGroupId === managerSg);
       assert.deepEqual(
-        ingress.map((r) => [r.inputs.fromPort, r.inputs.toPort, r.inputs.cidrIpv4 ?? r.inputs.cidrIpv6]),
+        ingress.map((r) => [
+          r.inputs.fromPort,
+          r.inputs.toPort,
+          r.inputs.cidrIpv4 ?? r.inputs.cidrIpv6 ?? r.inputs.referencedSecurityGroupId,
+        ]),
         [
           [22, 22, ADMIN],
           [22, 22, "2001:db8::/48"],
+          [22, 22, managerSg],
         ],
       );
     });
@@ -137,7 +148,10 @@ describe("GitLabFargateRunner (Pulumi mocks)", function () {
           .filter((r) => r.inputs.securityGroupId === sg)
           .map((r) => `${r.inputs.fromPort}->${r.inputs.cidrIpv4 ?? r.inputs.referencedSecurityGroupId}`)
           .sort();
-      assert.deepEqual(rules(managerSg), [`22->${taskSg}`, "443->0.0.0.0/0", "80->0.0.0.0/0"]);
+      assert.deepEqual(
+        rules(managerSg),
+        [`22->${managerSg}`, `22->${taskSg}`, "443->0.0.0.0/0", "80->0.0.0.0/0"].sort(),
+      );
       assert.deepEqual(rules(taskSg), ["443->0.0.0.0/0"]);
     });
 

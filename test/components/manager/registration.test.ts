@@ -122,7 +122,7 @@ describe("registerRunner under Pulumi mocks", () => {
     return await source.text;
   }
 
-  it("stages every file, then registers after the copies and the instance; deletes before replacing", async () => {
+  it("stages every file, then registers after the copies and the instance; never deletes before replacing", async () => {
     const { result, instance } = await register("order", baseArgs());
     const copyNames = resources.filter((r) => r.type === "command:remote:CopyToRemote" && r.name.startsWith("order-"));
     assert.deepEqual(copyNames.map((r) => r.inputs.remotePath).sort(), [
@@ -130,6 +130,7 @@ describe("registerRunner under Pulumi mocks", () => {
       "/home/ubuntu/gitlab-fargate-runner/fargate",
       "/home/ubuntu/gitlab-fargate-runner/fargate.js",
       "/home/ubuntu/gitlab-fargate-runner/fargate.toml",
+      "/home/ubuntu/gitlab-fargate-runner/gitlab-runner.conf",
       "/home/ubuntu/gitlab-fargate-runner/register.sh",
       "/home/ubuntu/gitlab-fargate-runner/runner-template.toml",
       "/home/ubuntu/gitlab-fargate-runner/unregister.sh",
@@ -146,7 +147,10 @@ describe("registerRunner under Pulumi mocks", () => {
     for (const copy of Object.values(result.copies)) {
       assert.ok(deps.includes(copy), "the register command waits for every copy");
     }
-    assert.equal(commandOpts.deleteBeforeReplace, true);
+    assert.equal(commandOpts.deleteBeforeReplace, undefined);
+    for (const captured of copyNames) {
+      assert.equal((options.get(captured.name) as pulumi.CustomResourceOptions).deleteBeforeReplace, undefined);
+    }
     for (const output of ["stdout", "stderr"]) {
       assert.ok(commandOpts.additionalSecretOutputs?.includes(output), `${output} is kept as a secret in state`);
     }
@@ -188,7 +192,9 @@ describe("registerRunner under Pulumi mocks", () => {
     assert.equal(
       command.delete,
       "sudo -n env GFR_STAGING='/home/ubuntu/gitlab-fargate-runner' GFR_CONFIG_FILE='/etc/gitlab-runner/config.toml' " +
-        "GFR_LOG_DIRECTORY='/var/log/gitlab-fargate-runner' sh '/home/ubuntu/gitlab-fargate-runner/unregister.sh'",
+        "GFR_LOG_DIRECTORY='/var/log/gitlab-fargate-runner' GFR_LAUNCHER='/opt/gitlab-runner/fargate' " +
+        "GFR_FARGATE_CONFIG_FILE='/etc/gitlab-runner/fargate.toml' GFR_METADATA_DIRECTORY='/opt/gitlab-runner/metadata' " +
+        "sh '/home/ubuntu/gitlab-fargate-runner/unregister.sh'",
     );
     assert.equal(
       await stagedText("lines-stage-register-sh"),
@@ -214,6 +220,7 @@ describe("registerRunner under Pulumi mocks", () => {
       "fargate",
       "fargate.js",
       "fargate.toml",
+      "gitlab-runner.conf",
       "register.sh",
       "runner-template.toml",
       "unregister.sh",
@@ -238,6 +245,80 @@ describe("registerRunner under Pulumi mocks", () => {
       update("t1").replace(/GFR_REVISION='[^']*' /, ""),
       "only the revision differs",
     );
+  });
+
+  it("a new instance gets every file again: each copy is replaced with the instance (triggers)", async () => {
+    await register("again", baseArgs());
+    const copies = resources.filter((r) => r.type === "command:remote:CopyToRemote" && r.name.startsWith("again-"));
+    assert.equal(copies.length, 8);
+    for (const copy of copies) assert.deepEqual(copy.inputs.triggers, ["i-0123456789abcdef0"], copy.name);
+    const { parent } = scaffold("again-none");
+    const bare = registration.registerRunner("again-none", { ...baseArgs(), instanceId: undefined }, { parent });
+    await settled(bare.command.id);
+    assert.equal(byName("again-none-stage-driver").inputs.triggers, undefined);
+  });
+
+  it("fargate.toml names this manager (Manager.ID = the instance id) and the tasks' idle timeout", async () => {
+    await register("identity", baseArgs({ fargate: { ...baseFargate(), taskIdleTimeoutSeconds: 900 } }));
+    const toml = smolParse(await stagedText("identity-stage-fargate-toml")) as Record<string, Record<string, unknown>>;
+    assert.deepEqual({ ...toml.Manager }, { ID: "i-0123456789abcdef0" });
+    assert.equal(toml.Timeouts.TaskIdle, 900);
+  });
+
+  it("stages gitlab-runner's systemd drop-in with the drain timeout (default 60 minutes)", async () => {
+    await register("dropin", baseArgs());
+    assert.match(await stagedText("dropin-stage-gitlab-runner-conf"), /^TimeoutStopSec=3600$/m);
+    await register("dropin90", baseArgs({ runner: { name: "fargate-runner", drainTimeoutMinutes: 90 } }));
+    const text = await stagedText("dropin90-stage-gitlab-runner-conf");
+    assert.equal(
+      text,
+      (await import("../../../components/manager/systemd")).renderGitLabRunnerDropIn({ drainTimeoutMinutes: 90 }),
+    );
+    assert.throws(
+      () => registration.registerRunner("dropin-bad", baseArgs({ runner: { name: "r", drainTimeoutMinutes: 0 } })),
+      /runner\.drainTimeoutMinutes/,
+    );
+  });
+
+  it("with drainConnection: a drain command, replaced with the instance, drains and unregisters at that address", async () => {
+    const drainConnection = {
+      host: "10.0.1.23",
+      privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nkey\n",
+      proxy: { host: "203.0.113.10" },
+    };
+    const { result } = await register("drained", baseArgs({ drainConnection }));
+    assert.ok(result.drain);
+    await settled(result.drain.id);
+    const drain = byName("drained-drain").inputs;
+    assert.ok(isSecret(drain.connection));
+    const connection = drain.connection.value as {
+      host: string;
+      user: string;
+      proxy: { host: string; privateKey: string };
+    };
+    assert.equal(connection.host, "10.0.1.23");
+    assert.equal(connection.user, "ubuntu");
+    assert.equal(connection.proxy.host, "203.0.113.10");
+    assert.equal(connection.proxy.privateKey, drainConnection.privateKey);
+    assert.deepEqual(drain.triggers, ["i-0123456789abcdef0"], "a new instance replaces it: the old one is drained");
+    assert.equal(drain.create, "test -f '/home/ubuntu/gitlab-fargate-runner/unregister.sh'");
+    assert.equal(drain.update, undefined);
+    assert.equal(
+      drain.delete,
+      registration.remoteScriptCommand(
+        "/home/ubuntu/gitlab-fargate-runner/unregister.sh",
+        registration.unregistrationEnvironment("/home/ubuntu/gitlab-fargate-runner"),
+      ),
+    );
+    assert.equal(byName("drained-register").inputs.delete, undefined, "the drain command unregisters instead");
+    const drainOpts = options.get("drained-drain") as pulumi.CustomResourceOptions;
+    assert.ok((drainOpts.dependsOn as pulumi.Resource[]).includes(result.command), "after the registration");
+    assert.equal(drainOpts.deleteBeforeReplace, undefined, "the replacement is registered before the old one drains");
+    assert.ok(drainOpts.additionalSecretOutputs?.includes("stdout"));
+
+    const { result: plain } = await register("undrained", baseArgs());
+    assert.equal(plain.drain, undefined);
+    assert.match(byName("undrained-register").inputs.delete, /unregister\.sh'$/);
   });
 
   it("legacy token, private CA and cache: staged TOMLs read the same in two parsers and carry no token", async () => {

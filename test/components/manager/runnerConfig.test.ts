@@ -88,6 +88,8 @@ const DRIVER_KEYS: Record<string, string> = {
   "Fargate.RegistryCredentials.*": "ours (free-form registry hosts)",
   "Timeouts.TaskRunning": "ours",
   "Timeouts.SSHReady": "ours",
+  "Timeouts.TaskIdle": "ours",
+  "Manager.ID": "ours",
 };
 
 /** Parses with both parsers and checks they agree; returns the parsed document. */
@@ -158,6 +160,8 @@ const scenarios: Record<string, ManagerConfigurationInput> = {
       tags: { team: "platform", "cost-center": "42" },
       taskRunningTimeoutSeconds: 900,
       sshReadyTimeoutSeconds: 120,
+      taskIdleSeconds: 1800,
+      managerId: "i-0123456789abcdef0",
       logLevel: "debug",
       logFormat: "json",
       sshUsername: "ci",
@@ -208,7 +212,14 @@ describe("runnerConfig: generated TOML", () => {
     }
     const full = parseSettings(renderManagerConfiguration(scenarios["everything set"]).fargateToml, "full");
     assert.deepEqual(full.fargate.tags, { team: "platform", "cost-center": "42" });
-    assert.deepEqual(full.timeouts, { taskRunningSeconds: 900, sshReadySeconds: 120 });
+    assert.deepEqual(
+      { ...full.timeouts },
+      { taskRunningSeconds: 900, sshReadySeconds: 120, taskIdleSeconds: 1800, taskMaxLifetimeSeconds: undefined },
+    );
+    assert.equal(full.managerId, "i-0123456789abcdef0", "the identity the driver tags tasks with and reaps by");
+    const bare = parseSettings(renderManagerConfiguration({ fargate: privateTasks }).fargateToml, "bare");
+    assert.equal(bare.managerId, undefined);
+    assert.equal(bare.timeouts.taskIdleSeconds, 600, "the driver's default when the component sets none");
     assert.equal(full.fargate.platformVersion, "1.4.0");
   });
 
@@ -288,7 +299,8 @@ describe("runnerConfig: generated TOML", () => {
     assert.deepEqual(fargate.Tags, { team: "platform", "cost-center": "42" });
     assert.deepEqual(fargate.AllowedTaskDefinitions, ["other:2", "other"]);
     assert.equal(fargate.PlatformVersion, "1.4.0");
-    assert.deepEqual(doc.Timeouts, { TaskRunning: 900, SSHReady: 120 });
+    assert.deepEqual(doc.Timeouts, { TaskRunning: 900, SSHReady: 120, TaskIdle: 1800 });
+    assert.deepEqual(doc.Manager, { ID: "i-0123456789abcdef0" });
     assert.deepEqual(doc.SSH, { Username: "ci", Port: 2222 });
   });
 

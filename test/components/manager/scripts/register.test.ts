@@ -47,6 +47,7 @@ describe("registration scripts: register.sh, executed against fakes", () => {
         "sudo -n",
         "cloud-init status",
         "gitlab-runner register",
+        "systemctl daemon-reload",
         "systemctl enable",
         "systemctl is-active",
         "systemctl start",

@@ -63,7 +63,7 @@ describe("registration scripts: unregister.sh, executed against fakes", () => {
     host = new FakeManagerHost();
   });
   afterEach(() => host.cleanup());
-  it("delete: unregisters this manager from GitLab, then stops gitlab-runner", () => {
+  it("delete: stops gitlab-runner, then unregisters this manager from GitLab", () => {
     stageEverything(host);
     const { register, unregister } = commands(host);
     assert.equal(host.run(register, `${TOKEN}\n`).status, 0);
@@ -77,10 +77,12 @@ describe("registration scripts: unregister.sh, executed against fakes", () => {
       host.calls().map((c) => `${c.command} ${c.argv.join(" ")}`),
       [
         `sudo -n env GFR_STAGING=${host.staging} GFR_CONFIG_FILE=/etc/gitlab-runner/config.toml ` +
-          `GFR_LOG_DIRECTORY=/var/log/gitlab-fargate-runner sh ${host.staging}/unregister.sh`,
-        `gitlab-runner unregister --config ${host.file(CONFIG)} --all-runners`,
+          `GFR_LOG_DIRECTORY=/var/log/gitlab-fargate-runner GFR_LAUNCHER=/opt/gitlab-runner/fargate ` +
+          `GFR_FARGATE_CONFIG_FILE=/etc/gitlab-runner/fargate.toml GFR_METADATA_DIRECTORY=/opt/gitlab-runner/metadata ` +
+          `sh ${host.staging}/unregister.sh`,
         "systemctl stop gitlab-runner",
         "systemctl disable --quiet gitlab-runner",
+        `gitlab-runner unregister --config ${host.file(CONFIG)} --all-runners`,
       ],
     );
     assert.equal(runnerEntries(host).length, 0);
@@ -101,6 +103,9 @@ describe("registration scripts: unregister.sh, executed against fakes", () => {
     const script = fs.readFileSync("components/manager/scripts/unregister.sh", "utf8");
     assert.match(script, new RegExp(`\\$\\{GFR_CONFIG_FILE:-${MANAGER_PATHS.configFile}\\}`));
     assert.match(script, new RegExp(`\\$\\{GFR_LOG_DIRECTORY:-${MANAGER_PATHS.logDirectory}\\}`));
+    assert.match(script, new RegExp(`\\$\\{GFR_LAUNCHER:-${MANAGER_PATHS.launcher}\\}`));
+    assert.match(script, new RegExp(`\\$\\{GFR_FARGATE_CONFIG_FILE:-${MANAGER_PATHS.fargateConfigFile}\\}`));
+    assert.match(script, new RegExp(`\\$\\{GFR_METADATA_DIRECTORY:-${MANAGER_PATHS.metadataDirectory}\\}`));
   });
 
   for (const answer of GITLAB_REFUSALS) {
