@@ -12,7 +12,7 @@ export const REQUIRE_E2E_VARIABLE = "REQUIRE_E2E";
 
 /** The Debian packages of every optional test, as .ci/run installs them. */
 export const TEST_PACKAGES =
-  "openssh-server openssh-client iproute2 tini shellcheck util-linux gnupg git openssl busybox-static";
+  "openssh-server openssh-client iproute2 tini shellcheck util-linux gnupg git openssl busybox-static systemd";
 
 /** True when missing requirements must fail instead of skip (`REQUIRE_E2E=1`). */
 export function requirementsEnforced(env: NodeJS.ProcessEnv = process.env): boolean {

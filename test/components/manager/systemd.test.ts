@@ -12,7 +12,7 @@ import {
 } from "../../../components/manager/systemd";
 import { parseArgs } from "../../../driver/main";
 import { MANAGER_PATHS } from "../../../driver/contract/managerPaths";
-import { missingCommand } from "../../support/requirements";
+import { missingCommand, skipUnlessAvailable } from "../../support/requirements";
 
 /** The drop-in's settings: section → key → every value assigned, in order (systemd keeps the last of most keys). */
 function settings(text: string): Record<string, Record<string, string[]>> {
@@ -83,8 +83,7 @@ describe("gitlab-runner's systemd drop-in", () => {
   describe("systemd reads it without a complaint (systemd-analyze verify)", () => {
     let root: string;
     before(function () {
-      // An extra check where systemd is installed; systemd is not one of the test packages (TEST_PACKAGES).
-      if (missingCommand("systemd-analyze", "apt-get install systemd") !== undefined) this.skip();
+      skipUnlessAvailable(this, missingCommand("systemd-analyze", "apt-get install systemd"));
       root = fs.mkdtempSync(path.join(os.tmpdir(), "gfr-systemd-verify-"));
       // The unit gitlab-runner's Debian package installs (`gitlab-runner install`), then the drop-in beside it.
       const units = path.join(root, "etc/systemd/system");
