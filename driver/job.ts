@@ -125,7 +125,9 @@ export function taskTags(
   add("gitlab:project", job.project);
   add("gitlab:pipeline", job.pipelineId);
   add("gitlab:job", job.id);
-  add(MANAGER_TAG, managerId);
+  // reap finds this manager's tasks by this tag: no configured tag may take its place.
+  if (managerId !== undefined)
+    return [...tags.filter((t) => t.key !== MANAGER_TAG), { key: MANAGER_TAG, value: managerId }];
   return tags;
 }
 

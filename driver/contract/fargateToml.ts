@@ -65,7 +65,7 @@ export interface FargateSectionToml {
   AllowedTaskDefinitions?: string[];
   /** Default: the cluster's default strategy. */
   CapacityProviderStrategy?: CapacityProviderToml[];
-  /** Extra tags on every task: at most 46 (the driver adds 3 gitlab:* tags; ECS allows 50). */
+  /** Extra tags on every task: at most 46 (the driver adds 4 gitlab:* tags; ECS allows 50). */
   Tags?: Record<string, string>;
   /** Set together, or neither (then jobs may not choose their task size). CPU units and MiB. */
   MaxTaskCPU?: number;

@@ -21,7 +21,11 @@ export const TASK_LIFETIME_EXIT_CODES = {
   maxLifetime: 92,
 } as const;
 
-/** Seconds between the driver giving up on SSH (Timeouts.SSHReady) and the task giving up on the driver. */
+/**
+ * Seconds between the driver giving up (Timeouts.TaskRunning + Timeouts.SSHReady after RunTask) and the task giving
+ * up on the driver. The container's clock starts before the task is RUNNING: a job's image or services may still be
+ * pulling then, so the task's first-contact deadline covers both of the driver's waits.
+ */
 export const FIRST_CONTACT_MARGIN_SECONDS = 60;
 /** Seconds added to the job's timeout for the task's hard deadline when Timeouts.TaskMaxLifetime is not set. */
 export const MAX_LIFETIME_MARGIN_SECONDS = 600;

@@ -24,7 +24,10 @@ export interface CleanupDeps {
 async function reportStoppedAlready(deps: CleanupDeps, cluster: string, taskArn: string): Promise<void> {
   try {
     const task = await deps.ecs.describeTask(cluster, taskArn, deps.signal);
-    if (task?.lastStatus === "STOPPED") deps.print(`Task ${taskArn} had already stopped: ${stoppedTaskReason(task)}`);
+    if (task?.lastStatus === "STOPPED")
+      deps.print(
+        `Task ${taskArn} had already stopped: ${stoppedTaskReason(task, deps.settings.fargate.containerName)}`,
+      );
   } catch (err) {
     deps.log.debug("could not describe the task before stopping it", { taskArn, error: describeError(err) });
   }

@@ -71,7 +71,10 @@ export function taskLifetimeEnvironment(settings: Settings, job: Pick<Job, "time
   const maxLifetime =
     t.taskMaxLifetimeSeconds ?? (job.timeoutSeconds ?? DEFAULT_JOB_TIMEOUT_SECONDS) + MAX_LIFETIME_MARGIN_SECONDS;
   return [
-    { name: TASK_LIFETIME_ENV.firstContactSeconds, value: String(t.sshReadySeconds + FIRST_CONTACT_MARGIN_SECONDS) },
+    {
+      name: TASK_LIFETIME_ENV.firstContactSeconds,
+      value: String(t.taskRunningSeconds + t.sshReadySeconds + FIRST_CONTACT_MARGIN_SECONDS),
+    },
     { name: TASK_LIFETIME_ENV.idleSeconds, value: String(t.taskIdleSeconds) },
     { name: TASK_LIFETIME_ENV.maxLifetimeSeconds, value: String(maxLifetime) },
   ];
@@ -404,7 +407,7 @@ async function waitForRunning(deps: PrepareDeps, taskArn: string, started: numbe
     }
     const status = task?.lastStatus;
     if (task && (status === "STOPPED" || (task.desiredStatus === "STOPPED" && task.stoppedReason))) {
-      const message = `Task stopped before it was RUNNING: ${stoppedTaskReason(task)}`;
+      const message = `Task stopped before it was RUNNING: ${stoppedTaskReason(task, settings.fargate.containerName)}`;
       throw failedJobImage(task, settings.fargate.containerName) ? new JobError(message) : new SystemFailure(message);
     }
     if (status !== lastStatus && status !== undefined) {
@@ -481,7 +484,9 @@ async function waitForSsh(
       }
       const task = await deps.ecs.describeTask(settings.fargate.cluster, taskArn, signal);
       if (task?.lastStatus === "STOPPED") {
-        throw new SystemFailure(`Task stopped while waiting for SSH: ${stoppedTaskReason(task)}`);
+        throw new SystemFailure(
+          `Task stopped while waiting for SSH: ${stoppedTaskReason(task, settings.fargate.containerName)}`,
+        );
       }
       if (clock.now() + delay > deadline) {
         throw new SystemFailure(

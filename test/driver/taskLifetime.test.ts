@@ -33,15 +33,19 @@ describe("the task's lifetime and the manager's identity", () => {
     assert.deepEqual(parseFargateToml(`${BASE}[Manager]\nID = "i-1"\n`, "f.toml").unknownKeys, []);
   });
 
-  it("passes the dead-man's switch to ci-coordinator: first contact after SSHReady, TaskIdle, the job's timeout + 600", () => {
-    const settings = parseFargateToml(`${BASE}[Timeouts]\nSSHReady = 30\nTaskIdle = 300\n`, "f.toml");
+  it("passes the dead-man's switch to ci-coordinator: first contact after both of the driver's waits, TaskIdle, the job's timeout + 600", () => {
+    // The container's clock starts before RUNNING (images may still be pulling): TaskRunning counts too.
+    const settings = parseFargateToml(
+      `${BASE}[Timeouts]\nTaskRunning = 300\nSSHReady = 30\nTaskIdle = 300\n`,
+      "f.toml",
+    );
     const job = jobFromPayload(JSON.stringify({ id: 5, token: "t", runner_info: { timeout: 1800 } }), "payload");
     assert.equal(job.timeoutSeconds, 1800);
     const env = buildRunTaskInput(settings, job, { taskDefinition: "ci:1", size: {} }, "key").overrides
       ?.containerOverrides?.[0].environment;
     assert.deepEqual(env, [
       { name: "SSH_PUBLIC_KEY", value: "key" },
-      { name: TASK_LIFETIME_ENV.firstContactSeconds, value: "90" },
+      { name: TASK_LIFETIME_ENV.firstContactSeconds, value: "390" },
       { name: TASK_LIFETIME_ENV.idleSeconds, value: "300" },
       { name: TASK_LIFETIME_ENV.maxLifetimeSeconds, value: "2400" },
     ]);
@@ -78,12 +82,27 @@ describe("the task's lifetime and the manager's identity", () => {
     );
   });
 
-  it("explains a task that stopped itself", () => {
-    const reason = stoppedTaskReason({
-      taskArn: "a",
-      stoppedReason: "Essential container in task exited",
-      containers: [{ name: "ci-coordinator", exitCode: TASK_LIFETIME_EXIT_CODES.idle }],
-    });
+  it("explains a task that stopped itself, and only the coordinator's exit codes", () => {
+    const reason = stoppedTaskReason(
+      {
+        taskArn: "a",
+        stoppedReason: "Essential container in task exited",
+        containers: [
+          { name: "ci-coordinator", exitCode: TASK_LIFETIME_EXIT_CODES.idle },
+          { name: "service-0", exitCode: TASK_LIFETIME_EXIT_CODES.idle },
+        ],
+      },
+      "ci-coordinator",
+    );
     assert.match(reason, /exit code 91, the task stopped itself: no SSH session for longer than Timeouts\.TaskIdle/);
+    assert.match(reason, /container service-0: exit code 91$/, "a service's own exit code means nothing of the kind");
+  });
+
+  it("keeps the manager tag the driver's own, whatever the configured tags say", () => {
+    const tags = taskTags({ id: "1", binding: "b" }, { [MANAGER_TAG]: "someone-else" }, "i-0abc");
+    assert.deepEqual(
+      tags.filter((t) => t.key === MANAGER_TAG),
+      [{ key: MANAGER_TAG, value: "i-0abc" }],
+    );
   });
 });

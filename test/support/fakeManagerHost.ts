@@ -132,13 +132,17 @@ record("cloud-init");
 process.exit(Number(process.env.FAKE_CLOUD_INIT_STATUS || 0));
 `;
 
-/** Keeps whether gitlab-runner runs: start → active, stop → inactive; is-active answers from that. */
+/**
+ * Keeps whether gitlab-runner runs: start → active, stop → inactive (or, with FAKE_STOP_FAILS, a failed stop that
+ * leaves it running); is-active answers from that.
+ */
 const FAKE_SYSTEMCTL = String.raw`
 record("systemctl");
 const fs = require("node:fs");
 const active = process.env.FAKE_SERVICE_ACTIVE;
 const [verb] = process.argv.slice(2);
 if (verb === "start" || verb === "restart") fs.writeFileSync(active, "");
+if (verb === "stop" && process.env.FAKE_STOP_FAILS) process.exit(1);
 if (verb === "stop") fs.rmSync(active, { force: true });
 if (verb === "is-active") process.exit(fs.existsSync(active) ? 0 : 3);
 `;

@@ -51,9 +51,12 @@ fi
 kill "$ticker" 2>/dev/null || true
 systemctl disable --quiet gitlab-runner || true
 
-# 2. Reap: the tasks of jobs that did not finish in time, found by this manager's tag.
+# 2. Reap: the tasks of jobs that did not finish in time, found by this manager's tag. Never while gitlab-runner
+# still runs (its stop failed): those tasks would belong to live jobs.
 if [ -x "$launcher" ] && [ -f "$fargate_config" ]; then
-  if "$launcher" --config "$fargate_config" reap </dev/null >>"$log" 2>&1; then
+  if systemctl is-active --quiet gitlab-runner; then
+    echo "unregister: warning: gitlab-runner is still running; not stopping its tasks" >&2
+  elif "$launcher" --config "$fargate_config" reap </dev/null >>"$log" 2>&1; then
     echo "stopped this manager's leftover tasks, if any"
   else
     echo "unregister: warning: could not stop this manager's leftover tasks (details in $log on the manager);" \

@@ -53,14 +53,17 @@ describe("driver RunTask request and task reasons", () => {
   });
 
   it("shows the stopped reason with every container's reason and exit code", () => {
-    const reason = stoppedTaskReason({
-      taskArn: "a",
-      stoppedReason: "Essential container in task exited",
-      containers: [
-        { name: "ci-coordinator", reason: "entrypoint: SSH_PUBLIC_KEY is empty", exitCode: 1 },
-        { name: "x" },
-      ],
-    });
+    const reason = stoppedTaskReason(
+      {
+        taskArn: "a",
+        stoppedReason: "Essential container in task exited",
+        containers: [
+          { name: "ci-coordinator", reason: "entrypoint: SSH_PUBLIC_KEY is empty", exitCode: 1 },
+          { name: "x" },
+        ],
+      },
+      "ci-coordinator",
+    );
     assert.equal(
       reason,
       "Essential container in task exited; container ci-coordinator: entrypoint: SSH_PUBLIC_KEY is empty, exit code 1",

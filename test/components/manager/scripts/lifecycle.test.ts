@@ -112,11 +112,20 @@ describe("registration scripts: drain, heal and reap with systemd", () => {
       "systemd stop-signal SIGQUIT",
       "systemctl stop gitlab-runner",
       "systemctl disable --quiet gitlab-runner",
+      "systemctl is-active --quiet gitlab-runner",
       REAP,
       `gitlab-runner unregister --config <root>${MANAGER_PATHS.configFile} --all-runners`,
     ]);
     assert.deepEqual(runnerEntries(host), []);
     assert.deepEqual(host.gitlabEntries(), []);
+  });
+
+  it("unregister never reaps while gitlab-runner still runs (its stop failed): those tasks are live jobs", () => {
+    assert.equal(register().status, 0);
+    host.clearCalls();
+    const result = unregister({ FAKE_STOP_FAILS: "1" });
+    assert.match(result.stderr, /warning: gitlab-runner is still running; not stopping its tasks/);
+    assert.ok(!lines().includes(REAP), lines().join("\n"));
   });
 
   it("unregister: a failed reap warns and the manager is still unregistered", () => {

@@ -82,6 +82,7 @@ describe("registration scripts: unregister.sh, executed against fakes", () => {
           `sh ${host.staging}/unregister.sh`,
         "systemctl stop gitlab-runner",
         "systemctl disable --quiet gitlab-runner",
+        "systemctl is-active --quiet gitlab-runner",
         `gitlab-runner unregister --config ${host.file(CONFIG)} --all-runners`,
       ],
     );
