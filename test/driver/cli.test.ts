@@ -232,7 +232,7 @@ process.on("exit", () => require("fs").writeFileSync(process.env.LOAD_LOG, JSON.
       assert.ok(loadsAwsSdk(loads()));
       assert.deepEqual(
         emulator.calls.filter((c) => !c.throttled).map((c) => c.action),
-        ["StopTask", "ListTasks"],
+        ["DescribeTasks", "StopTask", "ListTasks"],
       );
     });
 
