@@ -77,6 +77,20 @@ export function createEcsPort(options: {
 }): EcsPort & TaskDefinitionPort & ReapPort & { destroy(): void } {
   const config = { region: options.region, retryMode: "adaptive", maxAttempts: MAX_ATTEMPTS };
   const ecs = new ECSClient(config);
+
+  /** ARNs of the tasks matching `filter` whose desired status is RUNNING, every page. */
+  async function listRunningTasks(filter: { cluster: string; startedBy?: string }, signal?: AbortSignal) {
+    const arns: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const out = await ecs.send(new ListTasksCommand({ ...filter, desiredStatus: "RUNNING", nextToken }), {
+        abortSignal: signal,
+      });
+      arns.push(...(out.taskArns ?? []));
+      nextToken = out.nextToken;
+    } while (nextToken);
+    return arns;
+  }
   let ec2: EC2Client | undefined;
 
   return {
@@ -102,19 +116,7 @@ export function createEcsPort(options: {
         }
       }),
 
-    listRunningTasks: (cluster, signal) =>
-      call("ListTasks", async () => {
-        const arns: string[] = [];
-        let nextToken: string | undefined;
-        do {
-          const out = await ecs.send(new ListTasksCommand({ cluster, desiredStatus: "RUNNING", nextToken }), {
-            abortSignal: signal,
-          });
-          arns.push(...(out.taskArns ?? []));
-          nextToken = out.nextToken;
-        } while (nextToken);
-        return arns;
-      }),
+    listRunningTasks: (cluster, signal) => call("ListTasks", () => listRunningTasks({ cluster }, signal)),
 
     taskTags: (cluster, taskArns, signal) =>
       call("DescribeTasks", async () => {
@@ -133,21 +135,7 @@ export function createEcsPort(options: {
       }),
 
     listTasksStartedBy: (cluster, startedBy, signal) =>
-      call("ListTasks", async () => {
-        const arns: string[] = [];
-        let nextToken: string | undefined;
-        do {
-          const out = await ecs.send(
-            new ListTasksCommand({ cluster, startedBy, desiredStatus: "RUNNING", nextToken }),
-            {
-              abortSignal: signal,
-            },
-          );
-          arns.push(...(out.taskArns ?? []));
-          nextToken = out.nextToken;
-        } while (nextToken);
-        return arns;
-      }),
+      call("ListTasks", () => listRunningTasks({ cluster, startedBy }, signal)),
 
     publicIp: (networkInterfaceId, signal) =>
       call("EC2 DescribeNetworkInterfaces", async () => {

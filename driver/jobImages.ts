@@ -122,42 +122,46 @@ function refusal(kind: "image" | "service", image: string, key: string, patterns
   );
 }
 
+/** The job's image when allowed; undefined (with a notice) when the runner does not honour images. */
+function jobImage(env: NodeJS.ProcessEnv, fargate: Settings["fargate"], notices: string[]): string | undefined {
+  const requested = env.CUSTOM_ENV_CI_JOB_IMAGE?.trim() || undefined;
+  if (requested === undefined) return undefined;
+  if (fargate.allowedImages === undefined) {
+    notices.push(
+      `Ignoring image "${requested}": this runner does not set Fargate.AllowedImages, so scripts run in the ` +
+        `task definition's ci-coordinator container`,
+    );
+    return undefined;
+  }
+  if (!fargate.allowedImages.some((p) => globMatches(p, requested))) {
+    throw refusal("image", requested, "AllowedImages", fargate.allowedImages);
+  }
+  return requested;
+}
+
+/** The job's services when allowed; none (with a notice) when the runner does not honour services. */
+function jobServices(env: NodeJS.ProcessEnv, fargate: Settings["fargate"], notices: string[]): JobService[] {
+  const allowed = fargate.allowedServices;
+  if (allowed === undefined) {
+    // Only their names, for the notice: with the feature off, nothing in them may fail the job.
+    const ignored = servicesNamed(env.CUSTOM_ENV_CI_JOB_SERVICES);
+    if (ignored.length > 0) {
+      notices.push(
+        `Ignoring services ${ignored.map((s) => s.image).join(", ")}: this runner does not set Fargate.AllowedServices`,
+      );
+    }
+    return [];
+  }
+  const services = parseJobServices(env.CUSTOM_ENV_CI_JOB_SERVICES);
+  const refused = services.find((s) => !allowed.some((p) => globMatches(p, s.image)));
+  if (refused) throw refusal("service", refused.image, "AllowedServices", allowed);
+  return services;
+}
+
 /** The job's image and services, checked against Fargate.AllowedImages / AllowedServices. */
 export function jobContainers(env: NodeJS.ProcessEnv, fargate: Settings["fargate"]): JobContainers {
   const notices: string[] = [];
-  const requestedImage = env.CUSTOM_ENV_CI_JOB_IMAGE?.trim() || undefined;
-  // Read only when honoured: with the feature off, nothing in them may fail the job.
-  const requestedServices =
-    fargate.allowedServices === undefined
-      ? servicesNamed(env.CUSTOM_ENV_CI_JOB_SERVICES)
-      : parseJobServices(env.CUSTOM_ENV_CI_JOB_SERVICES);
-  let image: string | undefined;
-  if (requestedImage !== undefined) {
-    if (fargate.allowedImages === undefined) {
-      notices.push(
-        `Ignoring image "${requestedImage}": this runner does not set Fargate.AllowedImages, so scripts run in the ` +
-          `task definition's ci-coordinator container`,
-      );
-    } else if (!fargate.allowedImages.some((p) => globMatches(p, requestedImage))) {
-      throw refusal("image", requestedImage, "AllowedImages", fargate.allowedImages);
-    } else {
-      image = requestedImage;
-    }
-  }
-  let services: JobService[] = [];
-  if (requestedServices.length > 0) {
-    const allowed = fargate.allowedServices;
-    if (allowed === undefined) {
-      notices.push(
-        `Ignoring services ${requestedServices.map((s) => s.image).join(", ")}: this runner does not set ` +
-          `Fargate.AllowedServices`,
-      );
-    } else {
-      const honoured = requestedServices as JobService[];
-      const refused = honoured.find((s) => !allowed.some((p) => globMatches(p, s.image)));
-      if (refused) throw refusal("service", refused.image, "AllowedServices", allowed);
-      services = honoured;
-    }
-  }
+  const image = jobImage(env, fargate, notices);
+  const services = jobServices(env, fargate, notices);
   return { image, services, notices };
 }
