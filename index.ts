@@ -7,7 +7,14 @@
  *   pulumi up
  */
 import * as pulumi from "@pulumi/pulumi";
-import { GitLabFargateRunner, GitLabFargateRunnerArgs } from "./components";
+import {
+  Architecture,
+  CapacityProvider,
+  GitLabFargateRunner,
+  GitLabFargateRunnerArgs,
+  NatGatewayStrategy,
+  TaskPlacement,
+} from "./components";
 
 const config = new pulumi.Config();
 
@@ -23,15 +30,15 @@ function parsePairs(configKey: string, pairs: string[] = []): Record<string, str
 }
 
 const ownVpcId = config.get("vpcId");
-const architecture = config.get("jobArchitecture") as "amd64" | "arm64" | undefined;
+const architecture = config.get("jobArchitecture") as Architecture | undefined;
 const image = config.get("jobImage");
 
 const args: GitLabFargateRunnerArgs = {
   gitlab: { url: config.require("gitlabUrl"), runnerToken: config.requireSecret("runnerToken") },
   admin: { sshCidrBlocks: config.requireObject<string[]>("adminCidrBlocks") },
   network: {
-    taskPlacement: config.get("taskPlacement") as "private" | "public" | undefined,
-    natGateways: config.get("natGateways") as "single" | "onePerAz" | undefined,
+    taskPlacement: config.get("taskPlacement") as TaskPlacement | undefined,
+    natGateways: config.get("natGateways") as NatGatewayStrategy | undefined,
     availabilityZoneCount: config.getNumber("availabilityZoneCount"),
     existing: ownVpcId
       ? {
@@ -46,7 +53,7 @@ const args: GitLabFargateRunnerArgs = {
     cpu: config.getNumber("jobCpu"),
     memory: config.getNumber("jobMemory"),
     architecture,
-    capacityProvider: config.get("jobCapacityProvider") as "FARGATE" | "FARGATE_SPOT" | undefined,
+    capacityProvider: config.get("jobCapacityProvider") as CapacityProvider | undefined,
     logRetentionDays: config.getNumber("jobLogRetentionDays"),
     idleTimeoutSeconds: config.getNumber("jobIdleTimeoutSeconds"),
     image: image ? { uri: image, credentialsSecretArn: config.get("jobImageCredentialsSecretArn") } : undefined,

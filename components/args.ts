@@ -47,18 +47,11 @@ export interface GitLabArgs {
    * @see https://docs.gitlab.com/ci/runners/new_creation_workflow/
    */
   registrationToken?: pulumi.Input<string>;
-  /** Runner attributes that only the legacy `registrationToken` flow sets at registration time. */
-  legacyRegistration?: {
-    /** Job tags this runner picks up: at most 50, without commas or surrounding spaces. Default: none. */
-    tags?: string[];
-    /**
-     * Also run jobs without tags. Default: true when `tags` is empty, else false (gitlab-runner's rule). `false`
-     * needs `tags`: gitlab-runner registers a runner without tags to run untagged jobs anyway.
-     */
-    runUntagged?: boolean;
-    /** Lock the runner to its project. Default true (gitlab-runner's default). */
-    locked?: boolean;
-  };
+  /**
+   * Runner attributes that only the legacy `registrationToken` flow sets at registration time. Only with
+   * `registrationToken`.
+   */
+  legacyRegistration?: LegacyRegistrationArgs;
   /**
    * Let the stack create the runner in GitLab (`POST /api/v4/user/runners`) with an access token, register with the
    * token GitLab returns, and delete the runner on `pulumi destroy`. Give exactly one of `runnerToken`,
@@ -76,6 +69,20 @@ export interface GitLabArgs {
   tlsCaCertificate?: pulumi.Input<string>;
 }
 
+/** `gitlab.legacyRegistration`: what gitlab-runner sets when it registers with a legacy registration token. */
+export interface LegacyRegistrationArgs {
+  /** Job tags this runner picks up: at most 50, without commas or surrounding spaces. Default: none. */
+  tags?: string[];
+  /**
+   * Also run jobs without tags. Default: true when `tags` is empty, else false (gitlab-runner's rule). `false`
+   * needs `tags`: gitlab-runner registers a runner without tags to run untagged jobs anyway.
+   */
+  runUntagged?: boolean;
+  /** Lock the runner to its project. Default true (gitlab-runner's default). */
+  locked?: boolean;
+}
+
+/** Who may reach the manager instances. */
 export interface AdminArgs {
   /**
    * CIDR blocks (IPv4 or IPv6) allowed to SSH (TCP 22) to the manager. Must include the machine running
@@ -86,7 +93,24 @@ export interface AdminArgs {
 }
 
 /** Where job tasks run: `private` subnets behind NAT (default) or `public` subnets with a public IP and no NAT. */
-export type TaskPlacement = "private" | "public";
+export const TaskPlacement = {
+  /** Private subnets: no public IP, internet through NAT. */
+  Private: "private",
+  /** Public subnets: a public IP, no NAT. */
+  Public: "public",
+} as const;
+/** Where job tasks run: `private` subnets behind NAT (default) or `public` subnets with a public IP and no NAT. */
+export type TaskPlacement = (typeof TaskPlacement)[keyof typeof TaskPlacement];
+
+/** NAT gateways of a new VPC. */
+export const NatGatewayStrategy = {
+  /** One NAT gateway for all availability zones (cheapest). */
+  Single: "single",
+  /** One NAT gateway per availability zone (survives an AZ outage). */
+  OnePerAz: "onePerAz",
+} as const;
+/** NAT gateways of a new VPC: `single` or `onePerAz`. */
+export type NatGatewayStrategy = (typeof NatGatewayStrategy)[keyof typeof NatGatewayStrategy];
 
 /** A VPC and subnets you already have. All three ids are validated together. */
 export interface ExistingNetworkArgs {
@@ -114,7 +138,7 @@ export interface NetworkArgs {
    * NAT gateways of the new VPC: `single` (cheapest) or `onePerAz` (survives an AZ outage).
    * Ignored with `existing` or `taskPlacement: "public"`. Default `single`.
    */
-  natGateways?: "single" | "onePerAz";
+  natGateways?: NatGatewayStrategy;
   /**
    * `private` (default): tasks get no public IP and reach the internet through NAT; their egress IPs are the
    * NAT EIPs (see the `egressIps` output). `public`: tasks run in public subnets with a public IP and no NAT is
@@ -126,7 +150,46 @@ export interface NetworkArgs {
 }
 
 /** CPU architecture of EC2 instances and Fargate tasks. */
-export type Architecture = "amd64" | "arm64";
+export const Architecture = {
+  /** x86-64. */
+  Amd64: "amd64",
+  /** 64-bit ARM (AWS Graviton). */
+  Arm64: "arm64",
+} as const;
+/** CPU architecture of EC2 instances and Fargate tasks: `amd64` or `arm64`. */
+export type Architecture = (typeof Architecture)[keyof typeof Architecture];
+
+/** The capacity provider job tasks run on. */
+export const CapacityProvider = {
+  /** On-demand Fargate. */
+  Fargate: "FARGATE",
+  /** Fargate Spot: up to 70% cheaper, tasks may be interrupted. */
+  FargateSpot: "FARGATE_SPOT",
+} as const;
+/** The capacity provider job tasks run on: `FARGATE` or `FARGATE_SPOT`. */
+export type CapacityProvider = (typeof CapacityProvider)[keyof typeof CapacityProvider];
+
+/** `manager.sshKey`: your own SSH key pair for the managers' `ubuntu` user. */
+export interface ManagerSshKeyArgs {
+  /** OpenSSH public key (one line, e.g. `ssh-ed25519 AAAA…`), installed on every manager. */
+  publicKey: string;
+  /** Its OpenSSH private key; the deployment connects with it to register the runner. Always kept as a secret. */
+  privateKey: pulumi.Input<string>;
+}
+
+/** `manager.sshProxy`: the bastion the deployment jumps through (SSH `ProxyJump`) to reach the managers. */
+export interface SshProxyArgs {
+  /** Host name or IP of the bastion. */
+  host: pulumi.Input<string>;
+  /** Login user on the bastion. Default `ubuntu`. */
+  user?: string;
+  /** SSH port of the bastion. Default 22. */
+  port?: number;
+  /** Private key for the bastion. Always kept as a secret. */
+  privateKey: pulumi.Input<string>;
+  /** Expected host key of the bastion (`ssh-ed25519 AAAA…`). Default: not checked. */
+  hostKey?: pulumi.Input<string>;
+}
 
 /** @see https://docs.gitlab.com/runner/configuration/runner_autoscale_aws_fargate/ */
 export interface ManagerArgs {
@@ -159,29 +222,18 @@ export interface ManagerArgs {
   /** Root volume size in GiB (encrypted gp3). Default 20. */
   rootVolumeSizeGiB?: number;
   /**
-   * Your SSH key for the manager's `ubuntu` user: OpenSSH public key and its private key (kept as a secret; the
-   * deployment connects with it to register the runner). Default: an ED25519 key generated by the stack and
-   * stored as a secret in its state.
+   * Your SSH key for the manager's `ubuntu` user: OpenSSH public key and its private key (the deployment connects
+   * with it to register the runner). Default: an ED25519 key the stack generates, its private key a secret in the
+   * stack's state.
    */
-  sshKey?: { publicKey: string; privateKey: pulumi.Input<string> };
+  sshKey?: ManagerSshKeyArgs;
   /**
    * A bastion the deployment jumps through (SSH `ProxyJump`) to reach the manager, when the machine running
    * `pulumi up` cannot reach the manager directly. `admin.sshCidrBlocks` must then include the bastion's address.
    * Default: connect directly to the manager's Elastic IP.
    * @see https://www.pulumi.com/registry/packages/command/api-docs/remote/command/#proxyconnection
    */
-  sshProxy?: {
-    /** Host name or IP of the bastion. */
-    host: pulumi.Input<string>;
-    /** Login user on the bastion. Default `ubuntu`. */
-    user?: string;
-    /** SSH port of the bastion. Default 22. */
-    port?: number;
-    /** Private key for the bastion (kept as a secret). */
-    privateKey: pulumi.Input<string>;
-    /** Expected host key of the bastion (`ssh-ed25519 AAAA…`). Default: not checked. */
-    hostKey?: pulumi.Input<string>;
-  };
+  sshProxy?: SshProxyArgs;
 }
 
 /** A job image you build and publish yourself. */
@@ -211,6 +263,14 @@ export interface BuiltImageArgs {
   forceDelete?: boolean;
 }
 
+/** A Fargate task size: a vCPU value and a memory size Fargate allows with it. */
+export interface TaskSizeArgs {
+  /** vCPU units: 256, 512, 1024, 2048, 4096, 8192 or 16384. */
+  cpu: number;
+  /** Memory (MiB), one of the values Fargate allows for `cpu`. */
+  memory: number;
+}
+
 /** @see https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html */
 export interface JobsArgs {
   /**
@@ -225,7 +285,7 @@ export interface JobsArgs {
    * this size (a valid Fargate cpu/memory pair). Default: jobs run with `cpu`/`memory` and cannot change them.
    * See docs/driver.md.
    */
-  maxTaskSize?: { cpu: number; memory: number };
+  maxTaskSize?: TaskSizeArgs;
   /** CPU architecture of the task (and of the built image). Default `amd64`. */
   architecture?: Architecture;
   /** Ephemeral storage in GiB (21–200). Default: Fargate's 20 GiB. */
@@ -234,7 +294,7 @@ export interface JobsArgs {
    * The cluster's default capacity provider: `FARGATE` (default) or `FARGATE_SPOT` (up to 70% cheaper, tasks may
    * be interrupted). @see https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html
    */
-  capacityProvider?: "FARGATE" | "FARGATE_SPOT";
+  capacityProvider?: CapacityProvider;
   /** With `FARGATE_SPOT`: the first N tasks run on on-demand FARGATE. Default 0. */
   onDemandBase?: number;
   /** Fargate platform version for RunTask, e.g. `1.4.0`. Default `LATEST`. */
@@ -277,7 +337,7 @@ export interface JobsArgs {
   allowedImages?: string[];
   /**
    * The images a job may start as `services:` (one container each in the job's task, reachable at `127.0.0.1` and
-   * under its alias), as glob patterns like {@link JobsArgs.allowedImages}. Written to fargate.toml as
+   * under its alias), as glob patterns like `allowedImages`. Written to fargate.toml as
    * `AllowedServices`. Default `["*"]`: every image. `[]` turns services off: `services:` is ignored.
    * @see https://docs.gitlab.com/ci/services/
    */
@@ -317,7 +377,7 @@ export interface RunnerArgs {
   name?: string;
   /**
    * Jobs each manager runs at once (config.toml `concurrent`); with `manager.count` N the runner runs up to N times
-   * this. Bounded by the manager's memory: see {@link ManagerArgs.instanceType}. Default 10.
+   * this. Bounded by the manager's memory: see `manager.instanceType`. Default 10.
    */
   concurrent?: number;
   /** Seconds between job polls (config.toml `check_interval`). Default 3. */
@@ -334,15 +394,38 @@ export interface RunnerArgs {
 }
 
 /** Which jobs a runner created with `gitlab.createRunner` takes: of any branch or tag, or of protected ones only. */
-export type RunnerAccessLevel = "not_protected" | "ref_protected";
+export const RunnerAccessLevel = {
+  /** Jobs of any branch or tag. */
+  NotProtected: "not_protected",
+  /** Only jobs of protected branches and tags. */
+  RefProtected: "ref_protected",
+} as const;
+/** Which jobs a created runner takes: `not_protected` (any branch or tag) or `ref_protected` (protected only). */
+export type RunnerAccessLevel = (typeof RunnerAccessLevel)[keyof typeof RunnerAccessLevel];
 
 /**
- * Where the runner lives in GitLab: `"instance"` (an instance runner; the token's user must be an administrator),
- * `{ groupId }` (a group runner; Owner role in the group) or `{ projectId }` (a project runner; Owner role in the
- * project). Changing the scope replaces the runner.
+ * Where the runner lives in GitLab. Give exactly one member: `instance: true` (an instance runner; the token's user
+ * must be an administrator), `groupId` (a group runner; Owner role in the group) or `projectId` (a project runner;
+ * Owner role in the project). Changing the scope replaces the runner.
  * See https://docs.gitlab.com/ci/runners/runners_scope/
  */
-export type RunnerScope = "instance" | { groupId: number } | { projectId: number };
+export interface RunnerScope {
+  /**
+   * `true`: an instance runner, available to every project (the access token's user must be an administrator).
+   * Give exactly one of `instance`, `groupId` and `projectId`.
+   */
+  instance?: boolean;
+  /**
+   * A group runner in this group: GitLab's numeric group id (shown on the group's page); the access token's user
+   * needs the Owner role in the group. Give exactly one of `instance`, `groupId` and `projectId`.
+   */
+  groupId?: number;
+  /**
+   * A project runner in this project: GitLab's numeric project id (shown on the project's page); the access token's
+   * user needs the Owner role in the project. Give exactly one of `instance`, `groupId` and `projectId`.
+   */
+  projectId?: number;
+}
 
 /**
  * `gitlab.createRunner`: let the stack create the GitLab runner (and delete it on `pulumi destroy`) instead of
@@ -359,7 +442,10 @@ export interface CreateRunnerArgs {
    * Required. See https://docs.gitlab.com/security/tokens/access_token_scopes/
    */
   accessToken: pulumi.Input<string>;
-  /** Instance, group or project runner (see {@link RunnerScope}). Required. Changing it replaces the runner. */
+  /**
+   * Instance, group or project runner: exactly one of `{ instance: true }`, `{ groupId }` and `{ projectId }` (see
+   * `RunnerScope`). Required. Changing it replaces the runner.
+   */
   scope: RunnerScope;
   /**
    * The runner's description, shown in GitLab's runner list: at most 1024 characters (GitLab's limit, checked before

@@ -67,7 +67,7 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
    * tasks, because the task SG admits the manager's SG by reference and such a rule matches only traffic inside the
    * VPC; through a public IP the connection would time out.
    */
-  public readonly connectToTaskPublicIp = CONNECT_TO_TASK_PUBLIC_IP;
+  public readonly connectToTaskPublicIp: boolean = CONNECT_TO_TASK_PUBLIC_IP;
   /** The ECS cluster job tasks run in (fargate.toml `Cluster`). */
   public readonly clusterName!: pulumi.Output<string>;
   /** ARN of that cluster (the manager's `ecs:cluster` condition). */
@@ -101,7 +101,7 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
   public readonly managerPublicIps!: pulumi.Output<string[]>;
   /** Login user on the manager. */
   public readonly managerSshUser!: string;
-  /** OpenSSH private key for `managerSshUser@managerPublicIp` (secret). */
+  /** OpenSSH private key for `managerSshUser@managerPublicIp`. Always kept as a secret. */
   public readonly managerSshPrivateKey!: pulumi.Output<string>;
   /** The manager's IAM role (instance profile): what the driver may do in AWS. */
   public readonly managerRoleArn!: pulumi.Output<string>;
@@ -123,19 +123,37 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
   public readonly executionRoleArn!: pulumi.Output<string>;
   /** The job tasks' own role: no permissions unless `jobs.taskRolePolicyArns` gives some. */
   public readonly taskRoleArn!: pulumi.Output<string>;
-  /**
-   * What must exist before the runner takes a job (a `dependsOn` for the registration step): the capacity provider
-   * strategy, the manager's permissions, the task definition and the task security group's rules.
-   */
-  public readonly jobInfrastructure!: pulumi.Resource[];
-  /** The runner the stack created in GitLab (`gitlab.createRunner`), or undefined when a token was given. */
-  public readonly gitlabRunner?: GitLabRunner;
   /** GitLab's id of the runner created with `gitlab.createRunner`, or undefined when a token was given. */
   public readonly runnerId!: pulumi.Output<number | undefined>;
-  /** The commands that push the driver and the configuration to the first manager, register and drain it. */
-  public readonly registration!: RunnerRegistration;
-  /** The same for every manager, in the order of `managerInstanceIds`. */
-  public readonly registrations!: RunnerRegistration[];
+
+  // The child resources below are for TypeScript programs only (getters, so they are not in the package schema:
+  // another language reaches them through the ids above).
+
+  /**
+   * What must exist before the runner takes a job (a `dependsOn` for the registration step): the capacity provider
+   * strategy, the manager's permissions, the task definition and the task security group's rules. TypeScript only.
+   */
+  public get jobInfrastructure(): pulumi.Resource[] {
+    return this.children().jobInfrastructure;
+  }
+  /**
+   * The runner the stack created in GitLab (`gitlab.createRunner`), or undefined when a token was given. TypeScript
+   * only; its id is `runnerId`.
+   */
+  public get gitlabRunner(): GitLabRunner | undefined {
+    return this.children().gitlabRunner;
+  }
+  /**
+   * The commands that push the driver and the configuration to the first manager, register and drain it.
+   * TypeScript only.
+   */
+  public get registration(): RunnerRegistration {
+    return this.children().registration;
+  }
+  /** The same for every manager, in the order of `managerInstanceIds`. TypeScript only. */
+  public get registrations(): RunnerRegistration[] {
+    return this.children().registrations;
+  }
 
   constructor(name: string, args: GitLabFargateRunnerArgs, opts?: pulumi.ComponentResourceOptions) {
     const resolved = resolveArgs(name, args);
@@ -211,10 +229,28 @@ export class GitLabFargateRunner extends pulumi.ComponentResource {
     };
     const registrations = managers.map((manager) => registerManager(scope, resolved, parts, manager, driverBundlePath));
 
-    Object.assign(this, outputsOf(resolved, parts, registrations));
+    Object.assign(this, outputsOf(resolved, parts));
+    childrenOf.set(this, {
+      jobInfrastructure: jobInfrastructure(parts),
+      gitlabRunner,
+      registration: registrations[0],
+      registrations,
+    });
     this.registerOutputs(registeredOutputs(this));
   }
+
+  private children(): Children {
+    const children = childrenOf.get(this);
+    if (children === undefined) throw new Error("GitLabFargateRunner: its child resources are not created yet");
+    return children;
+  }
 }
+
+/** The child resources a TypeScript program may use (the getters of {@link GitLabFargateRunner}). */
+type Children = Pick<GitLabFargateRunner, "jobInfrastructure" | "gitlabRunner" | "registration" | "registrations">;
+
+/** Kept outside the instance: every field of the class is an output in the package schema. */
+const childrenOf = new WeakMap<GitLabFargateRunner, Children>();
 
 /** What the constructor built: the registration and the outputs are wired from these. */
 interface Parts {
@@ -233,8 +269,8 @@ interface Parts {
   gitlabRunner?: GitLabRunner;
 }
 
-/** The component's outputs: every public field but the constant one. */
-type Outputs = Omit<GitLabFargateRunner, keyof pulumi.ComponentResource | "connectToTaskPublicIp">;
+/** The component's outputs: every public field but the constant one (the getters are {@link Children}). */
+type Outputs = Omit<GitLabFargateRunner, keyof pulumi.ComponentResource | "connectToTaskPublicIp" | keyof Children>;
 
 /** Partition, region and account of the stack, looked up once. */
 function awsContext(parent: pulumi.Resource): AwsContext {
@@ -347,7 +383,7 @@ function registerManager(
 }
 
 /** The component's outputs, from the parts it built. */
-function outputsOf(resolved: ResolvedArgs, parts: Parts, registrations: RunnerRegistration[]): Outputs {
+function outputsOf(resolved: ResolvedArgs, parts: Parts): Outputs {
   const { where, network, securityGroups, image, roles, cluster, taskDefinition, logGroup } = parts;
   const { cacheBucket, identity, managers, gitlabRunner } = parts;
   const managerPublicIps = pulumi.all(managers.map((manager) => manager.eip.publicIp));
@@ -381,11 +417,7 @@ function outputsOf(resolved: ResolvedArgs, parts: Parts, registrations: RunnerRe
     logGroupName: logGroup.name,
     executionRoleArn: roles.execution.arn,
     taskRoleArn: roles.task.arn,
-    jobInfrastructure: jobInfrastructure(parts),
-    gitlabRunner,
     runnerId: gitlabRunner ? gitlabRunner.runnerId : pulumi.output(undefined),
-    registration: registrations[0],
-    registrations,
   };
 }
 

@@ -1,7 +1,7 @@
 export { GitLabFargateRunner, GITLAB_FARGATE_RUNNER_TYPE } from "./gitlabFargateRunner";
+export { Architecture, CapacityProvider, NatGatewayStrategy, RunnerAccessLevel, TaskPlacement } from "./args";
 export type {
   AdminArgs,
-  Architecture,
   BuiltImageArgs,
   CacheArgs,
   CreateRunnerArgs,
@@ -10,12 +10,14 @@ export type {
   GitLabArgs,
   GitLabFargateRunnerArgs,
   JobsArgs,
+  LegacyRegistrationArgs,
   ManagerArgs,
+  ManagerSshKeyArgs,
   NetworkArgs,
-  RunnerAccessLevel,
   RunnerArgs,
   RunnerScope,
-  TaskPlacement,
+  SshProxyArgs,
+  TaskSizeArgs,
 } from "./args";
 export { allowedMemory, FARGATE_CPU_VALUES } from "../driver/contract/fargateTaskSizes";
 export { CONTAINER_NAME } from "./aws/taskDefinition";

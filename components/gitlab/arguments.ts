@@ -236,7 +236,7 @@ export function validateCreateRunnerArgs(args: CreateRunnerArgs, option = "gitla
         `add tags or drop runUntagged`,
     );
   }
-  if (args.locked !== undefined && !(typeof args.scope === "object" && "projectId" in args.scope)) {
+  if (args.locked !== undefined && args.scope.projectId === undefined) {
     refuse(`${option}.locked`, "it applies only to project runners (scope { projectId }); remove it");
   }
   if (args.accessLevel !== undefined && !ACCESS_LEVELS.includes(args.accessLevel)) {
@@ -290,22 +290,42 @@ function checkAccessToken(token: unknown, argument: string): void {
   }
 }
 
+/** The members of `RunnerScope`, one per kind of runner. */
+const SCOPE_MEMBERS = ["instance", "groupId", "projectId"] as const;
+
+/**
+ * `scope`: exactly one of `instance: true`, `groupId` and `projectId` (a member set to `undefined` is not given); an
+ * id is GitLab's positive integer id.
+ */
 function checkScope(scope: unknown, argument: string): asserts scope is RunnerScope {
-  const usage = `"instance", { groupId: <number> } or { projectId: <number> }`;
-  if (scope === "instance") return;
-  if (typeof scope !== "object" || scope === null) {
+  const usage = "{ instance: true }, { groupId: <number> } or { projectId: <number> }";
+  if (typeof scope !== "object" || scope === null || Array.isArray(scope)) {
     refuse(argument, `it is required and must be ${usage}, got ${JSON.stringify(scope)}`);
   }
-  const keys = Object.keys(scope);
-  if (keys.length !== 1 || (keys[0] !== "groupId" && keys[0] !== "projectId")) {
-    refuse(argument, `it must be ${usage} (exactly one key), got keys ${JSON.stringify(keys)}`);
+  const members = scope as Record<string, unknown>;
+  const unknown = Object.keys(members).filter((key) => !(SCOPE_MEMBERS as readonly string[]).includes(key));
+  if (unknown.length > 0) {
+    refuse(argument, `it has no member ${unknown.join(", ")}; give exactly one of instance, groupId and projectId`);
   }
-  const id = (scope as Record<string, unknown>)[keys[0]];
-  if (!Number.isInteger(id) || (id as number) <= 0) {
+  const given = SCOPE_MEMBERS.filter((key) => members[key] !== undefined);
+  if (given.length !== 1) {
     refuse(
-      `${argument}.${keys[0]}`,
+      argument,
+      `give exactly one of instance, groupId and projectId (${usage}), got ` +
+        (given.length === 0 ? "none" : given.join(" and ")),
+    );
+  }
+  const [member] = given;
+  const value = members[member];
+  if (member === "instance") {
+    if (value !== true) refuse(`${argument}.instance`, `it must be true when given, got ${JSON.stringify(value)}`);
+    return;
+  }
+  if (!Number.isInteger(value) || (value as number) <= 0) {
+    refuse(
+      `${argument}.${member}`,
       `it must be GitLab's numeric id (a positive integer, shown on the group or project page), got ` +
-        JSON.stringify(id),
+        JSON.stringify(value),
     );
   }
 }

@@ -59,7 +59,8 @@ export function runnerSettings(args: CreateRunnerArgs, defaultDescription: strin
   const tags = args.tags ?? [];
   const scope = args.scope;
   const settings: RunnerSettings = {
-    runnerType: scope === "instance" ? "instance_type" : "groupId" in scope ? "group_type" : "project_type",
+    runnerType:
+      scope.groupId !== undefined ? "group_type" : scope.projectId !== undefined ? "project_type" : "instance_type",
     description: args.description ?? defaultDescription,
     tagList: [...tags],
     runUntagged: args.runUntagged ?? tags.length === 0,
@@ -67,8 +68,8 @@ export function runnerSettings(args: CreateRunnerArgs, defaultDescription: strin
     paused: args.paused ?? false,
     maintenanceNote: args.maintenanceNote ?? DEFAULT_MAINTENANCE_NOTE,
   };
-  if (scope !== "instance" && "groupId" in scope) settings.groupId = scope.groupId;
-  if (scope !== "instance" && "projectId" in scope) {
+  if (scope.groupId !== undefined) settings.groupId = scope.groupId;
+  if (scope.projectId !== undefined) {
     settings.projectId = scope.projectId;
     settings.locked = args.locked ?? true;
   }

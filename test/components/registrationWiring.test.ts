@@ -238,7 +238,7 @@ describe("GitLabFargateRunner wires the registration (Pulumi mocks)", function (
 
   it("refuses createRunner together with a token, and legacy settings without a registration token", () => {
     const admin = { sshCidrBlocks: ["203.0.113.7/32"] };
-    const createRunner = { accessToken: ACCESS_TOKEN, scope: "instance" as const };
+    const createRunner = { accessToken: ACCESS_TOKEN, scope: { instance: true } };
     assert.throws(
       () =>
         new components.GitLabFargateRunner("refused1", {

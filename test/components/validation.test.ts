@@ -466,4 +466,63 @@ describe("GitLabFargateRunner argument validation", () => {
       }
     });
   });
+
+  describe("the alternatives other languages give as one optional member each", () => {
+    const createRunner = (scope: Components.RunnerScope) => ({
+      ...required,
+      gitlab: { url: "https://gitlab.example.com", createRunner: { accessToken: "glpat-scope-test", scope } },
+    });
+
+    it("accepts each scope alone: { instance: true }, { groupId }, { projectId }", () => {
+      for (const scope of [{ instance: true }, { groupId: 42 }, { projectId: 7 }]) {
+        const token = validation.resolveArgs(`scope${Object.keys(scope)[0].toLowerCase()}`, createRunner(scope)).gitlab
+          .token;
+        assert.equal(token.kind, "create");
+        assert.deepEqual((token as { createRunner: Components.CreateRunnerArgs }).createRunner.scope, scope);
+      }
+    });
+
+    it("refuses two or three scope members, naming them, before any resource exists", () => {
+      refuses(
+        createRunner({ groupId: 42, projectId: 7 }),
+        /GitLabFargateRunner: invalid gitlab\.createRunner\.scope: give exactly one of instance, groupId and projectId/,
+        /got groupId and projectId/,
+      );
+      refuses(createRunner({ instance: true, projectId: 7 }), /got instance and projectId/);
+      assert.throws(
+        () =>
+          new components.GitLabFargateRunner("twoscopes", createRunner({ instance: true, groupId: 1, projectId: 2 })),
+        /exactly one of instance, groupId and projectId .*got instance and groupId and projectId/,
+      );
+    });
+
+    it('refuses an empty scope, instance: false and the former "instance" string', () => {
+      refuses(
+        createRunner({}),
+        /gitlab\.createRunner\.scope: give exactly one of instance, groupId and projectId/,
+        /none/,
+      );
+      refuses(createRunner({ instance: false }), /gitlab\.createRunner\.scope\.instance: it must be true/);
+      refuses(
+        createRunner("instance" as never),
+        /gitlab\.createRunner\.scope: it is required and must be \{ instance: true \}/,
+      );
+    });
+
+    it("refuses a string choice outside its enum, as another language may send it", () => {
+      refuses({ ...required, jobs: { architecture: "ARM64" as never } }, /jobs\.architecture/, /"ARM64"/);
+      refuses({ ...required, jobs: { capacityProvider: "SPOT" as never } }, /jobs\.capacityProvider/, /"SPOT"/);
+      refuses({ ...required, network: { taskPlacement: "Public" as never } }, /network\.taskPlacement/, /"Public"/);
+      refuses(
+        {
+          ...required,
+          gitlab: {
+            url: "https://gitlab.example.com",
+            createRunner: { accessToken: "glpat-x", scope: { groupId: 42 }, accessLevel: "protected" as never },
+          },
+        },
+        /gitlab\.createRunner\.accessLevel/,
+      );
+    });
+  });
 });

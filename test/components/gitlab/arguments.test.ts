@@ -232,7 +232,7 @@ describe("GitLabFargateRunner argument validation", () => {
 
     it("accepts a minimal and a complete configuration, and Output tokens", () => {
       gitlabArguments.validateCreateRunnerArgs(valid);
-      gitlabArguments.validateCreateRunnerArgs({ accessToken: pulumi.secret("x"), scope: "instance" });
+      gitlabArguments.validateCreateRunnerArgs({ accessToken: pulumi.secret("x"), scope: { instance: true } });
       gitlabArguments.validateCreateRunnerArgs({
         accessToken: "glpat-validation-test",
         scope: { projectId: 7 },
@@ -256,8 +256,20 @@ describe("GitLabFargateRunner argument validation", () => {
       ],
       ["a registration token", { accessToken: "GR1348941abc" }, /registration token.*gitlab\.registrationToken/],
       ["missing scope", { scope: undefined }, /gitlab\.createRunner\.scope: it is required/],
-      ["unknown scope word", { scope: "group" as never }, /gitlab\.createRunner\.scope: .*"instance"/],
-      ["two scope keys", { scope: { groupId: 1, projectId: 2 } as never }, /exactly one key/],
+      ["the former scope word", { scope: "instance" as never }, /gitlab\.createRunner\.scope: .*\{ instance: true \}/],
+      [
+        "two scope members",
+        { scope: { groupId: 1, projectId: 2 } },
+        /gitlab\.createRunner\.scope: give exactly one of instance, groupId and projectId .*got groupId and projectId/,
+      ],
+      [
+        "all three scope members",
+        { scope: { instance: true, groupId: 1, projectId: 2 } },
+        /exactly one of instance, groupId and projectId .*got instance and groupId and projectId/,
+      ],
+      ["no scope member", { scope: {} }, /scope: give exactly one of instance, groupId and projectId .*got none/],
+      ["instance false", { scope: { instance: false } }, /gitlab\.createRunner\.scope\.instance: it must be true/],
+      ["an unknown scope member", { scope: { group: 3 } as never }, /scope: it has no member group; give exactly one/],
       [
         "non-numeric group id",
         { scope: { groupId: "mygroup" as never } },

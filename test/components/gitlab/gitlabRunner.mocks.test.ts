@@ -78,7 +78,7 @@ describe("gitlabRunner: GitLabRunner under Pulumi mocks", () => {
     const runner = new mod.GitLabRunner("token-runner", {
       url: "https://gitlab.example.com",
       accessToken: pulumi.secret(ACCESS_TOKEN),
-      scope: "instance",
+      scope: { instance: true },
       defaultDescription: "fargate runner",
     });
     assert.equal(await pulumi.isSecret(runner.token), true);
@@ -164,7 +164,7 @@ describe("gitlabRunner: GitLabRunner under Pulumi mocks", () => {
       ["norm-plain", "https://GitLab.Example.com:443/gitlab/"],
       ["norm-output", pulumi.output("https://GitLab.Example.com:443/gitlab/")],
     ] as const) {
-      const runner = new mod.GitLabRunner(name, { url, accessToken: ACCESS_TOKEN, scope: "instance" });
+      const runner = new mod.GitLabRunner(name, { url, accessToken: ACCESS_TOKEN, scope: { instance: true } });
       await resolved(runner.runnerId);
       assert.equal(registered.find((r) => r.name === name)?.inputs.url, "https://gitlab.example.com/gitlab", name);
     }

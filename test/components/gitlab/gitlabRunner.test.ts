@@ -19,7 +19,7 @@ const ACCESS_TOKEN = "glpat-runner-lifecycle-test-token";
 
 describe("gitlabRunner: defaults, request body and diff", () => {
   it("applies the documented defaults", () => {
-    const instance = runnerSettings({ accessToken: "t", scope: "instance" }, "my-runner");
+    const instance = runnerSettings({ accessToken: "t", scope: { instance: true } }, "my-runner");
     assert.deepEqual(instance, {
       runnerType: "instance_type",
       description: "my-runner",
@@ -55,12 +55,12 @@ describe("gitlabRunner: defaults, request body and diff", () => {
       maintenance_note: DEFAULT_MAINTENANCE_NOTE,
       locked: true,
     });
-    const noTimeout = createRunnerRequest(runnerSettings({ accessToken: "t", scope: "instance" }, "n"));
+    const noTimeout = createRunnerRequest(runnerSettings({ accessToken: "t", scope: { instance: true } }, "n"));
     assert.equal("maximum_timeout" in noTimeout, false);
   });
 
   it("sends maximum_timeout: null only to clear a timeout that was removed", () => {
-    const base = runnerSettings({ accessToken: "t", scope: "instance" }, "n");
+    const base = runnerSettings({ accessToken: "t", scope: { instance: true } }, "n");
     assert.equal("maximum_timeout" in runnerAttributes(base, base), false);
     assert.equal(runnerAttributes(base, { ...base, maximumTimeout: 3600 }).maximum_timeout, null);
     assert.equal(runnerAttributes({ ...base, maximumTimeout: 900 }, base).maximum_timeout, 900);
