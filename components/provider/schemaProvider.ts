@@ -4,6 +4,7 @@
  * TSDoc of the component's arguments and fields; this module adds what TypeScript types cannot say (which members
  * are secrets) and accepts the inputs the way another language's SDK sends them.
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { ComponentProvider } from "@pulumi/pulumi/provider/experimental";
@@ -73,9 +74,18 @@ export async function plainArgumentGroups(inputs: pulumi.Inputs): Promise<pulumi
   return Object.fromEntries(entries);
 }
 
-/** The directory of the package: its package.json, tsconfig.json and TypeScript sources (the analyzer reads them). */
-export function packageDirectory(): string {
-  return path.resolve(__dirname, "..", "..");
+/**
+ * The directory of the package, the one with PulumiPlugin.yaml: its package.json, tsconfig.json and TypeScript
+ * sources are what the analyzer reads. Found from this file in the sources (components/provider/) and when compiled
+ * (dist/components/provider/).
+ */
+export function packageDirectory(from: string = __dirname): string {
+  for (let directory = from; ; directory = path.dirname(directory)) {
+    if (fs.existsSync(path.join(directory, "PulumiPlugin.yaml"))) return directory;
+    if (path.dirname(directory) === directory) {
+      throw new Error(`${PACKAGE_NAME}: no PulumiPlugin.yaml in ${from} or above it`);
+    }
+  }
 }
 
 /** The component provider that serves GitLabFargateRunner's schema and constructs it for other languages. */

@@ -8,7 +8,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as ts from "typescript";
 import * as Components from "../../../components";
-import { GitLabFargateRunnerProvider, PACKAGE_NAME, SECRET_MEMBERS } from "../../../components/provider/schemaProvider";
+import {
+  GitLabFargateRunnerProvider,
+  PACKAGE_NAME,
+  packageDirectory,
+  SECRET_MEMBERS,
+} from "../../../components/provider/schemaProvider";
 import { renderedSchema, SCHEMA_FILE } from "../../../components/provider/writeSchema";
 
 interface Property {
@@ -211,5 +216,13 @@ describe("the package schema (Pulumi's analyzer, for every Pulumi language)", fu
       await renderedSchema(provider),
       "schema.json is out of date with the component's types: run `npm run schema` and commit schema.json",
     );
+  });
+});
+
+describe("the package directory the analyzer reads", () => {
+  it("is the one with PulumiPlugin.yaml, from the sources and from the compiled files", () => {
+    assert.equal(packageDirectory(), root);
+    assert.equal(packageDirectory(path.join(root, "dist", "components", "provider")), root);
+    assert.throws(() => packageDirectory(path.parse(root).root), /no PulumiPlugin\.yaml/);
   });
 });
