@@ -1,22 +1,23 @@
 /**
- * The ECS/EC2 port over the AWS SDK for JavaScript v3. Loaded only by prepare and cleanup (main.ts imports it
- * lazily), so the run stage starts without the SDK.
+ * The ECS/EC2 port over the AWS SDK for JavaScript v3. Loaded only by prepare, cleanup and reap (main.ts imports
+ * them lazily), so the run stage starts without the SDK.
  *
  * Region: Fargate.Region, else the SDK's own resolution (AWS_REGION). Credentials: the SDK's default chain
  * (instance profile on the manager). Endpoints: the SDK honours AWS_ENDPOINT_URL_ECS / AWS_ENDPOINT_URL_EC2
  * (and AWS_ENDPOINT_URL) itself. Retries: adaptive mode, which also rate-limits the client after throttling.
  */
 import type { EC2Client } from "@aws-sdk/client-ec2";
+import type { Task } from "@aws-sdk/client-ecs";
 import {
   DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
   ECSClient,
   ListTasksCommand,
+  loadEc2,
   RegisterTaskDefinitionCommand,
   RunTaskCommand,
   StopTaskCommand,
-  Task,
-} from "@aws-sdk/client-ecs";
+} from "./awsSdk";
 import { Cancelled, SystemFailure } from "./errors";
 import { EcsPort, ReapPort, TaskDefinitionPort, TaskView } from "./ports";
 
@@ -140,7 +141,7 @@ export function createEcsPort(options: {
     publicIp: (networkInterfaceId, signal) =>
       call("EC2 DescribeNetworkInterfaces", async () => {
         // The EC2 client costs ~50 MB of RSS: load it only for the UsePublicIP path.
-        const { DescribeNetworkInterfacesCommand, EC2Client } = await import("@aws-sdk/client-ec2");
+        const { DescribeNetworkInterfacesCommand, EC2Client } = await loadEc2();
         ec2 ??= new EC2Client(config);
         const out = await ec2.send(
           new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [networkInterfaceId] }),

@@ -3,15 +3,16 @@
  *   fargate.js --config <fargate.toml> [--log-level L] [--log-format F] custom <config|prepare|run|cleanup> [script stage]
  *   fargate.js --config <fargate.toml> reap      (stop every task of this manager: run before gitlab-runner starts)
  * Maps outcomes to gitlab-runner's exit codes and turns SIGTERM/SIGINT into a cancellation of the stage.
- * Stage modules are loaded lazily: `run` never loads the AWS SDK, `config` loads neither the SDK nor ssh2.
+ * Stage modules are loaded lazily: `run` never loads the AWS SDK, `config` nothing but its own answer.
  */
 import { appendFileSync } from "node:fs";
 import { parseArgs as parseCommandLine } from "node:util";
 import { version } from "../package.json";
 import { Cancelled, describeError, exitCodeFor, ExitCodes, exitCodesFromEnv, JobError, SystemFailure } from "./errors";
-import { createLogger, Logger } from "./log";
-import { LOG_FORMATS, LOG_LEVELS, LogFormat, LogLevel, Settings } from "./contract/fargateToml";
+import { createLogger } from "./log";
+import { LOG_FORMATS, LOG_LEVELS, LogFormat, LogLevel } from "./contract/fargateToml";
 import { loadSettings } from "./settings";
+import { jobFiles, sshPortFor, StageContext } from "./stageContext";
 
 export const STAGES = ["config", "prepare", "run", "cleanup"] as const;
 export type Stage = (typeof STAGES)[number];
@@ -132,29 +133,13 @@ export function parseArgs(argv: string[]): CliArgs {
   return args;
 }
 
-interface Context {
-  args: CliArgs;
-  settings: Settings;
-  codes: ExitCodes;
-  log: Logger;
-  env: NodeJS.ProcessEnv;
-  signal: AbortSignal;
-}
-
 const print = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
 
-async function metadataStoreFor(ctx: Context) {
-  const { readJob } = await import("./job");
-  const { MetadataStore } = await import("./metadata");
-  const job = readJob(ctx.env);
-  return { job, metadata: new MetadataStore(ctx.settings.metadataDirectory, job) };
-}
-
-async function runStage(ctx: Context): Promise<void> {
-  const { settings, log, signal } = ctx;
-  switch (ctx.args.stage) {
+async function runStage(ctx: StageContext): Promise<void> {
+  const { settings, signal } = ctx;
+  switch (ctx.stage) {
     case "config": {
       const { runConfigStage } = await import("./stages/config");
       runConfigStage((text) => process.stdout.write(text));
@@ -162,83 +147,26 @@ async function runStage(ctx: Context): Promise<void> {
     }
     case "run": {
       const { runRunStage } = await import("./stages/run");
-      const { createSshPort } = await import("./ssh");
-      const { metadata } = await metadataStoreFor(ctx);
+      const { metadata } = jobFiles(ctx);
       await runRunStage({
-        scriptPath: ctx.args.scriptPath ?? "",
-        stageName: ctx.args.stageName ?? "",
+        scriptPath: ctx.scriptPath ?? "",
+        stageName: ctx.stageName ?? "",
         metadata,
-        ssh: createSshPort(),
+        ssh: sshPortFor(settings),
         out: { stdout: process.stdout, stderr: process.stderr },
         buildExitCodeFile: ctx.codes.buildExitCodeFile,
         signal,
       });
       return;
     }
-    case "prepare": {
-      for (const notice of settings.notices) log.info(notice);
-      const { jobOverrides } = await import("./job");
-      const { job, metadata } = await metadataStoreFor(ctx);
-      const overrides = jobOverrides(ctx.env, settings.fargate);
-      const { jobContainers } = await import("./jobImages");
-      const containers = jobContainers(ctx.env, settings.fargate);
-      const { runPrepareStage } = await import("./stages/prepare");
-      const { createSshPort, generateEd25519KeyPair } = await import("./ssh");
-      const { systemClock } = await import("./clock");
-      const ecs = await createEcs(settings);
-      try {
-        await runPrepareStage({
-          settings,
-          job,
-          overrides,
-          containers,
-          ecs,
-          taskDefinitions: ecs,
-          ssh: createSshPort(),
-          clock: systemClock,
-          metadata,
-          generateKeyPair: () => generateEd25519KeyPair(`gitlab-job-${job.id}`),
-          print,
-          log,
-          signal,
-        });
-      } finally {
-        ecs.destroy();
-      }
+    case "prepare":
+    case "cleanup":
+    case "reap":
+      await (await import("./awsStages")).runAwsStage(ctx.stage, ctx, print);
       return;
-    }
-    case "cleanup": {
-      const { job, metadata } = await metadataStoreFor(ctx);
-      const { runCleanupStage } = await import("./stages/cleanup");
-      const ecs = await createEcs(settings);
-      try {
-        // Cleanup is not cancelled by a signal: stopping the task is the point of it.
-        await runCleanupStage({ settings, job, ecs, metadata, print, log });
-      } finally {
-        ecs.destroy();
-      }
-      return;
-    }
-    case "reap": {
-      const { reapManagerTasks } = await import("./reap");
-      const ecs = await createEcs(settings);
-      try {
-        await reapManagerTasks({ settings, ecs, print, signal });
-      } finally {
-        ecs.destroy();
-      }
-      return;
-    }
     default:
       throw new SystemFailure(USAGE);
   }
-}
-
-async function createEcs(settings: Settings) {
-  // The SDK warns about node 20 on every process; the job log is not the place for it.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-  const { createEcsPort } = await import("./ecs");
-  return createEcsPort({ region: settings.fargate.region });
 }
 
 /** Milliseconds a stage may take to wind down after SIGTERM/SIGINT before the process exits anyway. */
@@ -291,7 +219,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     if (settings.unknownKeys.length > 0) {
       log.warn(`ignoring unknown keys in ${args.config}: ${settings.unknownKeys.join(", ")}`);
     }
-    await runStage({ args, settings, codes, log, env, signal: controller.signal });
+    await runStage({ ...args, stage: args.stage, settings, codes, log, env, signal: controller.signal });
     return 0;
   } catch (err) {
     const code = exitCodeFor(err, codes);

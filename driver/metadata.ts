@@ -63,6 +63,8 @@ function removeQuietly(path: string): void {
 
 export class MetadataStore {
   readonly path: string;
+  /** This job's SSH connection files (driver/ssh.ts), next to its metadata file. */
+  readonly connectionDirectory: string;
   private readonly binding: string;
 
   constructor(
@@ -70,6 +72,7 @@ export class MetadataStore {
     job: Pick<Job, "id" | "binding">,
   ) {
     this.path = join(directory, metadataFileName(job));
+    this.connectionDirectory = this.path.replace(/\.json$/, ".ssh");
     this.binding = job.binding;
   }
 

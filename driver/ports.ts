@@ -1,6 +1,6 @@
 /**
  * The seams between the stages and the outside world. Stages get these injected, so every path is testable;
- * this file holds types only (importing it never loads the AWS SDK or ssh2).
+ * this file holds types only (importing it never loads the AWS SDK).
  */
 import type { RegisterTaskDefinitionCommandInput, RunTaskCommandInput, TaskDefinition } from "@aws-sdk/client-ecs";
 
@@ -65,18 +65,21 @@ export interface SshTarget {
   username: string;
   /** OpenSSH-format private key. */
   privateKey: string;
+  /** This job's own directory for its connection: key file, recorded host key, control socket. */
+  connectionDirectory: string;
 }
 
 export interface SshPort {
   /**
-   * Connects and authenticates once, then disconnects. Resolves with the server's host key
-   * ("<algorithm> <base64>"); rejects with an SshError describing why it failed.
+   * Opens the job's connection: authenticates with the job's key, records the server's host key and keeps the
+   * connection for the job's later sessions. Resolves with the host key ("<algorithm> <base64>"); rejects with an
+   * SshError describing why it failed.
    */
-  probe(target: SshTarget, signal?: AbortSignal): Promise<string>;
+  open(target: SshTarget, signal?: AbortSignal): Promise<string>;
   /**
-   * Runs `command` (default `bash`) on the target with `script` fed through the channel's stdin, streaming its
-   * output (stderr merged into stdout) to `out`. The server must present exactly `hostKey`. Resolves with the
-   * script's exit code.
+   * Runs `command` (default `bash`) on the target with `script` fed through the session's stdin, streaming its
+   * output (stderr merged into stdout) to `out`, over the job's connection or, when it is gone, a new one. The
+   * server must present exactly `hostKey`. Resolves with the script's exit code; transport failures reject.
    */
   runScript(
     target: SshTarget & { hostKey: string },
@@ -85,6 +88,8 @@ export interface SshPort {
     signal?: AbortSignal,
     command?: string,
   ): Promise<number>;
+  /** Ends the job's connection and deletes its files. Never rejects. */
+  close(target: Pick<SshTarget, "host" | "port" | "username" | "connectionDirectory">): Promise<void>;
 }
 
 export interface Clock {

@@ -1,227 +1,332 @@
 /**
- * The SSH port over ssh2. Every connection authenticates with the job's ed25519 key; run stages require the
- * host key recorded in prepare (no "accept any host key"). Scripts go through the channel's stdin to `bash`.
+ * The SSH port over the OpenSSH client. Prepare opens one connection per job: an `ssh` ControlMaster that stays in
+ * the background, bounded by ControlPersist. Every later stage runs its script as a session multiplexed over it, at
+ * the cost of a channel instead of a handshake; when the master is gone, `ssh` connects directly for that stage.
+ * Every invocation uses the job's key only, pins the host key recorded on first contact, and ignores ~/.ssh,
+ * /etc/ssh and any agent. Scripts go through the session's stdin.
  */
-import { constants } from "node:os";
-import { Client, ClientChannel, ConnectConfig, utils } from "ssh2";
+import { ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Cancelled } from "./errors";
 import { SshPort, SshTarget } from "./ports";
 import { SshError } from "./sshError";
 
 export { SshError, SshFailureKind } from "./sshError";
+export { fingerprint, generateEd25519KeyPair } from "./sshKeys";
 
-/** "<algorithm> <base64>" of a raw SSH public key blob (its first field is the algorithm name). */
-export function formatHostKey(blob: Buffer): string {
-  const nameLength = blob.length >= 4 ? blob.readUInt32BE(0) : 0;
-  const algorithm = nameLength > 0 && nameLength < 64 ? blob.subarray(4, 4 + nameLength).toString("ascii") : "unknown";
-  return `${algorithm} ${blob.toString("base64")}`;
+/** The files of a job's connection, in its own 0700 directory. */
+export interface ConnectionFiles {
+  directory: string;
+  key: string;
+  knownHosts: string;
+  /** The ControlMaster's socket; undefined when its path is too long for a Unix socket (every stage connects anew). */
+  control?: string;
 }
 
-/** Turns a connection error into a message naming IP:port and the likely cause. */
-export function describeSshFailure(
-  error: Error & { code?: string; level?: string },
+/**
+ * sun_path holds 108 bytes with its NUL, and the master first binds `<ControlPath>.<16 random characters>`, then
+ * renames it into place.
+ */
+const MAX_CONTROL_PATH_BYTES = 107 - 17;
+
+export function connectionFiles(directory: string): ConnectionFiles {
+  const control = join(directory, "control");
+  return {
+    directory,
+    key: join(directory, "id_ed25519"),
+    knownHosts: join(directory, "known_hosts"),
+    control: Buffer.byteLength(control) <= MAX_CONTROL_PATH_BYTES ? control : undefined,
+  };
+}
+
+/** The name the task's host key is recorded and checked under (the task's IP is no identity). */
+const HOST_KEY_ALIAS = "gitlab-fargate-task";
+
+/** Lines the remote wrapper writes to the session's stderr (the script's own stderr goes to stdout). */
+const SESSION_LINE = "gitlab-fargate-session";
+const EXIT_LINE = "gitlab-fargate-exit";
+
+export interface SshOptions {
+  /** The ssh client. */
+  command: string;
+  /** TCP connect and SSH banner timeout of one connection, seconds. */
+  connectTimeoutSeconds: number;
+  /** Keepalive interval, seconds: a connection that misses 4 answers in a row is given up. */
+  keepaliveIntervalSeconds: number;
+  /** How long the job's connection stays open with no stage using it, seconds. */
+  persistSeconds: number;
+}
+
+export const DEFAULT_SSH_OPTIONS: SshOptions = {
+  command: "ssh",
+  connectTimeoutSeconds: 10,
+  keepaliveIntervalSeconds: 15,
+  persistSeconds: 600,
+};
+
+/** ssh reads `%` as the start of a token in file options. */
+const literal = (path: string): string => path.replace(/%/g, "%%");
+
+/** The options of every ssh invocation for this target; `extra` goes before the destination. */
+export function sshArguments(
   target: Pick<SshTarget, "host" | "port" | "username">,
-): SshError {
+  files: ConnectionFiles,
+  options: SshOptions,
+  extra: string[],
+): string[] {
+  const settings = [
+    "BatchMode=yes",
+    "LogLevel=ERROR",
+    `IdentityFile=${literal(files.key)}`,
+    "IdentitiesOnly=yes",
+    "IdentityAgent=none",
+    "PreferredAuthentications=publickey",
+    `UserKnownHostsFile=${literal(files.knownHosts)}`,
+    "GlobalKnownHostsFile=/dev/null",
+    `HostKeyAlias=${HOST_KEY_ALIAS}`,
+    "CheckHostIP=no",
+    "UpdateHostKeys=no",
+    "HashKnownHosts=no",
+    "ClearAllForwardings=yes",
+    "ForwardAgent=no",
+    "ForwardX11=no",
+    "PermitLocalCommand=no",
+    "EscapeChar=none",
+    `ConnectTimeout=${options.connectTimeoutSeconds}`,
+    `ServerAliveInterval=${options.keepaliveIntervalSeconds}`,
+    "ServerAliveCountMax=4",
+    `ControlPath=${files.control ? literal(files.control) : "none"}`,
+  ];
+  return [
+    "-F",
+    "/dev/null",
+    "-T",
+    ...settings.flatMap((setting) => ["-o", setting]),
+    "-p",
+    String(target.port),
+    "-l",
+    target.username,
+    ...extra,
+    "--",
+    target.host,
+  ];
+}
+
+/** What the task's login shell runs: the stage command, its stderr in its stdout, then the exit code reported. */
+export function remoteCommand(command: string): string {
+  return (
+    `printf '${SESSION_LINE} %s\\n' "$$" >&2; ( ${command} ) 2>&1; ` +
+    `s=$?; printf '${EXIT_LINE} %s\\n' "$s" >&2; exit "$s"`
+  );
+}
+
+/** The exit code the wrapper reported, if it got that far. */
+export function reportedExitCode(stderr: string): number | undefined {
+  const matches = [...stderr.matchAll(new RegExp(`^${EXIT_LINE} (\\d{1,3})$`, "gm"))];
+  const last = matches.at(-1);
+  return last ? Number(last[1]) : undefined;
+}
+
+/** ssh's own messages: stderr without the wrapper's lines. */
+function diagnostics(stderr: string): string {
+  return stderr
+    .split("\n")
+    .filter((line) => line.trim() && !line.startsWith(`${SESSION_LINE} `) && !line.startsWith(`${EXIT_LINE} `))
+    .join("; ");
+}
+
+/** Turns ssh's complaint into a message naming IP:port and the likely cause. */
+export function describeSshFailure(stderr: string, target: Pick<SshTarget, "host" | "port" | "username">): SshError {
   const where = `${target.host}:${target.port}`;
-  if (error instanceof SshError) return error;
-  if (error.code === "ECONNREFUSED") {
+  const said = diagnostics(stderr) || "no message";
+  if (/Connection refused/i.test(said)) {
     return new SshError(
       "refused",
       `SSH connection to ${where} refused: sshd is not listening there (not started yet, or the task's ` +
         `entrypoint failed; check the container logs)`,
-      { cause: error },
     );
   }
-  if (
-    error.code === "ETIMEDOUT" ||
-    error.code === "EHOSTUNREACH" ||
-    error.code === "ENETUNREACH" ||
-    error.level === "client-timeout"
-  ) {
+  if (/timed out|No route to host|Network is unreachable/i.test(said)) {
     return new SshError(
       "timeout",
       `no SSH answer from ${where}: a security group or network ACL likely blocks TCP ${target.port} from the ` +
-        `runner manager, or the subnet has no route to it (${error.code ?? error.message})`,
-      { cause: error },
+        `runner manager, or the subnet has no route to it (${said})`,
     );
   }
-  if (error.level === "client-authentication") {
+  if (/Permission denied/i.test(said)) {
     return new SshError(
       "auth",
       `sshd at ${where} refused the job's key for user "${target.username}": SSH_PUBLIC_KEY did not reach ` +
         `authorized_keys (check the image's entrypoint and SSH.Username)`,
-      { cause: error },
     );
   }
-  return new SshError("other", `SSH to ${where} failed: ${error.message}`, { cause: error });
-}
-
-interface Session {
-  client: Client;
-  hostKey: string;
-}
-
-export interface SshOptions {
-  /** Handshake timeout of one connection attempt, ms. */
-  readyTimeoutMs: number;
-  /** Keepalive interval while a script runs, ms (a dead task is noticed after 4 missed answers). */
-  keepaliveIntervalMs: number;
-}
-
-const DEFAULT_OPTIONS: SshOptions = { readyTimeoutMs: 10_000, keepaliveIntervalMs: 15_000 };
-
-function connect(target: SshTarget, expectedHostKey: string | undefined, options: SshOptions, signal?: AbortSignal) {
-  return new Promise<Session>((resolve, reject) => {
-    if (signal?.aborted) return reject(new Cancelled());
-    const client = new Client();
-    let seen: string | undefined;
-    let settled = false;
-    const finish = (err: Error | undefined): void => {
-      if (settled) return;
-      settled = true;
-      signal?.removeEventListener("abort", onAbort);
-      if (err) {
-        client.destroy();
-        reject(err);
-      } else resolve({ client, hostKey: seen ?? "" });
-    };
-    const onAbort = (): void => finish(new Cancelled());
-    signal?.addEventListener("abort", onAbort, { once: true });
-    const config: ConnectConfig = {
-      host: target.host,
-      port: target.port,
-      username: target.username,
-      privateKey: target.privateKey,
-      readyTimeout: options.readyTimeoutMs,
-      keepaliveInterval: options.keepaliveIntervalMs,
-      keepaliveCountMax: 4,
-      hostVerifier: (key: Buffer) => {
-        seen = formatHostKey(key);
-        if (expectedHostKey !== undefined && seen !== expectedHostKey) {
-          finish(
-            new SshError(
-              "hostkey",
-              `host key of ${target.host}:${target.port} differs from the one recorded in prepare ` +
-                `(expected ${expectedHostKey.slice(0, 40)}…, got ${seen.slice(0, 40)}…): refusing to connect`,
-            ),
-          );
-          return false;
-        }
-        return true;
-      },
-    };
-    client.once("ready", () => finish(undefined));
-    client.on("error", (err) => finish(describeSshFailure(err, target)));
-    client.once("close", () =>
-      finish(new SshError("closed", `SSH connection to ${target.host}:${target.port} closed during the handshake`)),
+  if (/Host key verification failed|IDENTIFICATION HAS CHANGED/i.test(said)) {
+    return new SshError(
+      "hostkey",
+      `host key of ${where} differs from the one recorded in prepare: refusing to connect (${said})`,
     );
-    client.connect(config);
+  }
+  if (/closed|reset|kex_exchange_identification|broken pipe/i.test(said)) {
+    return new SshError("closed", `SSH connection to ${where} closed: ${said}`);
+  }
+  return new SshError("other", `SSH to ${where} failed: ${said}`);
+}
+
+/** The host key ("<algorithm> <base64>") recorded under the alias, if any. */
+export function recordedHostKey(knownHosts: string): string | undefined {
+  for (const line of knownHosts.split("\n")) {
+    const [name, algorithm, key] = line.trim().split(/\s+/);
+    if (name === HOST_KEY_ALIAS && algorithm && key) return `${algorithm} ${key}`;
+  }
+  return undefined;
+}
+
+/** Keeps the last `limit` characters of what a stream says. */
+function collect(stream: NodeJS.ReadableStream | null, limit = 16_384): () => string {
+  let text = "";
+  stream?.setEncoding("utf8");
+  stream?.on("data", (chunk: string) => {
+    text = (text + chunk).slice(-limit);
+  });
+  return () => text;
+}
+
+interface Finished {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** Resolves once the process exited and closed its output. */
+function finished(child: ChildProcess): Promise<Finished> {
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code, signal) => resolve({ code, signal }));
   });
 }
 
-function signalExitCode(signalName: string | undefined): number {
-  // ssh2 reports "SIGKILL" (it adds the prefix to the protocol's "KILL").
-  const name = signalName?.startsWith("SIG") ? signalName : `SIG${signalName ?? ""}`;
-  const number = (constants.signals as Record<string, number>)[name];
-  return 128 + (number ?? 127);
+/** Runs a short ssh command (control requests, the cancellation of a session); never throws. */
+async function runQuietly(command: string, args: string[], timeoutMs: number): Promise<void> {
+  const child = spawn(command, args, { stdio: "ignore", env: sshEnvironment(), timeout: timeoutMs });
+  await finished(child).catch(() => undefined);
 }
 
-/**
- * Asks sshd to signal the session's process group. ssh2's `channel.signal()` does nothing once our side of the
- * channel is ended, and it always is here (EOF tells bash the script is complete), so the request is sent through
- * the channel's protocol object directly. Best effort: OpenSSH's sshd only honours it for non-root logins (it needs
- * privilege separation); for root the session is simply closed and the cleanup stage stops the task.
- */
-function sendSignal(channel: ClientChannel, name: string): void {
-  const internals = channel as unknown as {
-    outgoing?: { id: number; state: string };
-    _client?: { _protocol?: { signal(id: number, signal: string): void } };
-  };
-  try {
-    if (internals.outgoing?.state === "open" || internals.outgoing?.state === "eof")
-      internals._client?._protocol?.signal(internals.outgoing.id, name);
-  } catch {
-    // the connection is going away anyway
-  }
+/** ssh needs no more than PATH; nothing of the driver's environment (agent sockets, display) reaches it. */
+function sshEnvironment(): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin" };
 }
 
-function runOnChannel(
-  channel: ClientChannel,
-  script: string,
-  out: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream },
-  where: string,
-  signal?: AbortSignal,
-): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    let exitCode: number | undefined;
-    const onAbort = (): void => {
-      sendSignal(channel, "TERM");
-      channel.close();
-      reject(new Cancelled());
-    };
-    if (signal?.aborted) return onAbort();
-    signal?.addEventListener("abort", onAbort, { once: true });
-    // pipe() pauses the channel while the job log is not read, and ssh2 then stops widening the SSH window, so a
-    // burst of output waits in the task instead of in the driver's memory.
-    channel.pipe(out.stdout, { end: false });
-    channel.stderr.pipe(out.stderr, { end: false });
-    const stderrEnded = new Promise<void>((done) => channel.stderr.once("end", done));
-    channel.on("exit", (code: number | null, signalName?: string) => {
-      exitCode = typeof code === "number" ? code : signalExitCode(signalName);
-    });
-    channel.on("close", () => {
-      signal?.removeEventListener("abort", onAbort);
-      if (exitCode === undefined) {
-        reject(new SshError("closed", `SSH session to ${where} ended before the script reported an exit status`));
-        return;
-      }
-      const code = exitCode;
-      // ssh2 closes the channel once stdout ended; stderr may still hold output.
-      void stderrEnded.then(() => resolve(code));
-    });
-    channel.end(script);
-  });
+/** (Re)creates the job's connection files from what prepare recorded (a job started by an older driver has none). */
+function writeConnectionFiles(files: ConnectionFiles, privateKey: string, hostKey?: string): void {
+  mkdirSync(files.directory, { recursive: true, mode: 0o700 });
+  writeFileSync(files.key, privateKey, { mode: 0o600 });
+  writeFileSync(files.knownHosts, hostKey ? `${HOST_KEY_ALIAS} ${hostKey}\n` : "", { mode: 0o600 });
 }
 
 export function createSshPort(overrides: Partial<SshOptions> = {}): SshPort {
-  const options = { ...DEFAULT_OPTIONS, ...overrides };
+  const options = { ...DEFAULT_SSH_OPTIONS, ...overrides };
+  type Address = Pick<SshTarget, "host" | "port" | "username">;
+  const endMaster = async (target: Address, files: ConnectionFiles): Promise<void> => {
+    if (files.control && existsSync(files.control)) {
+      await runQuietly(options.command, sshArguments(target, files, options, ["-O", "exit"]), 5000);
+    }
+  };
+
+  /** Ends the remote session's process group (its shell leads one), through a session of its own. */
+  const cancel = async (target: Address, files: ConnectionFiles, stderr: string): Promise<void> => {
+    const pid = new RegExp(`^${SESSION_LINE} (\\d+)$`, "m").exec(stderr)?.[1];
+    if (!pid) return;
+    const args = sshArguments(target, files, options, ["-o", "StrictHostKeyChecking=yes", "-o", "ControlMaster=no"]);
+    await runQuietly(options.command, [...args, `kill -TERM -- -${pid}`], 5000);
+  };
+
   return {
-    async probe(target, signal) {
-      const session = await connect(target, undefined, options, signal);
-      session.client.end();
-      return session.hostKey;
+    async open(target, signal) {
+      if (signal?.aborted) throw new Cancelled();
+      const files = connectionFiles(target.connectionDirectory);
+      await endMaster(target, files);
+      rmSync(files.directory, { recursive: true, force: true });
+      writeConnectionFiles(files, target.privateKey);
+      // The first contact records the task's host key; every later connection must present the same.
+      const trust = ["-o", "StrictHostKeyChecking=accept-new"];
+      const extra = files.control
+        ? [...trust, "-o", "ControlMaster=yes", "-o", `ControlPersist=${options.persistSeconds}s`, "-N", "-f"]
+        : trust;
+      const args = sshArguments(target, files, options, extra);
+      // -f: ssh goes to the background once logged in, with its output on /dev/null; this process ends then.
+      const child = spawn(options.command, files.control ? args : [...args, "exit 0"], {
+        stdio: ["ignore", "ignore", "pipe"],
+        env: sshEnvironment(),
+      });
+      const stderr = collect(child.stderr);
+      const onAbort = (): void => {
+        child.kill("SIGTERM");
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      let result: Finished;
+      try {
+        result = await finished(child);
+      } catch (err) {
+        throw new SshError("other", `cannot start ${options.command}: ${(err as Error).message}`, { cause: err });
+      } finally {
+        signal?.removeEventListener("abort", onAbort);
+      }
+      if (signal?.aborted) {
+        await endMaster(target, files);
+        throw new Cancelled();
+      }
+      if (result.code !== 0) throw describeSshFailure(stderr(), target);
+      const hostKey = recordedHostKey(readFileSync(files.knownHosts, "utf8"));
+      if (!hostKey) throw new SshError("other", `ssh recorded no host key for ${target.host}:${target.port}`);
+      return hostKey;
     },
 
     async runScript(target, script, out, signal, command = "bash") {
-      const { client } = await connect(target, target.hostKey, options, signal);
-      const where = `${target.host}:${target.port}`;
-      try {
-        const lost = new Promise<never>((_, reject) => {
-          client.on("error", (err) => reject(describeSshFailure(err, target)));
-        });
-        lost.catch(() => undefined); // observed through Promise.race; avoid an unhandled rejection afterwards
-        const channel = await Promise.race([
-          new Promise<ClientChannel>((resolve, reject) =>
-            // One stream for the job log: ssh2 shares one SSH window between stdout and stderr, so reading stderr
-            // would let stdout in while it is paused (and gitlab-runner puts both in the same log anyway).
-            client.exec(`${command} 2>&1`, (err, ch) => (err ? reject(describeSshFailure(err, target)) : resolve(ch))),
-          ),
-          lost,
-        ]);
-        return await Promise.race([runOnChannel(channel, script, out, where, signal), lost]);
-      } finally {
-        client.end();
+      if (signal?.aborted) throw new Cancelled();
+      const files = connectionFiles(target.connectionDirectory);
+      if (!existsSync(files.key) || !existsSync(files.knownHosts)) {
+        writeConnectionFiles(files, target.privateKey, target.hostKey);
       }
+      const args = sshArguments(target, files, options, ["-o", "StrictHostKeyChecking=yes", "-o", "ControlMaster=no"]);
+      const child = spawn(options.command, [...args, remoteCommand(command)], {
+        stdio: ["pipe", "pipe", "pipe"],
+        env: sshEnvironment(),
+      });
+      // Back-pressure: while the job log is not read, ssh blocks on its stdout and stops reading the channel, so
+      // the SSH window closes and output waits in the task.
+      child.stdout?.pipe(out.stdout, { end: false });
+      const stderr = collect(child.stderr);
+      child.stdin?.on("error", () => undefined); // the session may end before it read the whole script
+      child.stdin?.end(script);
+      const done = finished(child);
+      let cancelled = false;
+      const onAbort = (): void => {
+        cancelled = true;
+        void cancel(target, files, stderr()).finally(() => child.kill("SIGTERM"));
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      try {
+        await done;
+      } catch (err) {
+        throw new SshError("other", `cannot start ${options.command}: ${(err as Error).message}`, { cause: err });
+      } finally {
+        signal?.removeEventListener("abort", onAbort);
+      }
+      if (cancelled) throw new Cancelled();
+      const code = reportedExitCode(stderr());
+      if (code !== undefined) return code;
+      const failure = describeSshFailure(stderr(), target);
+      throw new SshError(
+        failure.kind,
+        `SSH session to ${target.host}:${target.port} ended before the script reported an exit status: ` +
+          failure.message,
+      );
+    },
+
+    async close(target) {
+      const files = connectionFiles(target.connectionDirectory);
+      await endMaster(target, files);
+      rmSync(files.directory, { recursive: true, force: true });
     },
   };
-}
-
-/** A fresh ed25519 key pair in OpenSSH format (the public key is what the task's entrypoint authorizes). */
-export function generateEd25519KeyPair(comment: string): { privateKey: string; publicKey: string } {
-  // ssh2 drops a leading zero byte of the 32-byte key (about 1 key in 256); sshd rejects such keys, so draw again.
-  for (;;) {
-    const pair = utils.generateKeyPairSync("ed25519", { comment });
-    const blob = Buffer.from(pair.public.split(" ")[1] ?? "", "base64");
-    if (blob.length === 4 + "ssh-ed25519".length + 4 + 32) return { privateKey: pair.private, publicKey: pair.public };
-  }
 }

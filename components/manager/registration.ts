@@ -179,8 +179,8 @@ export interface RegisterRunnerArgs {
    */
   drainConnection?: RegistrationConnectionArgs;
   /**
-   * The bundled driver to push. Default: `dist/driver/fargate.js` of this package (built by `npm run build`);
-   * a missing file is an error at program time.
+   * The bundled driver to push. Default: `dist/driver/fargate.js` of this package (built by `npm run build`), with
+   * its AWS SDK part `awsSdk.js` next to it; a missing file is an error at program time.
    */
   driverBundlePath?: string;
   /** Directory on the manager, writable by the SSH user, where files are staged. Default `/home/<user>/gitlab-fargate-runner`. */
@@ -270,6 +270,9 @@ function checkFargateIds(fargate: RegistrationFargateArgs): void {
 
 type ManagerPath = keyof typeof MANAGER_PATHS;
 
+/** The driver's AWS SDK part: this name next to the entry bundle, here and on the manager. */
+const DRIVER_SDK_FILE = path.basename(MANAGER_PATHS.driverSdkBundle);
+
 /** The manager paths register.sh uses (see its header). */
 const REGISTER_SCRIPT_PATHS: readonly ManagerPath[] = [
   "configDirectory",
@@ -279,7 +282,10 @@ const REGISTER_SCRIPT_PATHS: readonly ManagerPath[] = [
   "caCertificateFile",
   "driverDirectory",
   "driverBundle",
+  "driverSdkBundle",
   "launcher",
+  "nodeDirectory",
+  "configStageAnswer",
   "buildsDirectory",
   "cacheDirectory",
   "metadataDirectory",
@@ -428,6 +434,10 @@ export function registerRunner(
   const driverPath = path.resolve(args.driverBundlePath ?? defaultDriverBundlePath());
   if (!fs.existsSync(driverPath)) throw new Error(`driverBundlePath: ${driverPath} does not exist`);
   const driverHash = contentHash(fs.readFileSync(driverPath));
+  const sdkPath = path.join(path.dirname(driverPath), DRIVER_SDK_FILE);
+  if (!fs.existsSync(sdkPath)) {
+    throw new Error(`driverBundlePath: ${sdkPath}, the driver's AWS SDK part, must be next to ${driverPath}`);
+  }
 
   const { name: _runnerName, drainTimeoutMinutes, ...runnerSettings } = args.runner;
   const dropIn = renderGitLabRunnerDropIn({ drainTimeoutMinutes: drainTimeoutMinutes ?? 60 });
@@ -495,7 +505,21 @@ export function registerRunner(
       stageOpts,
     ),
   };
-  const hashes: Record<string, pulumi.Input<string>> = { "fargate.js": driverHash };
+  // The SDK part is staged as well, so register.sh installs both together.
+  copies[DRIVER_SDK_FILE] = new remote.CopyToRemote(
+    `${name}-stage-driver-sdk`,
+    {
+      connection,
+      source: new pulumi.asset.FileAsset(sdkPath),
+      remotePath: `${stagingDirectory}/${DRIVER_SDK_FILE}`,
+      triggers,
+    },
+    stageOpts,
+  );
+  const hashes: Record<string, pulumi.Input<string>> = {
+    "fargate.js": driverHash,
+    [DRIVER_SDK_FILE]: contentHash(fs.readFileSync(sdkPath)),
+  };
   for (const [file, text] of Object.entries(texts)) {
     copies[file] = new remote.CopyToRemote(
       `${name}-stage-${file === "fargate" ? "launcher" : file.replace(/\./g, "-")}`,

@@ -366,8 +366,9 @@ export function renderRunnerTemplateToml(input: RunnerTemplateInput = {}): strin
 
   const stageArgs = (stage: string) => ["--config", MANAGER_PATHS.fargateConfigFile, "custom", stage];
   const custom: Record<string, unknown> = {
-    config_exec: MANAGER_PATHS.launcher,
-    config_args: stageArgs("config"),
+    // The answer never changes for a manager: rendered by the driver at registration, read here in a millisecond.
+    config_exec: "/bin/cat",
+    config_args: [MANAGER_PATHS.configStageAnswer],
     config_exec_timeout: input.configExecTimeoutSeconds ?? 120,
     prepare_exec: MANAGER_PATHS.launcher,
     prepare_args: stageArgs("prepare"),

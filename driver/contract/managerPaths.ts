@@ -15,10 +15,17 @@ export const MANAGER_PATHS = {
   caCertificateFile: "/etc/gitlab-runner/certs/ca.crt",
   /** The driver's home: its bundle, launcher, Node.js and working directories. */
   driverDirectory: "/opt/gitlab-runner",
-  /** The bundled driver (dist/driver/fargate.js). */
+  /** The bundled driver's entry (dist/driver/fargate.js): everything but the AWS SDK. */
   driverBundle: "/opt/gitlab-runner/fargate.js",
-  /** What gitlab-runner executes for every custom-executor stage: the bundle on the pinned Node.js. */
+  /** The AWS SDK part of the driver (dist/driver/awsSdk.js), which the entry requires from its own directory. */
+  driverSdkBundle: "/opt/gitlab-runner/awsSdk.js",
+  /** What gitlab-runner executes for the custom-executor stages: the bundle on the pinned Node.js. */
   launcher: "/opt/gitlab-runner/fargate",
+  /**
+   * The config stage's answer, rendered by the driver at registration (it never changes for a manager):
+   * gitlab-runner's config_exec only reads it.
+   */
+  configStageAnswer: "/opt/gitlab-runner/config-stage.json",
   /** The pinned Node.js the launcher runs. */
   nodeDirectory: "/opt/gitlab-runner/node",
   /** `builds_dir`: where jobs check out their project (inside the job's task). */

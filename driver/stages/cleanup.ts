@@ -1,12 +1,12 @@
 /**
- * The cleanup stage (always called, also after failures and cancellations): stop the job's task and delete its
- * metadata (which holds the key). Idempotent. Without metadata, the job's tasks are found by their startedBy.
+ * The cleanup stage (always called, also after failures and cancellations): close the job's SSH connection, stop
+ * its task and delete its metadata (which holds the key). Idempotent. Without metadata, the job's tasks are found by their startedBy.
  */
 import { describeError, SystemFailure } from "../errors";
 import { Job, startedByCandidates, startedByFor } from "../job";
 import { Logger } from "../log";
 import { ForeignMetadata, MetadataStore } from "../metadata";
-import { EcsPort, Print } from "../ports";
+import { EcsPort, Print, SshPort } from "../ports";
 import { stoppedTaskReason } from "../taskReason";
 import { Settings } from "../contract/fargateToml";
 
@@ -15,6 +15,7 @@ export interface CleanupDeps {
   job: Job;
   ecs: EcsPort;
   metadata: MetadataStore;
+  ssh: Pick<SshPort, "close">;
   print: Print;
   log: Logger;
   signal?: AbortSignal;
@@ -56,6 +57,12 @@ export async function runCleanupStage(deps: CleanupDeps): Promise<void> {
     log.warn("ignoring unreadable job metadata", { error: describeError(err) });
     print(`Ignoring unreadable job metadata ${deps.metadata.path}; looking for tasks started by ${startedBy}`);
   }
+  await deps.ssh.close({
+    host: record?.host ?? "task",
+    port: record?.port ?? settings.ssh.port,
+    username: record?.username ?? settings.ssh.username,
+    connectionDirectory: deps.metadata.connectionDirectory,
+  });
   const cluster = record?.cluster ?? settings.fargate.cluster;
   const reason = cleanupReason(job);
   const errors: string[] = [];

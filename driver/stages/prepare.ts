@@ -2,7 +2,6 @@
  * The prepare stage: start the job's Fargate task and wait until its sshd accepts the job's key.
  * Progress lines with timings go to the job log; on any failure or cancellation the task is stopped again.
  */
-import { createHash } from "node:crypto";
 import { Writable } from "node:stream";
 import { throwIfCancelled } from "../clock";
 import { Cancelled, describeError, JobError, SystemFailure } from "../errors";
@@ -23,6 +22,7 @@ import {
 } from "../contract/taskLifetime";
 import { stoppedTaskReason } from "../taskReason";
 import { SshError } from "../sshError";
+import { fingerprint } from "../sshKeys";
 
 export interface KeyPair {
   privateKey: string;
@@ -49,9 +49,9 @@ export interface PrepareDeps {
   signal: AbortSignal;
   /** Bound on stopping the task after a failure or cancellation, ms (default 10 s). */
   stopTimeoutMs?: number;
-  /** DescribeTasks polling: first interval and cap, ms (default 250 → 1000). */
+  /** DescribeTasks polling: first interval and cap, ms (default 100 → 1000). */
   poll?: { initialMs: number; maxMs: number };
-  /** SSH readiness retries: first delay and cap, ms (default 200 → 2000). */
+  /** SSH readiness retries: first delay and cap, ms (default 50 → 2000). */
   sshRetry?: { initialMs: number; maxMs: number };
 }
 
@@ -159,12 +159,6 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** SHA256 fingerprint in OpenSSH's notation, for the job log. */
-export function fingerprint(hostKey: string): string {
-  const blob = Buffer.from(hostKey.split(" ")[1] ?? "", "base64");
-  return `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
-}
-
 export async function runPrepareStage(deps: PrepareDeps): Promise<void> {
   const { settings, job, ecs, clock, metadata, print, signal } = deps;
   const cluster = settings.fargate.cluster;
@@ -202,13 +196,20 @@ export async function runPrepareStage(deps: PrepareDeps): Promise<void> {
   };
 
   let created = false;
+  let target: SshTarget | undefined;
   try {
     metadata.create(record);
     created = true;
     throwIfCancelled(signal);
     const task = await waitForRunning(deps, taskArn, started);
     const host = await taskAddress(deps, task);
-    const target = { host, port: settings.ssh.port, username: settings.ssh.username, privateKey: keys.privateKey };
+    target = {
+      host,
+      port: settings.ssh.port,
+      username: settings.ssh.username,
+      privateKey: keys.privateKey,
+      connectionDirectory: metadata.connectionDirectory,
+    };
     const sshStarted = clock.now();
     const hostKey = await waitForSsh(deps, taskArn, target);
     metadata.update({ ...record, host, port: target.port, username: target.username, hostKey });
@@ -218,6 +219,7 @@ export async function runPrepareStage(deps: PrepareDeps): Promise<void> {
     await setUpJobContainers(deps, { ...target, hostKey }, containers);
     print(`Task ready in ${seconds(clock.now() - started)}`);
   } catch (err) {
+    if (target) await deps.ssh.close(target);
     // Without a confirmed stop, the file is how cleanup finds the task again. A file this attempt did not create
     // is not its own to delete.
     if ((await stopAfterFailure(deps, taskArn, err)) && created) removeQuietly(deps);
@@ -389,7 +391,7 @@ async function stopAfterFailure(deps: PrepareDeps, taskArn: string, err: unknown
 
 async function waitForRunning(deps: PrepareDeps, taskArn: string, started: number): Promise<TaskView> {
   const { clock, signal, settings, print } = deps;
-  const poll = deps.poll ?? { initialMs: 250, maxMs: 1000 };
+  const poll = deps.poll ?? { initialMs: 100, maxMs: 1000 };
   const deadline = started + settings.timeouts.taskRunningSeconds * 1000;
   let interval = poll.initialMs;
   let lastStatus: string | undefined;
@@ -450,13 +452,9 @@ async function taskAddress(deps: PrepareDeps, task: TaskView): Promise<string> {
   return task.privateIp;
 }
 
-async function waitForSsh(
-  deps: PrepareDeps,
-  taskArn: string,
-  target: { host: string; port: number; username: string; privateKey: string },
-): Promise<string> {
+async function waitForSsh(deps: PrepareDeps, taskArn: string, target: SshTarget): Promise<string> {
   const { clock, signal, settings } = deps;
-  const retry = deps.sshRetry ?? { initialMs: 200, maxMs: 2000 };
+  const retry = deps.sshRetry ?? { initialMs: 50, maxMs: 2000 };
   const deadline = clock.now() + settings.timeouts.sshReadySeconds * 1000;
   let delay = retry.initialMs;
   let attempts = 0;
@@ -466,7 +464,7 @@ async function waitForSsh(
     // One attempt never runs past the overall deadline.
     const attemptSignal = AbortSignal.any([signal, AbortSignal.timeout(Math.max(deadline - clock.now(), 1))]);
     try {
-      return await deps.ssh.probe(target, attemptSignal);
+      return await deps.ssh.open(target, attemptSignal);
     } catch (caught) {
       if (signal.aborted) throw new Cancelled();
       const err =

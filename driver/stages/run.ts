@@ -1,6 +1,6 @@
 /**
- * The run stage (once per sub-stage): feed gitlab-runner's script to bash in the task over SSH, stream its
- * output, and report its exit code. Loads no AWS code: everything it needs is in the job's metadata file.
+ * The run stage (once per sub-stage): feed gitlab-runner's script to bash in the task over the job's SSH connection,
+ * stream its output, and report its exit code. Loads no AWS code: everything it needs is in the job's metadata file.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { BuildFailure, SystemFailure } from "../errors";
@@ -70,6 +70,7 @@ export async function runRunStage(deps: RunDeps): Promise<void> {
     username: record.username,
     privateKey: record.privateKey,
     hostKey: record.hostKey,
+    connectionDirectory: deps.metadata.connectionDirectory,
   };
   const command = stageCommand(deps.stageName, record.buildContainer === true);
   const exitCode = await deps.ssh.runScript(target, script, deps.out, deps.signal, command);

@@ -153,7 +153,7 @@ describe("manager.count: managers behind one runner (Pulumi mocks)", function ()
     it("every staged file of a manager is copied again onto a replacement instance (triggers)", () => {
       const { all } = deployment;
       const copies = all(T.copy);
-      assert.equal(copies.length, 3 * 8);
+      assert.equal(copies.length, 3 * 9);
       for (const copy of copies) {
         const instance = copy.name.startsWith("fleet-manager-")
           ? `i-${copy.name.slice(0, copy.name.indexOf("-stage-"))}`

@@ -79,12 +79,16 @@ class VirtualClock implements Clock {
 class ScriptedSsh implements SshPort {
   probes = 0;
   constructor(private readonly answer: (attempt: number) => Promise<string>) {}
-  probe(): Promise<string> {
+  closed = 0;
+  open(): Promise<string> {
     this.probes += 1;
     return this.answer(this.probes);
   }
   async runScript(): Promise<number> {
     throw new Error("not used");
+  }
+  async close(): Promise<void> {
+    this.closed += 1;
   }
 }
 
@@ -145,7 +149,8 @@ SSHReady = 20
   }
 
   function cleanup(settings: Settings) {
-    return runCleanupStage({ settings, job, ecs, metadata: storeFor(settings), print: (l) => lines.push(l), log });
+    const ssh = new ScriptedSsh(async () => HOST_KEY);
+    return runCleanupStage({ settings, job, ecs, metadata: storeFor(settings), ssh, print: (l) => lines.push(l), log });
   }
 
   const record = (extra: Partial<JobMetadata> = {}): Omit<JobMetadata, "version" | "binding"> => ({

@@ -114,7 +114,7 @@ SSHReady = 5
     settings: Settings,
     signal = new AbortController().signal,
     env: NodeJS.ProcessEnv = {},
-    ssh = createSshPort({ readyTimeoutMs: 3000 }),
+    ssh = createSshPort({ connectTimeoutSeconds: 3 }),
   ) {
     const ecs = createEcsPort({ region: settings.fargate.region });
     try {
@@ -141,7 +141,15 @@ SSHReady = 5
   async function cleanup(settings: Settings) {
     const ecs = createEcsPort({ region: settings.fargate.region });
     try {
-      await runCleanupStage({ settings, job, ecs, metadata: metadataFor(settings), print: (l) => lines.push(l), log });
+      await runCleanupStage({
+        settings,
+        job,
+        ecs,
+        metadata: metadataFor(settings),
+        ssh: createSshPort(),
+        print: (l) => lines.push(l),
+        log,
+      });
     } finally {
       ecs.destroy();
     }
@@ -301,7 +309,7 @@ Weight = 1`);
       const settings = settingsFor("", (silent.address() as AddressInfo).port);
       settings.timeouts.sshReadySeconds = 3;
       // A handshake timeout far beyond mocha's: only the SSHReady bound can end this attempt.
-      const patientSsh = createSshPort({ readyTimeoutMs: 3_600_000 });
+      const patientSsh = createSshPort({ connectTimeoutSeconds: 3_600 });
       await assert.rejects(
         prepare(settings, undefined, {}, patientSsh),
         /within 3 s .*no SSH answer from 127\.0\.0\.1/,

@@ -44,7 +44,8 @@ describe("end to end: jobs with their own image and services", function () {
     const local = fargate;
     fargate = undefined;
     await local?.close();
-    if (local) assert.deepEqual(local.leftovers(), { tasks: [], namespaces: [], sshServers: [], stateDirs: [] });
+    if (local)
+      assert.deepEqual(local.leftovers(), { tasks: [], namespaces: [], sshServers: [], stateDirs: [], processes: [] });
   });
   const calls = (local: LocalFargate, action: string) =>
     local.emulator.calls.filter((call) => call.action === action && !call.throttled).length;

@@ -17,13 +17,14 @@ import { taskHostUnsupportedReason } from "../support/netnsTaskHost";
 import { skipUnlessAvailable } from "../support/requirements";
 
 function assertNothingLeft(fargate: LocalFargate): void {
-  const { tasks, namespaces } = fargate.leftovers();
+  const { tasks, namespaces, processes } = fargate.leftovers();
   assert.deepEqual(
     tasks.map((task) => `${task.taskArn} ${task.lastStatus}`),
     [],
     "no emulated task is left running",
   );
   assert.deepEqual(namespaces, [], "no task network namespace is left");
+  assert.deepEqual(processes, [], "no SSH connection of a job is left on the manager");
 }
 
 describe("end to end: jobs through the driver, the ECS emulator and real sshd task hosts", function () {
@@ -83,6 +84,8 @@ describe("end to end: jobs through the driver, the ECS emulator and real sshd ta
       "every stage exited 0",
     );
     assert.equal(local.emulator.tasks().length, 1, "one task per job");
+    const logins = task.log().match(/Accepted publickey/g) ?? [];
+    assert.equal(logins.length, 1, `one SSH login for the whole job, its stages share it:\n${task.log()}`);
     assertNothingLeft(local);
     assert.deepEqual(local.metadataFiles(), [], "cleanup removed the job's metadata file");
   });

@@ -103,7 +103,7 @@ describe("end to end: the manager dies, the task stops itself", function () {
     assert.equal(task.stopCode, "EssentialContainerExited");
     assert.match(local.taskHost.history()[0]?.log() ?? "", /stopping the task \(exit code 91\): no SSH connection/);
     assert.equal(local.emulator.calls.filter((call) => call.action === "StopTask").length, 0, "nobody called StopTask");
-    assert.deepEqual(local.leftovers(), { tasks: [], namespaces: [], sshServers: [], stateDirs: [] });
+    assert.deepEqual(local.leftovers(), { tasks: [], namespaces: [], sshServers: [], stateDirs: [], processes: [] });
   };
 
   it("dies right after prepare: the task stops itself after TaskIdle (91), nothing is left", async () => {
@@ -161,6 +161,6 @@ describe("end to end: the manager dies, the task stops itself", function () {
     assert.equal(result.status, "success", result.log);
     assert.match(result.log, /slept-through/);
     assert.doesNotMatch(local.taskHost.history()[0]?.log() ?? "", /stopping the task/);
-    assert.deepEqual(local.leftovers(), { tasks: [], namespaces: [], sshServers: [], stateDirs: [] });
+    assert.deepEqual(local.leftovers(), { tasks: [], namespaces: [], sshServers: [], stateDirs: [], processes: [] });
   });
 });

@@ -3,22 +3,25 @@
  * task host (test/support/loopbackTaskHost.ts): no root, no system package. Runs as root and as a normal user.
  */
 import { strict as assert } from "node:assert";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Client, ClientChannel } from "ssh2";
 import { createSshPort, generateEd25519KeyPair, SshError } from "../../driver/ssh";
 import { BUILD_FAILURE_EXIT_CODE, RUN_STAGES } from "../support/customExecutorHarness";
 import { LocalFargate, startUnprivilegedLocalFargate } from "../support/localFargate";
 import { LoopbackTaskHost } from "../support/loopbackTaskHost";
-import { missingCommand, skipUnlessAvailable } from "../support/requirements";
+import { missingCommand, OPENSSH_CLIENT, skipUnlessAvailable } from "../support/requirements";
 
 function assertNothingLeft(fargate: LocalFargate<LoopbackTaskHost>): void {
-  const { tasks, sshServers } = fargate.leftovers();
+  const { tasks, sshServers, processes } = fargate.leftovers();
   assert.deepEqual(
     tasks.map((task) => `${task.taskArn} ${task.lastStatus}`),
     [],
     "no emulated task is left running",
   );
   assert.deepEqual(sshServers, [], "no task SSH server is left listening");
+  assert.deepEqual(processes, [], "no SSH connection of a job is left on the manager");
   for (const task of fargate.taskHost.history()) assert.ok(!existsSync(task.root), `${task.root} is deleted`);
 }
 
@@ -29,8 +32,8 @@ describe("unprivileged task host: jobs through the driver, the ECS emulator and 
   const jobId = () => ++nextJobId;
 
   before(function () {
-    // The harness's get_sources stage makes a git checkout, as gitlab-runner would.
-    skipUnlessAvailable(this, missingCommand("git", "apt-get install git"));
+    // The harness's get_sources stage makes a git checkout, as gitlab-runner would; the driver's SSH is OpenSSH's.
+    skipUnlessAvailable(this, missingCommand("git", "apt-get install git") ?? missingCommand("ssh", OPENSSH_CLIENT));
   });
 
   beforeEach(async () => {
@@ -80,9 +83,11 @@ describe("unprivileged task host: jobs through the driver, the ECS emulator and 
       result.stages.every((stage) => stage.exitCode === 0),
       "every stage exited 0",
     );
-    // One exec request per run sub-stage: the driver fed each script to bash in the task.
+    // One exec request per run sub-stage: the driver fed each script to bash in the task, every one over the
+    // connection prepare opened.
     assert.equal(task.commands.length, RUN_STAGES.length, task.commands.join("\n"));
-    for (const command of task.commands) assert.match(command, /^bash\b/);
+    for (const command of task.commands) assert.match(command, /\( bash \) 2>&1/);
+    assert.equal(task.logins, 1, "one SSH login for the whole job");
     assert.equal(local.emulator.tasks()[0]?.stoppedReason, `GitLab job ${id}: cleanup`);
     assertNothingLeft(local);
     assert.deepEqual(local.metadataFiles(), [], "cleanup removed the job's metadata file");
@@ -122,6 +127,12 @@ describe("unprivileged task host: jobs through the driver, the ECS emulator and 
     const key = generateEd25519KeyPair("task-key");
     let host: LoopbackTaskHost;
     let address: string;
+    let connections: string;
+    let attempts = 0;
+    before(() => {
+      connections = mkdtempSync(join(tmpdir(), "unprivileged-ssh-"));
+    });
+    after(() => rmSync(connections, { recursive: true, force: true }));
     beforeEach(async () => {
       host = new LoopbackTaskHost();
       const task = await host.launch({
@@ -138,16 +149,16 @@ describe("unprivileged task host: jobs through the driver, the ECS emulator and 
       port: host.ssh.port,
       username,
       privateKey,
+      connectionDirectory: join(connections, `${username}-${privateKey.length}-${(attempts += 1)}`),
     });
 
     it("accepts the task's key only, for its login only", async () => {
-      const ssh = createSshPort({ readyTimeoutMs: 5000 });
-      assert.match(await ssh.probe(target()), /^ssh-ed25519 /);
+      const ssh = createSshPort({ connectTimeoutSeconds: 5 });
+      const own = target();
+      assert.match(await ssh.open(own), /^ssh-ed25519 /);
+      await ssh.close(own);
       for (const refused of [target(generateEd25519KeyPair("stranger").privateKey), target(undefined, "root")]) {
-        await assert.rejects(
-          ssh.probe(refused),
-          (error: unknown) => error instanceof SshError && error.kind === "auth",
-        );
+        await assert.rejects(ssh.open(refused), (error: unknown) => error instanceof SshError && error.kind === "auth");
       }
     });
 

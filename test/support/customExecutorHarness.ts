@@ -15,6 +15,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { killProcessesNaming } from "./managerProcesses";
 
 export const BUILD_FAILURE_EXIT_CODE = 1;
 export const SYSTEM_FAILURE_EXIT_CODE = 2;
@@ -97,6 +98,8 @@ export interface HarnessOptions {
   defaultBuildsDir?: string;
   /** Driver bundle; default dist/driver/fargate.js. */
   driver?: string;
+  /** The Node.js binary that runs the driver; default the one running the harness. */
+  node?: string;
   /** Command prefix for each stage process (e.g. ["/usr/bin/time", "-f", "%M", "-o", FILE]); default none. */
   wrap?: (stage: string) => string[];
   /**
@@ -110,6 +113,8 @@ export interface HarnessOptions {
    * after that, not even cleanup; the job's status is "lost".
    */
   managerDies?: { atStage: string; afterMs: number; when?: () => boolean } | { afterStage: string };
+  /** The manager's state directory (TaskMetadata.Directory): the driver's processes naming it die with the manager. */
+  managerStateDirectory?: string;
   /** Grace period between SIGTERM and SIGKILL on cancel; default 10 s (runner default is 10 min). */
   graceKillMs?: number;
   /** Attempts of the prepare stage on SYSTEM_FAILURE (gitlab-runner: 3, 3 s apart); default 1. */
@@ -326,7 +331,7 @@ function runStageProcess({ stage, args, env, options, onOutput }: StageProcessOp
   const driver = options.driver ?? DRIVER_BUNDLE;
   const command = [
     ...(options.wrap?.(stage) ?? []),
-    process.execPath,
+    options.node ?? process.execPath,
     driver,
     "--config",
     options.configFile,
@@ -375,7 +380,10 @@ function runStageProcess({ stage, args, env, options, onOutput }: StageProcessOp
     if (dies && "atStage" in dies && isStage(stage, dies.atStage)) {
       const kill = (): void => {
         if (dies.when && !dies.when()) timers.push(setTimeout(kill, 20));
-        else signalGroup("SIGKILL");
+        else {
+          signalGroup("SIGKILL");
+          if (options.managerStateDirectory) killProcessesNaming(options.managerStateDirectory);
+        }
       };
       timers.push(setTimeout(kill, dies.afterMs));
     }
@@ -423,7 +431,10 @@ export async function runJob(spec: JobSpec, options: HarnessOptions): Promise<Jo
     const run = await runStageProcess({ stage: name, args, env: baseEnv, options });
     stages.push(run);
     if (inLog) log(run.output);
-    if (dies && isStage(name, "atStage" in dies ? dies.atStage : dies.afterStage)) throw new ManagerDied();
+    if (dies && isStage(name, "atStage" in dies ? dies.atStage : dies.afterStage)) {
+      if (options.managerStateDirectory) killProcessesNaming(options.managerStateDirectory);
+      throw new ManagerDied();
+    }
     return run;
   };
 

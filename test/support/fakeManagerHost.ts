@@ -10,6 +10,8 @@
  * like a careless tool would, so tests can check the scripts hide it. GitLab's side is a list of the tokens
  * registered and not yet unregistered ({@link FakeManagerHost.gitlabEntries}).
  *
+ * The first-boot script's Node.js is there: $GFR_ROOT/opt/gitlab-runner/node/bin/node is the Node.js running the tests.
+ *
  * With `traceTools`, ordinary tools (awk, grep…) are wrapped too: the wrapper records the call (argv, no stdin),
  * then runs the real tool, so tests can check what reached their command lines.
  */
@@ -17,6 +19,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { MANAGER_PATHS } from "../../driver/contract/managerPaths";
 
 export interface RecordedCall {
   command: string;
@@ -198,6 +201,9 @@ export class FakeManagerHost {
       systemctl: FAKE_SYSTEMCTL,
       sudo: FAKE_SUDO,
     };
+    const node = path.join(this.root, MANAGER_PATHS.nodeDirectory, "bin", "node");
+    fs.mkdirSync(path.dirname(node), { recursive: true });
+    fs.symlinkSync(process.execPath, node);
     for (const [name, body] of Object.entries(fakes)) {
       fs.writeFileSync(path.join(this.bin, name), `#!${process.execPath}\n${RECORDER}\n${body}`, { mode: 0o755 });
     }

@@ -17,6 +17,7 @@ import { HarnessOptions, JobResult, JobSpec, runJob } from "./customExecutorHarn
 import { EcsEmulator, EcsFaults, EmulatedTask, SeedTaskDefinition, startEcsEmulator } from "./ecsEmulator";
 import { ciCoordinatorTaskDefinition } from "./ecsTaskDefinitions";
 import { LoopbackTaskHost } from "./loopbackTaskHost";
+import { killProcessesNaming, processesNaming } from "./managerProcesses";
 import { ContainerImage, NetnsTaskHost, TaskHostFaults } from "./netnsTaskHost";
 import { TaskLauncher } from "./taskLauncher";
 
@@ -57,9 +58,16 @@ export interface LocalFargate<Host extends TaskLauncher = NetnsTaskHost> {
   runJob(spec: JobSpec, options?: Partial<HarnessOptions>): Promise<JobResult>;
   /**
    * Tasks the emulator still considers alive, task network namespaces still on the machine (isolated task host),
-   * task SSH servers still listening (unprivileged task host) and task directories still on disk (both).
+   * task SSH servers still listening (unprivileged task host), task directories still on disk (both), and driver
+   * processes still running for a job (its SSH connection).
    */
-  leftovers(): { tasks: EmulatedTask[]; namespaces: string[]; sshServers: string[]; stateDirs: string[] };
+  leftovers(): {
+    tasks: EmulatedTask[];
+    namespaces: string[];
+    sshServers: string[];
+    stateDirs: string[];
+    processes: string[];
+  };
   metadataFiles(): string[];
   close(): Promise<void>;
 }
@@ -151,10 +159,16 @@ async function start<Host extends TaskLauncher & { stopAll(): Promise<void> }>(
     metadataDir,
     env,
     runJob: (spec, overrides = {}) =>
-      runJob(spec, { configFile, ...overrides, env: { ...env, ...(overrides.env ?? {}) } }),
-    leftovers: () => ({ tasks: emulator.runningTasks(), ...hostLeftovers() }),
+      runJob(spec, {
+        configFile,
+        managerStateDirectory: metadataDir,
+        ...overrides,
+        env: { ...env, ...(overrides.env ?? {}) },
+      }),
+    leftovers: () => ({ tasks: emulator.runningTasks(), ...hostLeftovers(), processes: processesNaming(metadataDir) }),
     metadataFiles: () => readdirSync(metadataDir),
     close: async () => {
+      killProcessesNaming(metadataDir);
       await emulator.close();
       await taskHost.stopAll();
       rmSync(dir, { recursive: true, force: true });

@@ -34,6 +34,8 @@ export interface LoopbackTaskInfo {
   root: string;
   /** Exec requests the task's SSH server ran. */
   commands: string[];
+  /** Logins the task's SSH server accepted: one per SSH connection. */
+  logins: number;
 }
 
 interface LiveTask extends LoopbackTaskInfo {
@@ -90,6 +92,7 @@ export class LoopbackTaskHost implements TaskLauncher {
       privateIp: "",
       root,
       commands: [],
+      logins: 0,
       server,
       connections: new Set(),
       processes: new Set(),
@@ -118,6 +121,7 @@ export class LoopbackTaskHost implements TaskLauncher {
         context.accept();
       });
       connection.on("ready", () => {
+        task.logins += 1;
         connection.on("session", (acceptSession) => {
           const session = acceptSession();
           let script: ChildProcess | undefined;

@@ -32,7 +32,8 @@ trap 'rm -rf "$workdir"' EXIT
 
 log "installing prerequisites"
 retry apt-get update -q
-retry apt-get install -y -q --no-install-recommends ca-certificates curl gnupg xz-utils
+# openssh-client: the driver keeps one SSH connection per job with it (Ubuntu images have it; minimal ones may not).
+retry apt-get install -y -q --no-install-recommends ca-certificates curl gnupg xz-utils openssh-client
 
 log "adding GitLab's runner repository, signed by $GITLAB_KEY_FINGERPRINT"
 retry curl -fsSL --proto '=https' -o "$workdir/gitlab.asc" https://packages.gitlab.com/runner/gitlab-runner/gpgkey

@@ -24,8 +24,8 @@
 #   GFR_PRIVATE_CA  "true": install $GFR_STAGING/ca.crt and trust it for GitLab
 #   GFR_REVISION    ignored here; the deployment changes it with any staged file or the instance, to run again
 #   GFR_CONFIG_DIRECTORY, GFR_CONFIG_FILE, GFR_TEMPLATE_FILE, GFR_FARGATE_CONFIG_FILE, GFR_CA_CERTIFICATE_FILE,
-#   GFR_DRIVER_DIRECTORY, GFR_DRIVER_BUNDLE, GFR_LAUNCHER, GFR_BUILDS_DIRECTORY, GFR_CACHE_DIRECTORY,
-#   GFR_METADATA_DIRECTORY, GFR_LOG_DIRECTORY
+#   GFR_DRIVER_DIRECTORY, GFR_DRIVER_BUNDLE, GFR_DRIVER_SDK_BUNDLE, GFR_LAUNCHER, GFR_NODE_DIRECTORY,
+#   GFR_CONFIG_STAGE_ANSWER, GFR_BUILDS_DIRECTORY, GFR_CACHE_DIRECTORY, GFR_METADATA_DIRECTORY, GFR_LOG_DIRECTORY
 #                   where things live on the manager (required): MANAGER_PATHS of driver/contract/managerPaths.ts
 #   GFR_SYSTEMD_DROP_IN  where gitlab-runner's drop-in goes (required): GITLAB_RUNNER_DROP_IN of systemd.ts
 #   GFR_ROOT        prefix of every absolute path; empty on the manager, a temporary directory in tests
@@ -55,6 +55,9 @@ fargate_config=$GFR_ROOT${GFR_FARGATE_CONFIG_FILE:?is not set}
 ca=$GFR_ROOT${GFR_CA_CERTIFICATE_FILE:?is not set}
 driver_dir=$GFR_ROOT${GFR_DRIVER_DIRECTORY:?is not set}
 driver=$GFR_ROOT${GFR_DRIVER_BUNDLE:?is not set}
+driver_sdk=$GFR_ROOT${GFR_DRIVER_SDK_BUNDLE:?is not set}
+node=$GFR_ROOT${GFR_NODE_DIRECTORY:?is not set}/bin/node
+config_answer=$GFR_ROOT${GFR_CONFIG_STAGE_ANSWER:?is not set}
 launcher=$GFR_ROOT${GFR_LAUNCHER:?is not set}
 builds_dir=$GFR_ROOT${GFR_BUILDS_DIRECTORY:?is not set}
 cache_dir=$GFR_ROOT${GFR_CACHE_DIRECTORY:?is not set}
@@ -120,9 +123,14 @@ case $status in
 esac
 command -v gitlab-runner >/dev/null || die "gitlab-runner is not installed; see /var/log/cloud-init-output.log"
 
-for staged in fargate.js fargate fargate.toml config.toml runner-template.toml gitlab-runner.conf; do
+for staged in fargate.js awsSdk.js fargate fargate.toml config.toml runner-template.toml gitlab-runner.conf; do
   [ -f "$GFR_STAGING/$staged" ] || die "staged file $GFR_STAGING/$staged is missing"
 done
+# The config stage's answer never changes for a manager: the staged driver renders it once from the staged
+# fargate.toml, and gitlab-runner's config_exec only reads it. A fargate.toml the driver refuses changes nothing.
+"$node" "$GFR_STAGING/fargate.js" --config "$GFR_STAGING/fargate.toml" custom config >"$GFR_STAGING/config-stage.json" ||
+  die "the staged driver refused the staged fargate.toml (see above); nothing was changed"
+[ -s "$GFR_STAGING/config-stage.json" ] || die "the staged driver gave no config answer; nothing was changed"
 install -d -m 0700 "$config_dir" "$log_dir" "$metadata_dir"
 install -d -m 0755 "$driver_dir" "$builds_dir" "$cache_dir"
 put 0600 "$GFR_STAGING/runner-template.toml" "$template"
@@ -174,7 +182,10 @@ if [ -n "$old_token" ] && [ "$old_token" != "$new_token" ]; then
   fi
 fi
 
+# The SDK part first: the entry bundle running jobs' stages use now does not need it, the new one does.
+put 0644 "$GFR_STAGING/awsSdk.js" "$driver_sdk"
 put 0644 "$GFR_STAGING/fargate.js" "$driver"
+put 0644 "$GFR_STAGING/config-stage.json" "$config_answer"
 put 0755 "$GFR_STAGING/fargate" "$launcher"
 put 0600 "$GFR_STAGING/fargate.toml" "$fargate_config"
 install -d -m 0755 "$(dirname "$drop_in")"

@@ -201,7 +201,7 @@ describe("bootstrap: user data executed in a mount namespace", function () {
     assert.deepEqual(
       result.calls.filter((c) => !c.startsWith("apt-get update")),
       [
-        "apt-get install -y -q --no-install-recommends ca-certificates curl gnupg xz-utils",
+        "apt-get install -y -q --no-install-recommends ca-certificates curl gnupg xz-utils openssh-client",
         "curl https://packages.gitlab.com/runner/gitlab-runner/gpgkey",
         `apt-get install -y -q gitlab-runner=${v} gitlab-runner-helper-images=${v}`,
         "apt-mark hold gitlab-runner gitlab-runner-helper-images",

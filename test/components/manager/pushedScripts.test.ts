@@ -53,14 +53,24 @@ describe("registration scripts: the launcher", () => {
     const out = execFileSync(path.join(dir, "fargate"), ["--version"], { encoding: "utf8", cwd: os.tmpdir() });
     assert.equal(out.trim(), version);
 
-    fs.writeFileSync(path.join(dir, "fargate.js"), "process.stdout.write(JSON.stringify(process.argv.slice(2)));\n");
+    fs.writeFileSync(
+      path.join(dir, "fargate.js"),
+      "process.stdout.write(JSON.stringify([process.argv.slice(2), process.env.NODE_COMPILE_CACHE]));\n",
+    );
     const args = ["--config", "/etc/gitlab-runner/fargate.toml", "custom", "run", "script with spaces", "step_script"];
-    assert.deepEqual(JSON.parse(execFileSync(path.join(dir, "fargate"), args, { encoding: "utf8" })), args);
+    const [passed, compileCache] = JSON.parse(execFileSync(path.join(dir, "fargate"), args, { encoding: "utf8" }));
+    assert.deepEqual(passed, args);
+    assert.equal(compileCache, `${dir}/compile-cache`, "Node.js keeps the compiled bundles beside the driver");
   });
 
   it("finds the driver and Node.js where MANAGER_PATHS puts them: beside the launcher", () => {
     const beside = path.posix.dirname(MANAGER_PATHS.launcher);
     assert.equal(MANAGER_PATHS.driverBundle, `${beside}/fargate.js`);
+    assert.equal(
+      MANAGER_PATHS.driverSdkBundle,
+      `${beside}/awsSdk.js`,
+      "the entry requires ./awsSdk from its directory",
+    );
     assert.equal(MANAGER_PATHS.nodeDirectory, `${beside}/node`);
   });
 });

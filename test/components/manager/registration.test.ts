@@ -60,6 +60,7 @@ describe("registerRunner under Pulumi mocks", () => {
     driverB = path.join(workdir, "b.js");
     fs.writeFileSync(driverA, "console.log('driver A');\n");
     fs.writeFileSync(driverB, "console.log('driver B');\n");
+    fs.writeFileSync(path.join(workdir, "awsSdk.js"), "// the driver's AWS SDK part\n");
   });
   after(() => fs.rmSync(workdir, { recursive: true, force: true }));
 
@@ -126,6 +127,7 @@ describe("registerRunner under Pulumi mocks", () => {
     const { result, instance } = await register("order", baseArgs());
     const copyNames = resources.filter((r) => r.type === "command:remote:CopyToRemote" && r.name.startsWith("order-"));
     assert.deepEqual(copyNames.map((r) => r.inputs.remotePath).sort(), [
+      "/home/ubuntu/gitlab-fargate-runner/awsSdk.js",
       "/home/ubuntu/gitlab-fargate-runner/config.toml",
       "/home/ubuntu/gitlab-fargate-runner/fargate",
       "/home/ubuntu/gitlab-fargate-runner/fargate.js",
@@ -216,6 +218,7 @@ describe("registerRunner under Pulumi mocks", () => {
 
     const hashes1 = await settled(runs.t1.result.fileHashes);
     assert.deepEqual(Object.keys(hashes1).sort(), [
+      "awsSdk.js",
       "config.toml",
       "fargate",
       "fargate.js",
@@ -250,7 +253,7 @@ describe("registerRunner under Pulumi mocks", () => {
   it("a new instance gets every file again: each copy is replaced with the instance (triggers)", async () => {
     await register("again", baseArgs());
     const copies = resources.filter((r) => r.type === "command:remote:CopyToRemote" && r.name.startsWith("again-"));
-    assert.equal(copies.length, 8);
+    assert.equal(copies.length, 9);
     for (const copy of copies) assert.deepEqual(copy.inputs.triggers, ["i-0123456789abcdef0"], copy.name);
     const { parent } = scaffold("again-none");
     const bare = registration.registerRunner("again-none", { ...baseArgs(), instanceId: undefined }, { parent });

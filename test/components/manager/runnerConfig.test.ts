@@ -256,7 +256,10 @@ describe("runnerConfig: generated TOML", () => {
     assert.equal(runner.cache, undefined);
     assert.equal(runner["tls-ca-file"], undefined);
     const custom = runner.custom as Record<string, unknown>;
-    for (const stage of ["config", "prepare", "run", "cleanup"]) {
+    // The config stage reads the answer rendered at registration (test/components/manager/scripts/register.test.ts).
+    assert.equal(custom.config_exec, "/bin/cat");
+    assert.deepEqual(custom.config_args, ["/opt/gitlab-runner/config-stage.json"]);
+    for (const stage of ["prepare", "run", "cleanup"]) {
       assert.equal(custom[`${stage}_exec`], "/opt/gitlab-runner/fargate");
       assert.deepEqual(custom[`${stage}_args`], ["--config", "/etc/gitlab-runner/fargate.toml", "custom", stage]);
     }

@@ -61,9 +61,10 @@ class Ecs implements EcsPort, TaskDefinitionPort {
 class Ssh implements SshPort {
   sessions: { command?: string; script: string }[] = [];
   exitCodes: number[] = [];
-  async probe() {
+  async open() {
     return HOST_KEY;
   }
+  async close() {}
   async runScript(
     _t: unknown,
     script: string,

@@ -51,6 +51,9 @@ export function assertReloadedNotRestarted(calls: RecordedCall[]): void {
   for (const kill of kills) assert.deepEqual(kill.argv, ["kill", "--kill-whom=main", "--signal=HUP", "gitlab-runner"]);
 }
 
+/** The built driver (`npm run build`): register.sh runs it to render the config stage's answer. */
+export const DRIVER_BUNDLE = fs.readFileSync(path.resolve(__dirname, "../../../../dist/driver/fargate.js"), "utf8");
+
 /** Stages what the deployment uploads: the scripts, launcher and TOMLs exactly as shipped. */
 export function stageEverything(
   host: FakeManagerHost,
@@ -75,7 +78,8 @@ export function stageEverything(
     "unregister.sh": UNREGISTER_SCRIPT,
     "gitlab-runner.conf": renderGitLabRunnerDropIn({ drainTimeoutMinutes: 60 }),
     fargate: LAUNCHER_SCRIPT,
-    "fargate.js": "// driver bundle\n",
+    "fargate.js": DRIVER_BUNDLE,
+    "awsSdk.js": "// the driver's AWS SDK part\n",
     "fargate.toml": files.fargateToml,
     "config.toml": files.globalConfigToml,
     "runner-template.toml": files.runnerTemplateToml,
@@ -116,6 +120,7 @@ export function installedFiles(host: FakeManagerHost): Record<string, string> {
     CONFIG,
     "/etc/gitlab-runner/fargate.toml",
     "/opt/gitlab-runner/fargate.js",
+    "/opt/gitlab-runner/awsSdk.js",
     "/opt/gitlab-runner/fargate",
   ];
   return Object.fromEntries(files.map((file) => [file, fs.readFileSync(host.file(file), "utf8")]));

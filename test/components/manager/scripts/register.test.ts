@@ -22,6 +22,7 @@ import {
   runnerSubcommands,
   installedFiles,
   rotateTokenLikeGitLabRunner,
+  DRIVER_BUNDLE,
 } from "./harness";
 
 describe("registration scripts: register.sh, executed against fakes", () => {
@@ -90,7 +91,16 @@ describe("registration scripts: register.sh, executed against fakes", () => {
     assert.equal(mode(host.file("/etc/gitlab-runner/fargate.toml")), "600");
     assert.equal(mode(host.file(CONFIG)), "600");
     assert.equal(mode(host.file("/opt/gitlab-runner/fargate")), "755");
-    assert.equal(fs.readFileSync(host.file("/opt/gitlab-runner/fargate.js"), "utf8"), "// driver bundle\n");
+    assert.equal(fs.readFileSync(host.file("/opt/gitlab-runner/fargate.js"), "utf8"), DRIVER_BUNDLE);
+    // gitlab-runner's config stage reads the answer the staged driver rendered from the staged fargate.toml.
+    const custom = entries[0].custom as Record<string, unknown>;
+    assert.equal(custom.config_exec, "/bin/cat");
+    assert.deepEqual(custom.config_args, ["/opt/gitlab-runner/config-stage.json"]);
+    const answer = JSON.parse(fs.readFileSync(host.file("/opt/gitlab-runner/config-stage.json"), "utf8"));
+    assert.equal(answer.driver.name, "gitlab-fargate-runner");
+    assert.equal(answer.builds_dir, "/opt/gitlab-runner/builds");
+    assert.equal(mode(host.file("/opt/gitlab-runner/config-stage.json")), "644");
+    assert.equal(fs.readFileSync(host.file("/opt/gitlab-runner/awsSdk.js"), "utf8"), "// the driver's AWS SDK part\n");
     assert.equal(mode(host.file("/opt/gitlab-runner/metadata")), "700");
     assert.equal(mode(host.file("/var/log/gitlab-fargate-runner/registration.log")), "600");
   });
@@ -178,7 +188,7 @@ describe("registration scripts: register.sh, executed against fakes", () => {
     host.clearCalls();
 
     stageEverything(host, "other-cluster");
-    fs.writeFileSync(path.join(host.staging, "fargate.js"), "// a new driver bundle\n");
+    fs.writeFileSync(path.join(host.staging, "fargate.js"), `${DRIVER_BUNDLE}// a new driver bundle\n`);
     const result = host.run(register, `${TOKEN}\n`, { registerFails: true });
     assert.notEqual(result.status, 0);
     assert.match(result.stderr, /gitlab-runner register failed/);
@@ -318,6 +328,18 @@ describe("registration scripts: register.sh, executed against fakes", () => {
     assert.notEqual(result.status, 0);
     assert.match(result.stderr, /first-boot script failed \(cloud-init status 1\)/);
     assert.equal(named(host.calls(), "gitlab-runner").length, 0);
+    assert.equal(fs.existsSync(host.file(CONFIG)), false);
+  });
+
+  it("a fargate.toml the staged driver refuses fails before anything is registered or installed", () => {
+    stageEverything(host);
+    fs.writeFileSync(path.join(host.staging, "fargate.toml"), '[Fargate]\nSubnet = "subnet-0a0a0a0a"\n');
+    const result = host.run(commands(host).register, `${TOKEN}\n`);
+    assert.notEqual(result.status, 0);
+    assert.match(result.stderr, /Fargate\.Cluster is required/);
+    assert.match(result.stderr, /the staged driver refused the staged fargate\.toml/);
+    assert.equal(named(host.calls(), "gitlab-runner").length, 0);
+    assert.equal(fs.existsSync(host.file("/opt/gitlab-runner/config-stage.json")), false);
     assert.equal(fs.existsSync(host.file(CONFIG)), false);
   });
 
