@@ -4,14 +4,14 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { GitLabFargateRunnerProvider, packageDirectory } from "./schemaProvider";
+import { GitLabFargateRunnerProvider, packageDirectory, SCHEMA_FILE_NAME } from "./schemaProvider";
 
 /** Where the committed schema lives, next to package.json. */
-export const SCHEMA_FILE = path.join(packageDirectory(), "schema.json");
+export const SCHEMA_FILE = path.join(packageDirectory(), SCHEMA_FILE_NAME);
 
-/** The schema as committed: the provider's, pretty-printed, with a final newline. */
+/** The schema as committed: the analyzer's (secrets marked), pretty-printed, with a final newline. */
 export async function renderedSchema(provider = new GitLabFargateRunnerProvider()): Promise<string> {
-  return `${JSON.stringify(JSON.parse(await provider.getSchema()), null, 2)}\n`;
+  return `${JSON.stringify(JSON.parse(await provider.analyzedSchema()), null, 2)}\n`;
 }
 
 if (require.main === module) {

@@ -5,10 +5,13 @@
  * provider server's own deserialisation.
  */
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { GITLAB_FARGATE_RUNNER_TYPE } from "../../../components";
-import { GitLabFargateRunnerProvider } from "../../../components/provider/schemaProvider";
+import { GitLabFargateRunnerProvider, withoutNulls } from "../../../components/provider/schemaProvider";
 import { giveInstancesPrivateIps, T } from "../deployment";
 import {
   installMocks,
@@ -134,6 +137,61 @@ describe("the component provider's construct (another language's program)", func
     assert.equal(inputs.accessLevel, "ref_protected");
     assert.deepEqual(plainOccurrences(runner.inputs, ACCESS_TOKEN), []);
     assert.ok(pulumi.Output.isInstance(state.runnerId));
+  });
+
+  it("needs only package.json and the committed schema.json at run time (no sources, no analyzer)", async () => {
+    // What `pulumi preview` of another language's program starts: the analyzer would type-check the whole package
+    // (seconds, a TypeScript compiler and the sources) before the first resource; schema.test.ts keeps
+    // schema.json equal to what it infers.
+    const root = path.join(__dirname, "..", "..", "..");
+    const directory = fs.mkdtempSync(path.join(os.tmpdir(), "gitlab-fargate-runner-package-"));
+    try {
+      for (const file of ["package.json", "schema.json"]) {
+        fs.copyFileSync(path.join(root, file), path.join(directory, file));
+      }
+      const published = new GitLabFargateRunnerProvider(directory);
+      assert.deepEqual(
+        JSON.parse(await published.getSchema()),
+        JSON.parse(fs.readFileSync(`${root}/schema.json`, "utf8")),
+      );
+      const result = await published.construct(
+        "plainrunner",
+        GITLAB_FARGATE_RUNNER_TYPE,
+        await received(required(secretOutputValue(RUNNER_TOKEN))),
+        {},
+      );
+      assert.deepEqual(Object.keys(result.state).sort(), [...outputNames].sort());
+      assert.match(String(await valueOf((result.state as Record<string, pulumi.Output<string>>).clusterName)), /.+/);
+      await settle();
+    } finally {
+      fs.rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  it("reads a member sent as null as not given (a YAML key without a value, None in a Python dict)", async () => {
+    const state = await construct("nullrunner", {
+      gitlab: {
+        url: "https://gitlab.example.com",
+        runnerToken: secretOutputValue(RUNNER_TOKEN),
+        registrationToken: null,
+      },
+      admin: { sshCidrBlocks: ["203.0.113.7/32"] },
+      network: { existing: null, taskPlacement: null },
+      manager: null,
+      jobs: { cpu: 512, memory: null, maxTaskSize: null },
+    });
+    assert.match(String(await valueOf(state.clusterName)), /.+/);
+    assert.ok(JSON.stringify(recorder.one("nullrunner", T.taskDefinition).inputs).includes('"cpu":"512"'));
+    assert.deepEqual(withoutNulls({ createRunner: { scope: { instance: true, groupId: null }, tags: ["a"] } }), {
+      createRunner: { scope: { instance: true }, tags: ["a"] },
+    });
+  });
+
+  it("refuses another type token", async () => {
+    await assert.rejects(
+      provider.construct("other", "gitlab-fargate-runner:index:Other", {}, {}),
+      /has one component, gitlab-fargate-runner:index:GitLabFargateRunner; cannot construct .*Other/,
+    );
   });
 
   it("refuses a scope with two members before any resource exists, naming them", async () => {

@@ -1,11 +1,15 @@
 /**
- * The plugin as `pulumi package add` starts it: PulumiPlugin.yaml names the runtime and the entry point, and
- * Pulumi's own plugin runner (`@pulumi/pulumi/cmd/run-plugin`, what the Node.js language host runs, TypeScript
- * type-checked with ts-node) starts the provider, which serves the committed schema over gRPC.
+ * The plugin as Pulumi starts it for `pulumi package add` and for a Python, Go, C#, Java or YAML program: the Node.js
+ * language host runs Pulumi's own plugin runner (`@pulumi/pulumi/cmd/run-plugin`) with the package directory as the
+ * program and the user's program directory as the working directory. The runner requires the directory, so
+ * package.json `main` decides what starts: it must be this package's provider (secrets marked), not the component
+ * library (which the runner would serve with Pulumi's default provider, without secrets) nor the deployable program.
+ * Needs dist/ (`npm test` builds it first).
  */
 import { strict as assert } from "node:assert";
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 
@@ -17,9 +21,10 @@ const yaml = require("js-yaml") as { load(text: string): unknown };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 const root = path.join(__dirname, "..", "..", "..");
-const manifest = yaml.load(fs.readFileSync(path.join(root, "PulumiPlugin.yaml"), "utf8")) as {
-  runtime: string;
+const manifest = yaml.load(fs.readFileSync(path.join(root, "PulumiPlugin.yaml"), "utf8")) as Record<string, unknown>;
+const packageJson = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as {
   main: string;
+  exports: Record<string, unknown>;
 };
 
 /** The first line the plugin prints: the port of its gRPC server. */
@@ -37,22 +42,33 @@ function portOf(plugin: ChildProcess): Promise<number> {
   });
 }
 
-describe("the plugin entry point (PulumiPlugin.yaml), started by Pulumi's plugin runner", function () {
+describe("the plugin, started the way Pulumi's Node.js language host starts it", function () {
   this.timeout(240_000);
   let plugin: ChildProcess | undefined;
+  let programDirectory: string | undefined;
 
   after(() => {
     plugin?.kill();
+    if (programDirectory) fs.rmSync(programDirectory, { recursive: true, force: true });
   });
 
-  it("is a Node.js plugin whose entry point exists", () => {
+  it("is a Node.js plugin whose entry point is package.json main, the compiled provider", () => {
     assert.equal(manifest.runtime, "nodejs");
-    assert.ok(fs.existsSync(path.join(root, manifest.main)), `${manifest.main} exists`);
+    // PulumiPlugin.yaml has no `main` key: Pulumi would ignore it, and the file would promise what does not happen.
+    assert.equal(manifest.main, undefined);
+    assert.equal(path.normalize(packageJson.main), path.join("dist", "components", "provider", "main.js"));
+    assert.deepEqual(packageJson.exports["."], {
+      types: "./dist/components/index.d.ts",
+      default: "./dist/components/index.js",
+    });
   });
 
   it("serves the committed schema over gRPC (GetSchema), secrets marked", async () => {
+    assert.ok(fs.existsSync(path.join(root, packageJson.main)), `${packageJson.main} is built (npm run build)`);
+    // A Python program's directory: no package.json, no tsconfig.json.
+    programDirectory = fs.mkdtempSync(path.join(os.tmpdir(), "python-program-"));
     const runPlugin = path.join(root, "node_modules", "@pulumi", "pulumi", "cmd", "run-plugin");
-    plugin = spawn(process.execPath, [runPlugin, manifest.main], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    plugin = spawn(process.execPath, [runPlugin, root], { cwd: programDirectory, stdio: ["ignore", "pipe", "pipe"] });
     const port = await portOf(plugin);
     const client = new provrpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     const served = await new Promise<string>((resolve, reject) =>

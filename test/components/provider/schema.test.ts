@@ -104,7 +104,7 @@ describe("the package schema (Pulumi's analyzer, for every Pulumi language)", fu
 
   before(async () => {
     provider = new GitLabFargateRunnerProvider();
-    schema = JSON.parse(await provider.getSchema());
+    schema = JSON.parse(await provider.analyzedSchema());
     declared = declarations();
   });
 
