@@ -163,6 +163,21 @@ function resolveToken(gitlab: GitLabFargateRunnerArgs["gitlab"]): ResolvedArgs["
   return { kind: choice === "runnerToken" ? "runner" : "registration", value: pulumi.secret(value) };
 }
 
+/**
+ * A list argument the runner is planned from (how many managers go in which subnet, which security group rules exist)
+ * must be a list when the program runs. TypeScript's types say so; a Python, Go, C#, Java or YAML program can still
+ * pass one Output of a whole list (a stack reference, another resource's list), which would otherwise read as missing.
+ */
+function refuseWholeListOutput(argument: string, value: unknown, items: string): void {
+  if (pulumi.Output.isInstance(value)) {
+    fail(
+      argument,
+      `give a list of ${items} (each of them may be an Output), not one Output of a whole list: the runner is ` +
+        `planned from the list's length and items`,
+    );
+  }
+}
+
 /** Checks one CIDR block; returns its IP family. */
 function cidrFamily(argument: string, cidr: string): 4 | 6 {
   const match = /^([^/]+)\/(\d{1,3})$/.exec(cidr);
@@ -195,6 +210,7 @@ export const MIN_SSH_PREFIX_LENGTH = { ipv4: 8, ipv6: 32 } as const;
 
 function resolveSshCidrBlocks(blocks: string[] | undefined): string[] {
   const argument = "admin.sshCidrBlocks";
+  refuseWholeListOutput(argument, blocks, "CIDR blocks");
   if (!Array.isArray(blocks) || blocks.length === 0) {
     fail(argument, "give at least one CIDR block (your office, VPN or the deploying machine, e.g. 203.0.113.7/32)");
   }
@@ -224,6 +240,9 @@ function resolveExistingNetwork(
   taskPlacement: TaskPlacement,
 ): ExistingNetworkArgs | undefined {
   if (existing === undefined) return undefined;
+  for (const key of ["publicSubnetIds", "privateSubnetIds"] as const) {
+    refuseWholeListOutput(`network.existing.${key}`, existing[key], "subnet ids");
+  }
   const missing: string[] = [];
   if (!existing.vpcId) missing.push("vpcId");
   if (!existing.publicSubnetIds?.length) missing.push("publicSubnetIds");

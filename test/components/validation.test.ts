@@ -244,6 +244,33 @@ describe("GitLabFargateRunner argument validation", () => {
       );
     });
 
+    it("refuses one Output of a whole list (another language's stack reference) instead of reading it as missing", () => {
+      const whole = pulumi.output(["subnet-0a1b2c3d"]) as unknown as string[];
+      refuses(
+        {
+          ...required,
+          network: { existing: { vpcId: "vpc-0a1b2c3d", publicSubnetIds: whole, privateSubnetIds: whole } },
+        },
+        /network\.existing\.publicSubnetIds/,
+        /not one Output of a whole list/,
+      );
+      refuses(
+        {
+          ...required,
+          network: {
+            existing: { vpcId: "vpc-0a1b2c3d", publicSubnetIds: ["subnet-0a1b2c3d"], privateSubnetIds: whole },
+          },
+        },
+        /network\.existing\.privateSubnetIds/,
+        /not one Output of a whole list/,
+      );
+      refuses(
+        { ...required, admin: { sshCidrBlocks: pulumi.output(["203.0.113.7/32"]) as unknown as string[] } },
+        /admin\.sshCidrBlocks/,
+        /not one Output of a whole list/,
+      );
+    });
+
     it("accepts an own network without private subnets in public-task mode", () => {
       const resolved = validation.resolveArgs("pub", {
         ...required,
