@@ -323,6 +323,8 @@ async function main(): Promise<number> {
   // A setting of this machine, not of the manager, which costs every Node.js 20 process ~70 ms at start.
   delete process.env.NODE_EXTRA_CA_CERTS;
   const dir = mkdtempSync(join(tmpdir(), "bench-"));
+  // As the manager's launcher does (Node.js 22 and later keep the compiled bundles there).
+  process.env.NODE_COMPILE_CACHE = join(dir, "compile-cache");
   const machine = {
     nproc: cpus().length,
     cpu: cpus()[0]?.model ?? "unknown",
