@@ -12,7 +12,7 @@ import { Cancelled, describeError, exitCodeFor, ExitCodes, exitCodesFromEnv, Job
 import { createLogger } from "./log";
 import { LOG_FORMATS, LOG_LEVELS, LogFormat, LogLevel } from "./contract/fargateToml";
 import { loadSettings } from "./settings";
-import { jobFiles, sshPortFor, StageContext } from "./stageContext";
+import type { StageContext } from "./stageContext";
 
 export const STAGES = ["config", "prepare", "run", "cleanup"] as const;
 export type Stage = (typeof STAGES)[number];
@@ -147,6 +147,7 @@ async function runStage(ctx: StageContext): Promise<void> {
     }
     case "run": {
       const { runRunStage } = await import("./stages/run");
+      const { jobFiles, sshPortFor } = await import("./stageContext");
       const { metadata } = jobFiles(ctx);
       await runRunStage({
         scriptPath: ctx.scriptPath ?? "",

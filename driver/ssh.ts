@@ -211,6 +211,12 @@ async function runQuietly(command: string, args: string[], timeoutMs: number): P
   await finished(child).catch(() => undefined);
 }
 
+function cannotStart(command: string, err: unknown): SshError {
+  const missing = (err as NodeJS.ErrnoException).code === "ENOENT";
+  const why = missing ? "OpenSSH's client is not installed on the manager (apt-get install openssh-client)" : "";
+  return new SshError("other", `cannot start ${command}: ${why || (err as Error).message}`, { cause: err });
+}
+
 /** ssh needs no more than PATH; nothing of the driver's environment (agent sockets, display) reaches it. */
 function sshEnvironment(): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin" };
@@ -267,7 +273,7 @@ export function createSshPort(overrides: Partial<SshOptions> = {}): SshPort {
       try {
         result = await finished(child);
       } catch (err) {
-        throw new SshError("other", `cannot start ${options.command}: ${(err as Error).message}`, { cause: err });
+        throw cannotStart(options.command, err);
       } finally {
         signal?.removeEventListener("abort", onAbort);
       }
@@ -308,7 +314,7 @@ export function createSshPort(overrides: Partial<SshOptions> = {}): SshPort {
       try {
         await done;
       } catch (err) {
-        throw new SshError("other", `cannot start ${options.command}: ${(err as Error).message}`, { cause: err });
+        throw cannotStart(options.command, err);
       } finally {
         signal?.removeEventListener("abort", onAbort);
       }

@@ -1,6 +1,7 @@
 /**
  * The cleanup stage (always called, also after failures and cancellations): close the job's SSH connection, stop
- * its task and delete its metadata (which holds the key). Idempotent. Without metadata, the job's tasks are found by their startedBy.
+ * its task and delete its metadata (which holds the key). Idempotent. Without metadata, the job's tasks are found
+ * by their startedBy.
  */
 import { describeError, SystemFailure } from "../errors";
 import { Job, startedByCandidates, startedByFor } from "../job";

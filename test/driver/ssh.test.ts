@@ -304,6 +304,23 @@ describe("SSH invocation and failure messages", () => {
     );
   });
 
+  it("says so when the manager has no OpenSSH client", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "driver-ssh-"));
+    try {
+      const ssh = createSshPort({ command: join(dir, "no-such-ssh") });
+      const session = {
+        ...target,
+        privateKey: "KEY",
+        hostKey: "ssh-ed25519 AAAA",
+        connectionDirectory: join(dir, "c"),
+      };
+      await assert.rejects(ssh.runScript(session, "true\n", capture()), /OpenSSH's client is not installed/);
+      await assert.rejects(ssh.open(session), /OpenSSH's client is not installed/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("reads the exit code only from the wrapper's last line", () => {
     assert.match(remoteCommand("bash"), /\( bash \) 2>&1/);
     assert.equal(reportedExitCode("gitlab-fargate-session 12\ngitlab-fargate-exit 0\n"), 0);
