@@ -142,6 +142,25 @@ function rssRecorder(dir: string) {
   return { wrap, collect, reset: () => void files.splice(0) };
 }
 
+/** One `run` of the script through the driver, as gitlab-runner calls it: ms from its start to its exit. */
+async function timedRunStage(fargate: LocalFargate, env: NodeJS.ProcessEnv, script: string): Promise<number> {
+  const started = Date.now();
+  const run = await runDriverStage("run:build_script", ["run", script, "build_script"], env, {
+    configFile: fargate.configFile,
+    node: NODE,
+    driver: DRIVER,
+  });
+  if (run.exitCode !== 0) throw new Error(`run failed: ${run.output}`);
+  return run.endedAt - started;
+}
+
+/** One OpenSSH `ssh` with these arguments: ms. */
+async function timedOpenSsh(args: string[]): Promise<number> {
+  const ssh = await timed("ssh", args);
+  if (ssh.code !== 0) throw new Error("OpenSSH ssh true failed");
+  return ssh.ms;
+}
+
 async function benchPrepare(fargate: LocalFargate, dir: string) {
   const overhead: number[] = [];
   const prepare: number[] = [];
@@ -161,17 +180,8 @@ async function benchPrepare(fargate: LocalFargate, dir: string) {
         // The first stage after prepare, then a fresh OpenSSH login, on the same task.
         afterPrepare: async (env) => {
           if (i >= FIRST_STAGE_JOBS) return;
-          const started = Date.now();
-          const run = await runDriverStage("run:build_script", ["run", script, "build_script"], env, {
-            configFile: fargate.configFile,
-            node: NODE,
-            driver: DRIVER,
-          });
-          if (run.exitCode !== 0) throw new Error(`run failed: ${run.output}`);
-          firstRun.push(run.endedAt - started);
-          const ssh = await timed("ssh", freshOpenSsh(fargate.metadataDir, dir));
-          if (ssh.code !== 0) throw new Error("OpenSSH ssh true failed");
-          firstOpenSsh.push(ssh.ms);
+          firstRun.push(await timedRunStage(fargate, env, script));
+          firstOpenSsh.push(await timedOpenSsh(freshOpenSsh(fargate.metadataDir, dir)));
         },
       },
     );
@@ -211,18 +221,9 @@ async function benchRun(fargate: LocalFargate, dir: string) {
           const sshArgs = freshOpenSsh(fargate.metadataDir, dir);
           // Interleave the two so drift on a shared machine hits both alike.
           for (let i = 0; i < RUN_SAMPLES; i++) {
-            const started = Date.now();
-            const run = await runDriverStage("run:build_script", ["run", script, "build_script"], env, {
-              configFile: fargate.configFile,
-              node: NODE,
-              driver: DRIVER,
-            });
-            if (run.exitCode !== 0) throw new Error(`run failed: ${run.output}`);
-            driver.push(run.endedAt - started);
+            driver.push(await timedRunStage(fargate, env, script));
             kept.push(keptMemory(fargate.metadataDir));
-            const ssh = await timed("ssh", sshArgs);
-            if (ssh.code !== 0) throw new Error("OpenSSH ssh true failed");
-            openssh.push(ssh.ms);
+            openssh.push(await timedOpenSsh(sshArgs));
           }
         },
       },
