@@ -1,6 +1,6 @@
 /**
- * The stages that call AWS: prepare, cleanup and reap. Bundled on their own (dist/driver/awsStages.js) and loaded
- * by the entry point only for these stages, so `config` and `run` never parse the AWS SDK.
+ * The stages that call AWS: prepare, cleanup and reap. The entry point imports this module only for them, and its
+ * ECS port requires the AWS SDK's own bundle (dist/driver/awsSdk.js) only then: `config` and `run` never parse it.
  */
 import { jobContainers } from "./jobImages";
 import { jobOverrides } from "./job";
@@ -52,7 +52,7 @@ export async function runAwsStage(stage: "prepare" | "cleanup" | "reap", ctx: St
         return;
       }
       case "reap":
-        await reapManagerTasks({ settings, ecs, print, signal });
+        await reapManagerTasks({ settings, ecs, ssh: sshPortFor(settings), print, signal });
         return;
     }
   } finally {

@@ -62,7 +62,7 @@ export const DEFAULT_SSH_OPTIONS: SshOptions = {
   command: "ssh",
   connectTimeoutSeconds: 10,
   keepaliveIntervalSeconds: 15,
-  persistSeconds: 600,
+  persistSeconds: 60,
 };
 
 /** ssh reads `%` as the start of a token in file options. */
@@ -128,11 +128,15 @@ export function reportedExitCode(stderr: string): number | undefined {
   return last ? Number(last[1]) : undefined;
 }
 
-/** ssh's own messages: stderr without the wrapper's lines. */
+/**
+ * ssh's own messages: stderr without the wrapper's lines, and without the complaint about a control socket whose
+ * connection is gone (ssh then connects directly, and what went wrong is in the lines after it).
+ */
 function diagnostics(stderr: string): string {
+  const ours = (line: string) => line.startsWith(`${SESSION_LINE} `) || line.startsWith(`${EXIT_LINE} `);
   return stderr
     .split("\n")
-    .filter((line) => line.trim() && !line.startsWith(`${SESSION_LINE} `) && !line.startsWith(`${EXIT_LINE} `))
+    .filter((line) => line.trim() && !ours(line) && !line.startsWith("Control socket connect("))
     .join("; ");
 }
 
@@ -140,6 +144,12 @@ function diagnostics(stderr: string): string {
 export function describeSshFailure(stderr: string, target: Pick<SshTarget, "host" | "port" | "username">): SshError {
   const where = `${target.host}:${target.port}`;
   const said = diagnostics(stderr) || "no message";
+  if (/Host key verification failed|IDENTIFICATION HAS CHANGED/i.test(said)) {
+    return new SshError(
+      "hostkey",
+      `host key of ${where} differs from the one recorded in prepare: refusing to connect (${said})`,
+    );
+  }
   if (/Connection refused/i.test(said)) {
     return new SshError(
       "refused",
@@ -159,12 +169,6 @@ export function describeSshFailure(stderr: string, target: Pick<SshTarget, "host
       "auth",
       `sshd at ${where} refused the job's key for user "${target.username}": SSH_PUBLIC_KEY did not reach ` +
         `authorized_keys (check the image's entrypoint and SSH.Username)`,
-    );
-  }
-  if (/Host key verification failed|IDENTIFICATION HAS CHANGED/i.test(said)) {
-    return new SshError(
-      "hostkey",
-      `host key of ${where} differs from the one recorded in prepare: refusing to connect (${said})`,
     );
   }
   if (/closed|reset|kex_exchange_identification|broken pipe/i.test(said)) {
@@ -192,6 +196,28 @@ function collect(stream: NodeJS.ReadableStream | null, limit = 16_384): () => st
   return () => text;
 }
 
+/**
+ * The session's process id, from the wrapper's first line (written before the script starts, so nothing the script
+ * writes can come first); undefined when stderr ends without it.
+ */
+function sessionPid(stream: NodeJS.ReadableStream | null): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let text = "";
+    const onData = (chunk: string): void => {
+      text += chunk;
+      const end = text.indexOf("\n");
+      if (end < 0 && text.length < 256) return;
+      stream?.off("data", onData);
+      resolve(new RegExp(`^${SESSION_LINE} (\\d+)$`).exec(text.slice(0, end))?.[1]);
+    };
+    stream?.on("data", onData);
+    stream?.once("end", () => resolve(undefined));
+  });
+}
+
+/** How long a cancelled stage waits for its session to name its process group (the abort came first). */
+const SESSION_PID_WAIT_MS = 5000;
+
 interface Finished {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -214,7 +240,7 @@ async function runQuietly(command: string, args: string[], timeoutMs: number): P
 function cannotStart(command: string, err: unknown): SshError {
   const missing = (err as NodeJS.ErrnoException).code === "ENOENT";
   const why = missing ? "OpenSSH's client is not installed on the manager (apt-get install openssh-client)" : "";
-  return new SshError("other", `cannot start ${command}: ${why || (err as Error).message}`, { cause: err });
+  return new SshError("client", `cannot start ${command}: ${why || (err as Error).message}`, { cause: err });
 }
 
 /** ssh needs no more than PATH; nothing of the driver's environment (agent sockets, display) reaches it. */
@@ -239,8 +265,9 @@ export function createSshPort(overrides: Partial<SshOptions> = {}): SshPort {
   };
 
   /** Ends the remote session's process group (its shell leads one), through a session of its own. */
-  const cancel = async (target: Address, files: ConnectionFiles, stderr: string): Promise<void> => {
-    const pid = new RegExp(`^${SESSION_LINE} (\\d+)$`, "m").exec(stderr)?.[1];
+  const cancel = async (target: Address, files: ConnectionFiles, session: Promise<string | undefined>) => {
+    const gaveUp = new Promise<undefined>((done) => setTimeout(() => done(undefined), SESSION_PID_WAIT_MS).unref());
+    const pid = await Promise.race([session, gaveUp]);
     if (!pid) return;
     const args = sshArguments(target, files, options, ["-o", "StrictHostKeyChecking=yes", "-o", "ControlMaster=no"]);
     await runQuietly(options.command, [...args, `kill -TERM -- -${pid}`], 5000);
@@ -302,13 +329,14 @@ export function createSshPort(overrides: Partial<SshOptions> = {}): SshPort {
       // the SSH window closes and output waits in the task.
       child.stdout?.pipe(out.stdout, { end: false });
       const stderr = collect(child.stderr);
+      const session = sessionPid(child.stderr);
       child.stdin?.on("error", () => undefined); // the session may end before it read the whole script
       child.stdin?.end(script);
       const done = finished(child);
       let cancelled = false;
       const onAbort = (): void => {
         cancelled = true;
-        void cancel(target, files, stderr()).finally(() => child.kill("SIGTERM"));
+        void cancel(target, files, session).finally(() => child.kill("SIGTERM"));
       };
       signal?.addEventListener("abort", onAbort, { once: true });
       try {
@@ -321,12 +349,10 @@ export function createSshPort(overrides: Partial<SshOptions> = {}): SshPort {
       if (cancelled) throw new Cancelled();
       const code = reportedExitCode(stderr());
       if (code !== undefined) return code;
+      const lost = `SSH session to ${target.host}:${target.port} ended before the script reported an exit status`;
+      if (!diagnostics(stderr())) throw new SshError("closed", `${lost}: the connection was closed`);
       const failure = describeSshFailure(stderr(), target);
-      throw new SshError(
-        failure.kind,
-        `SSH session to ${target.host}:${target.port} ended before the script reported an exit status: ` +
-          failure.message,
-      );
+      throw new SshError(failure.kind, `${lost}: ${failure.message}`);
     },
 
     async close(target) {

@@ -1,7 +1,8 @@
 /** Why an SSH connection failed, without loading ssh2 (stages and fakes import this module). */
 import { SystemFailure } from "./errors";
 
-export type SshFailureKind = "refused" | "timeout" | "auth" | "hostkey" | "closed" | "other";
+/** "client": the manager's own ssh cannot run, which no retry mends. */
+export type SshFailureKind = "refused" | "timeout" | "auth" | "hostkey" | "closed" | "client" | "other";
 
 export class SshError extends SystemFailure {
   constructor(

@@ -26,7 +26,12 @@ export function jobFiles(ctx: Pick<StageContext, "env" | "settings">): { job: Jo
   return { job, metadata: new MetadataStore(ctx.settings.metadataDirectory, job) };
 }
 
+/**
+ * How long a job's connection stays open without a session. Stages follow each other within seconds, and a later
+ * stage reconnects when it is gone; while it is open, the task's idle clock does not run.
+ */
+export const CONNECTION_PERSIST_SECONDS = 60;
+
 export function sshPortFor(settings: Settings): SshPort {
-  // The job's connection lasts as long as the task itself waits for a session.
-  return createSshPort({ persistSeconds: settings.timeouts.taskIdleSeconds });
+  return createSshPort({ persistSeconds: Math.min(CONNECTION_PERSIST_SECONDS, settings.timeouts.taskIdleSeconds) });
 }

@@ -475,7 +475,9 @@ async function waitForSsh(deps: PrepareDeps, taskArn: string, target: SshTarget)
             )
           : caught;
       deps.log.debug("SSH not ready yet", { attempt: attempts, error: describeError(err) });
-      // A refused key does not get better with time; refused connections and timeouts do (sshd still starting).
+      // Neither a manager without a working ssh nor a refused key gets better with time; refused connections and
+      // timeouts do (sshd still starting).
+      if (err instanceof SshError && err.kind === "client") throw err;
       authRefusals = err instanceof SshError && err.kind === "auth" ? authRefusals + 1 : 0;
       if (authRefusals >= MAX_AUTH_REFUSALS) {
         throw new SystemFailure(`${describeError(err)} (${authRefusals} times in a row; giving up)`, { cause: err });

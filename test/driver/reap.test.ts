@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ECSClient, RunTaskCommand } from "@aws-sdk/client-ecs";
@@ -69,6 +69,7 @@ describe("reap: a manager stops its own tasks when gitlab-runner starts (AWS SDK
       await reapManagerTasks({
         settings: parseFargateToml(toml("i-0aaa"), "f.toml"),
         ecs,
+        ssh: { close: async () => undefined },
         print: (l) => lines.push(l),
       });
     } finally {
@@ -83,6 +84,29 @@ describe("reap: a manager stops its own tasks when gitlab-runner starts (AWS SDK
       lines.includes(`Reaped 2 of 2 tasks of manager i-0aaa in cluster ${CLUSTER} (2 other running tasks left alone)`),
       lines.join("\n"),
     );
+  });
+
+  it("closes the SSH connections jobs left in the metadata directory and deletes their files", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "reap-"));
+    try {
+      for (const name of ["gitlab-job-7.ssh", "gitlab-job-8-ab12.ssh"]) mkdirSync(join(dir, name));
+      writeFileSync(join(dir, "gitlab-job-9.json"), "{}");
+      const closed: string[] = [];
+      const ecs = createEcsPort({ region: "eu-west-1" });
+      try {
+        await reapManagerTasks({
+          settings: parseFargateToml(`${toml("i-0aaa")}[TaskMetadata]\nDirectory = "${dir}"\n`, "f.toml"),
+          ecs,
+          ssh: { close: async (target) => void closed.push(target.connectionDirectory) },
+          print: () => undefined,
+        });
+      } finally {
+        ecs.destroy();
+      }
+      assert.deepEqual(closed.sort(), [join(dir, "gitlab-job-7.ssh"), join(dir, "gitlab-job-8-ab12.ssh")]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("is a command of the driver bundle: `fargate --config F reap`, exit 0, and refuses to guess without Manager.ID", async () => {

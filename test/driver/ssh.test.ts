@@ -249,6 +249,52 @@ describe("ssh port against a real OpenSSH sshd", function () {
     assert.equal(existsSync(marker), false, "the script was ended, not left to finish");
   });
 
+  it("on an abort that comes before the script starts, still ends the script once the session names itself", async () => {
+    const session = await opened();
+    const controller = new AbortController();
+    const run = ssh.runScript(
+      session,
+      `touch ${join(dir, "started")}; sleep 2; touch ${join(dir, "survived")}\n`,
+      capture(),
+      controller.signal,
+    );
+    controller.abort();
+    await assert.rejects(run, (err: unknown) => err instanceof Cancelled);
+    await sleep(3000);
+    assert.equal(existsSync(join(dir, "survived")), false, "the script was ended, not left to finish");
+  });
+
+  it("on abort, ends the script even when it floods the session's own stderr", async () => {
+    const controller = new AbortController();
+    const stdout = new Capture((text) => {
+      if (text.includes("flooded")) controller.abort();
+    });
+    const flood = `head -c 40000 /dev/zero | tr '\\0' x > /proc/$PPID/fd/2; echo flooded; sleep 2; touch ${join(dir, "survived")}\n`;
+    await assert.rejects(
+      ssh.runScript(await opened(), flood, { stdout, stderr: new Capture() }, controller.signal),
+      (err: unknown) => err instanceof Cancelled,
+    );
+    await sleep(3000);
+    assert.equal(existsSync(join(dir, "survived")), false);
+  });
+
+  it("names a changed host key as such when a dead connection's socket is left over", async () => {
+    const session = await opened();
+    const control = connectionFiles(session.connectionDirectory).control ?? "";
+    execFileSync("pkill", ["-KILL", "-f", `ControlPath=${control}`]);
+    assert.ok(existsSync(control), "the socket file outlives its process");
+    const other = await startLocalSshd();
+    try {
+      other.authorize(keys.publicKey);
+      await assert.rejects(
+        ssh.runScript({ ...session, port: other.port }, "true\n", capture()),
+        (err: unknown) => err instanceof SshError && err.kind === "hostkey" && /differs/.test(err.message),
+      );
+    } finally {
+      await other.stop();
+    }
+  });
+
   it("closes the job's connection and deletes its files", async () => {
     const session = await opened();
     await ssh.close(session);
@@ -262,7 +308,7 @@ describe("ssh port against a real OpenSSH sshd", function () {
     const brief = createSshPort({ persistSeconds: 1 });
     const session = { ...target(), hostKey: await brief.open(target()) };
     assert.ok(masterRunning(session.connectionDirectory));
-    await sleep(2500);
+    for (let waited = 0; waited < 20_000 && masterRunning(session.connectionDirectory); waited += 250) await sleep(250);
     assert.equal(masterRunning(session.connectionDirectory), false);
     assert.equal(await brief.runScript(session, "exit 0\n", capture()), 0, "later stages connect directly");
   });
@@ -314,8 +360,10 @@ describe("SSH invocation and failure messages", () => {
         hostKey: "ssh-ed25519 AAAA",
         connectionDirectory: join(dir, "c"),
       };
-      await assert.rejects(ssh.runScript(session, "true\n", capture()), /OpenSSH's client is not installed/);
-      await assert.rejects(ssh.open(session), /OpenSSH's client is not installed/);
+      const missing = (err: unknown) =>
+        err instanceof SshError && err.kind === "client" && /not installed/.test(String(err));
+      await assert.rejects(ssh.runScript(session, "true\n", capture()), missing);
+      await assert.rejects(ssh.open(session), missing);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -339,6 +387,9 @@ describe("SSH invocation and failure messages", () => {
     const auth = describeSshFailure("root@10.0.1.2: Permission denied (publickey).\n", target);
     assert.match(auth.message, /refused the job's key for user "root"/);
     assert.equal(describeSshFailure("Host key verification failed.\n", target).kind, "hostkey");
+    const stale = "Control socket connect(/m/gitlab-job-7.ssh/control): Connection refused\n";
+    assert.equal(describeSshFailure(`${stale}Host key verification failed.\n`, target).kind, "hostkey");
+    assert.equal(describeSshFailure(`${stale}root@10.0.1.2: Permission denied (publickey).\n`, target).kind, "auth");
     assert.equal(describeSshFailure("Connection closed by 10.0.1.2 port 22\n", target).kind, "closed");
     assert.match(describeSshFailure("", target).message, /no message/);
   });

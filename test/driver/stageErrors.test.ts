@@ -242,6 +242,15 @@ SSHReady = 20
       assert.ok(clock.now() - started < 20_000, "well before Timeouts.SSHReady");
     });
 
+    it("fails at once, and stops the task, when the manager's ssh cannot run", async () => {
+      const noClient = () =>
+        Promise.reject(new SshError("client", "cannot start ssh: OpenSSH's client is not installed"));
+      const ssh = new ScriptedSsh(noClient);
+      await rejectsWith(prepare(settingsFor(), ssh), /OpenSSH's client is not installed/);
+      assert.equal(ssh.probes, 1);
+      assert.equal(ecs.stops.length, 1);
+    });
+
     it("keeps retrying refused connections (sshd still starting) until SSHReady, with a streak of refusals reset", async () => {
       // auth, auth, refused, auth, auth, refused…: never 3 key refusals in a row.
       const ssh = new ScriptedSsh((n) => (n % 3 === 0 ? refused() : keyRefused()));

@@ -7,6 +7,7 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { isDeepStrictEqual } from "node:util";
 import { DescribeTasksCommand, ECSClient, Task } from "@aws-sdk/client-ecs";
 import { TASK_LIFETIME_EXIT_CODES } from "../../driver/contract/taskLifetime";
 import { LocalFargate, startLocalFargate } from "../support/localFargate";
@@ -97,13 +98,22 @@ describe("end to end: the manager dies, the task stops itself", function () {
     assert.equal(connections, 0, "the task still runs, and no SSH connection to it is left");
   };
 
-  const assertStoppedItself = (local: LocalFargate, task: Task) => {
+  /** The task host tears a stopped task down after the emulator reports it STOPPED: give it a moment. */
+  const assertNothingLeft = async (local: LocalFargate) => {
+    const nothing = { tasks: [], namespaces: [], sshServers: [], stateDirs: [], processes: [] };
+    for (let i = 0; i < 100 && !isDeepStrictEqual(local.leftovers(), nothing); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual(local.leftovers(), nothing);
+  };
+
+  const assertStoppedItself = async (local: LocalFargate, task: Task) => {
     const coordinator = task.containers?.find((c) => c.name === "ci-coordinator");
     assert.equal(coordinator?.exitCode, TASK_LIFETIME_EXIT_CODES.idle, local.taskHost.history()[0]?.log());
     assert.equal(task.stopCode, "EssentialContainerExited");
     assert.match(local.taskHost.history()[0]?.log() ?? "", /stopping the task \(exit code 91\): no SSH connection/);
     assert.equal(local.emulator.calls.filter((call) => call.action === "StopTask").length, 0, "nobody called StopTask");
-    assert.deepEqual(local.leftovers(), { tasks: [], namespaces: [], sshServers: [], stateDirs: [], processes: [] });
+    await assertNothingLeft(local);
   };
 
   it("dies right after prepare: the task stops itself after TaskIdle (91), nothing is left", async () => {
@@ -125,7 +135,7 @@ describe("end to end: the manager dies, the task stops itself", function () {
     assert.equal(local.emulator.runningTasks().length, 1, "the task outlived its manager at first");
     await assertNobodyConnected(local);
     const { task, at } = await stoppedTask(local);
-    assertStoppedItself(local, task);
+    await assertStoppedItself(local, task);
     const seconds = (at - diedAt) / 1000;
     assert.ok(seconds >= TASK_IDLE_SECONDS - 1, `not before TaskIdle (${seconds} s)`);
     assert.ok(seconds <= TASK_IDLE_SECONDS + SSHD_DETECTION_SECONDS + MARGIN_SECONDS, `${seconds} s`);
@@ -146,7 +156,7 @@ describe("end to end: the manager dies, the task stops itself", function () {
     assert.ok(taskRuns(local, "sleep 600"), "the job's script outlived its manager at first");
     await assertNobodyConnected(local);
     const { task, at } = await stoppedTask(local);
-    assertStoppedItself(local, task);
+    await assertStoppedItself(local, task);
     const seconds = (at - diedAt) / 1000;
     assert.ok(seconds >= TASK_IDLE_SECONDS - 1, `not before TaskIdle (${seconds} s)`);
     assert.ok(seconds <= TASK_IDLE_SECONDS + SSHD_DETECTION_SECONDS + MARGIN_SECONDS, `${seconds} s`);
@@ -161,6 +171,6 @@ describe("end to end: the manager dies, the task stops itself", function () {
     assert.equal(result.status, "success", result.log);
     assert.match(result.log, /slept-through/);
     assert.doesNotMatch(local.taskHost.history()[0]?.log() ?? "", /stopping the task/);
-    assert.deepEqual(local.leftovers(), { tasks: [], namespaces: [], sshServers: [], stateDirs: [], processes: [] });
+    await assertNothingLeft(local);
   });
 });

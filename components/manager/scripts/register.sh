@@ -128,6 +128,7 @@ for staged in fargate.js awsSdk.js fargate fargate.toml config.toml runner-templ
 done
 # The config stage's answer never changes for a manager: the staged driver renders it once from the staged
 # fargate.toml, and gitlab-runner's config_exec only reads it. A fargate.toml the driver refuses changes nothing.
+[ -x "$node" ] || die "Node.js is not installed at $node; see /var/log/cloud-init-output.log"
 "$node" "$GFR_STAGING/fargate.js" --config "$GFR_STAGING/fargate.toml" custom config >"$GFR_STAGING/config-stage.json" ||
   die "the staged driver refused the staged fargate.toml (see above); nothing was changed"
 [ -s "$GFR_STAGING/config-stage.json" ] || die "the staged driver gave no config answer; nothing was changed"
