@@ -2,7 +2,7 @@
  * SSH key material in OpenSSH's formats, from Node's own crypto: the job's ed25519 key pair (the private key in the
  * unencrypted `openssh-key-v1` container that the ssh client reads), host key lines and their fingerprints.
  */
-import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, randomBytes } from "node:crypto";
 
 const ED25519 = "ssh-ed25519";
 
@@ -40,11 +40,19 @@ function armor(blob: Buffer): string {
   return ["-----BEGIN OPENSSH PRIVATE KEY-----", ...lines, "-----END OPENSSH PRIVATE KEY-----", ""].join("\n");
 }
 
-/** A fresh ed25519 key pair: the private key as OpenSSH writes it, the public key as an authorized_keys line. */
+/** PKCS#8 DER of an ed25519 private key, up to its 32-byte seed (RFC 8410). */
+const PKCS8_ED25519_SEED_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
+
+/**
+ * A fresh ed25519 key pair: the private key as OpenSSH writes it, the public key as an authorized_keys line. The
+ * seed is 32 random bytes, as ed25519 defines it; Node.js derives the public key. (Not generateKeyPairSync: on
+ * Node.js 20, a garbage collection while its key is exported can deadlock the process.)
+ */
 export function generateEd25519KeyPair(comment: string): { privateKey: string; publicKey: string } {
-  const pair = generateKeyPairSync("ed25519");
-  const publicKey = Buffer.from(pair.publicKey.export({ format: "jwk" }).x ?? "", "base64url");
-  const seed = Buffer.from(pair.privateKey.export({ format: "jwk" }).d ?? "", "base64url");
+  const seed = randomBytes(32);
+  const key = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_SEED_PREFIX, seed]), format: "der", type: "pkcs8" });
+  const spki = createPublicKey(key).export({ format: "der", type: "spki" });
+  const publicKey = spki.subarray(spki.length - 32);
   const publicBlob = Buffer.concat([sshString(ED25519), sshString(publicKey)]);
   const container = Buffer.concat([
     Buffer.from("openssh-key-v1\0"),
