@@ -7,184 +7,26 @@
  */
 import { ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { Cancelled } from "./errors";
 import { SshPort, SshTarget } from "./ports";
 import { SshError } from "./sshError";
 
+import {
+  ConnectionFiles,
+  connectionFiles,
+  DEFAULT_SSH_OPTIONS,
+  describeSshFailure,
+  diagnostics,
+  knownHosts,
+  recordedHostKey,
+  remoteCommand,
+  reportedExitCode,
+  sessionLinePid,
+  sshArguments,
+  SshOptions,
+} from "./sshCommand";
+
 export { SshError, SshFailureKind } from "./sshError";
-export { fingerprint, generateEd25519KeyPair } from "./sshKeys";
-
-/** The files of a job's connection, in its own 0700 directory. */
-export interface ConnectionFiles {
-  directory: string;
-  key: string;
-  knownHosts: string;
-  /** The ControlMaster's socket; undefined when its path is too long for a Unix socket (every stage connects anew). */
-  control?: string;
-}
-
-/**
- * sun_path holds 108 bytes with its NUL, and the master first binds `<ControlPath>.<16 random characters>`, then
- * renames it into place.
- */
-const MAX_CONTROL_PATH_BYTES = 107 - 17;
-
-export function connectionFiles(directory: string): ConnectionFiles {
-  const control = join(directory, "control");
-  return {
-    directory,
-    key: join(directory, "id_ed25519"),
-    knownHosts: join(directory, "known_hosts"),
-    control: Buffer.byteLength(control) <= MAX_CONTROL_PATH_BYTES ? control : undefined,
-  };
-}
-
-/** The name the task's host key is recorded and checked under (the task's IP is no identity). */
-const HOST_KEY_ALIAS = "gitlab-fargate-task";
-
-/** Lines the remote wrapper writes to the session's stderr (the script's own stderr goes to stdout). */
-const SESSION_LINE = "gitlab-fargate-session";
-const EXIT_LINE = "gitlab-fargate-exit";
-
-export interface SshOptions {
-  /** The ssh client. */
-  command: string;
-  /** TCP connect and SSH banner timeout of one connection, seconds. */
-  connectTimeoutSeconds: number;
-  /** Keepalive interval, seconds: a connection that misses 4 answers in a row is given up. */
-  keepaliveIntervalSeconds: number;
-  /** How long the job's connection stays open with no stage using it, seconds. */
-  persistSeconds: number;
-}
-
-export const DEFAULT_SSH_OPTIONS: SshOptions = {
-  command: "ssh",
-  connectTimeoutSeconds: 10,
-  keepaliveIntervalSeconds: 15,
-  persistSeconds: 60,
-};
-
-/** ssh reads `%` as the start of a token in file options. */
-const literal = (path: string): string => path.replace(/%/g, "%%");
-
-/** The options of every ssh invocation for this target; `extra` goes before the destination. */
-export function sshArguments(
-  target: Pick<SshTarget, "host" | "port" | "username">,
-  files: ConnectionFiles,
-  options: SshOptions,
-  extra: string[],
-): string[] {
-  const settings = [
-    "BatchMode=yes",
-    "LogLevel=ERROR",
-    `IdentityFile=${literal(files.key)}`,
-    "IdentitiesOnly=yes",
-    "IdentityAgent=none",
-    "PreferredAuthentications=publickey",
-    `UserKnownHostsFile=${literal(files.knownHosts)}`,
-    "GlobalKnownHostsFile=/dev/null",
-    `HostKeyAlias=${HOST_KEY_ALIAS}`,
-    "CheckHostIP=no",
-    "UpdateHostKeys=no",
-    "HashKnownHosts=no",
-    "ClearAllForwardings=yes",
-    "ForwardAgent=no",
-    "ForwardX11=no",
-    "PermitLocalCommand=no",
-    "EscapeChar=none",
-    `ConnectTimeout=${options.connectTimeoutSeconds}`,
-    `ServerAliveInterval=${options.keepaliveIntervalSeconds}`,
-    "ServerAliveCountMax=4",
-    `ControlPath=${files.control ? literal(files.control) : "none"}`,
-  ];
-  return [
-    "-F",
-    "/dev/null",
-    "-T",
-    ...settings.flatMap((setting) => ["-o", setting]),
-    "-p",
-    String(target.port),
-    "-l",
-    target.username,
-    ...extra,
-    "--",
-    target.host,
-  ];
-}
-
-/** What the task's login shell runs: the stage command, its stderr in its stdout, then the exit code reported. */
-export function remoteCommand(command: string): string {
-  return (
-    `printf '${SESSION_LINE} %s\\n' "$$" >&2; ( ${command} ) 2>&1; ` +
-    `s=$?; printf '${EXIT_LINE} %s\\n' "$s" >&2; exit "$s"`
-  );
-}
-
-/** The exit code the wrapper reported, if it got that far. */
-export function reportedExitCode(stderr: string): number | undefined {
-  const matches = [...stderr.matchAll(new RegExp(`^${EXIT_LINE} (\\d{1,3})$`, "gm"))];
-  const last = matches.at(-1);
-  return last ? Number(last[1]) : undefined;
-}
-
-/**
- * ssh's own messages: stderr without the wrapper's lines, and without the complaint about a control socket whose
- * connection is gone (ssh then connects directly, and what went wrong is in the lines after it).
- */
-function diagnostics(stderr: string): string {
-  const ours = (line: string) => line.startsWith(`${SESSION_LINE} `) || line.startsWith(`${EXIT_LINE} `);
-  return stderr
-    .split("\n")
-    .filter((line) => line.trim() && !ours(line) && !line.startsWith("Control socket connect("))
-    .join("; ");
-}
-
-/** Turns ssh's complaint into a message naming IP:port and the likely cause. */
-export function describeSshFailure(stderr: string, target: Pick<SshTarget, "host" | "port" | "username">): SshError {
-  const where = `${target.host}:${target.port}`;
-  const said = diagnostics(stderr) || "no message";
-  if (/Host key verification failed|IDENTIFICATION HAS CHANGED/i.test(said)) {
-    return new SshError(
-      "hostkey",
-      `host key of ${where} differs from the one recorded in prepare: refusing to connect (${said})`,
-    );
-  }
-  if (/Connection refused/i.test(said)) {
-    return new SshError(
-      "refused",
-      `SSH connection to ${where} refused: sshd is not listening there (not started yet, or the task's ` +
-        `entrypoint failed; check the container logs)`,
-    );
-  }
-  if (/timed out|No route to host|Network is unreachable/i.test(said)) {
-    return new SshError(
-      "timeout",
-      `no SSH answer from ${where}: a security group or network ACL likely blocks TCP ${target.port} from the ` +
-        `runner manager, or the subnet has no route to it (${said})`,
-    );
-  }
-  if (/Permission denied/i.test(said)) {
-    return new SshError(
-      "auth",
-      `sshd at ${where} refused the job's key for user "${target.username}": SSH_PUBLIC_KEY did not reach ` +
-        `authorized_keys (check the image's entrypoint and SSH.Username)`,
-    );
-  }
-  if (/closed|reset|kex_exchange_identification|broken pipe/i.test(said)) {
-    return new SshError("closed", `SSH connection to ${where} closed: ${said}`);
-  }
-  return new SshError("other", `SSH to ${where} failed: ${said}`);
-}
-
-/** The host key ("<algorithm> <base64>") recorded under the alias, if any. */
-export function recordedHostKey(knownHosts: string): string | undefined {
-  for (const line of knownHosts.split("\n")) {
-    const [name, algorithm, key] = line.trim().split(/\s+/);
-    if (name === HOST_KEY_ALIAS && algorithm && key) return `${algorithm} ${key}`;
-  }
-  return undefined;
-}
 
 /** Keeps the last `limit` characters of what a stream says. */
 function collect(stream: NodeJS.ReadableStream | null, limit = 16_384): () => string {
@@ -208,7 +50,7 @@ function sessionPid(stream: NodeJS.ReadableStream | null): Promise<string | unde
       const end = text.indexOf("\n");
       if (end < 0 && text.length < 256) return;
       stream?.off("data", onData);
-      resolve(new RegExp(`^${SESSION_LINE} (\\d+)$`).exec(text.slice(0, end))?.[1]);
+      resolve(sessionLinePid(text.slice(0, end)));
     };
     stream?.on("data", onData);
     stream?.once("end", () => resolve(undefined));
@@ -252,7 +94,7 @@ function sshEnvironment(): NodeJS.ProcessEnv {
 function writeConnectionFiles(files: ConnectionFiles, privateKey: string, hostKey?: string): void {
   mkdirSync(files.directory, { recursive: true, mode: 0o700 });
   writeFileSync(files.key, privateKey, { mode: 0o600 });
-  writeFileSync(files.knownHosts, hostKey ? `${HOST_KEY_ALIAS} ${hostKey}\n` : "", { mode: 0o600 });
+  writeFileSync(files.knownHosts, hostKey ? knownHosts(hostKey) : "", { mode: 0o600 });
 }
 
 export function createSshPort(overrides: Partial<SshOptions> = {}): SshPort {

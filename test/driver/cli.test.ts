@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { version } from "../../package.json";
 import { jobFromPayload } from "../../driver/job";
 import { MetadataStore } from "../../driver/metadata";
-import { generateEd25519KeyPair } from "../../driver/ssh";
+import { generateEd25519KeyPair } from "../../driver/sshKeys";
 import { EcsEmulator, startEcsEmulator } from "../support/ecsEmulator";
 import { ciCoordinatorTaskDefinition } from "../support/ecsTaskDefinitions";
 import { FakeTaskLauncher } from "../support/fakeTaskLauncher";

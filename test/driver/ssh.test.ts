@@ -5,17 +5,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { Cancelled } from "../../driver/errors";
+import { createSshPort, SshError } from "../../driver/ssh";
 import {
   connectionFiles,
-  createSshPort,
+  DEFAULT_SSH_OPTIONS,
   describeSshFailure,
   recordedHostKey,
   remoteCommand,
   reportedExitCode,
   sshArguments,
-  DEFAULT_SSH_OPTIONS,
-  SshError,
-} from "../../driver/ssh";
+} from "../../driver/sshCommand";
 import { fingerprint, generateEd25519KeyPair } from "../../driver/sshKeys";
 import { freePort, LocalSshd, startLocalSshd } from "../support/localSshd";
 import { missingLocalSshd, skipUnlessAvailable } from "../support/requirements";

@@ -116,6 +116,15 @@ describe("end to end: the manager dies, the task stops itself", function () {
     await assertNothingLeft(local);
   };
 
+  /** The task stops itself (91) TaskIdle after its manager died at `diedAt`, and nothing is left. */
+  const assertStopsItselfOnceIdle = async (local: LocalFargate, diedAt: number) => {
+    const { task, at } = await stoppedTask(local);
+    await assertStoppedItself(local, task);
+    const seconds = (at - diedAt) / 1000;
+    assert.ok(seconds >= TASK_IDLE_SECONDS - 1, `not before TaskIdle (${seconds} s)`);
+    assert.ok(seconds <= TASK_IDLE_SECONDS + SSHD_DETECTION_SECONDS + MARGIN_SECONDS, `${seconds} s`);
+  };
+
   it("dies right after prepare: the task stops itself after TaskIdle (91), nothing is left", async () => {
     const local = await start();
     const result = await local.runJob(
@@ -134,11 +143,7 @@ describe("end to end: the manager dies, the task stops itself", function () {
     const diedAt = result.stages[1].endedAt;
     assert.equal(local.emulator.runningTasks().length, 1, "the task outlived its manager at first");
     await assertNobodyConnected(local);
-    const { task, at } = await stoppedTask(local);
-    await assertStoppedItself(local, task);
-    const seconds = (at - diedAt) / 1000;
-    assert.ok(seconds >= TASK_IDLE_SECONDS - 1, `not before TaskIdle (${seconds} s)`);
-    assert.ok(seconds <= TASK_IDLE_SECONDS + SSHD_DETECTION_SECONDS + MARGIN_SECONDS, `${seconds} s`);
+    await assertStopsItselfOnceIdle(local, diedAt);
   });
 
   it("dies during a long build_script: the driver's processes are SIGKILLed, the task stops itself (91), nothing is left", async () => {
@@ -155,11 +160,7 @@ describe("end to end: the manager dies, the task stops itself", function () {
     const diedAt = build.endedAt;
     assert.ok(taskRuns(local, "sleep 600"), "the job's script outlived its manager at first");
     await assertNobodyConnected(local);
-    const { task, at } = await stoppedTask(local);
-    await assertStoppedItself(local, task);
-    const seconds = (at - diedAt) / 1000;
-    assert.ok(seconds >= TASK_IDLE_SECONDS - 1, `not before TaskIdle (${seconds} s)`);
-    assert.ok(seconds <= TASK_IDLE_SECONDS + SSHD_DETECTION_SECONDS + MARGIN_SECONDS, `${seconds} s`);
+    await assertStopsItselfOnceIdle(local, diedAt);
   });
 
   it("a build_script longer than TaskIdle is not interrupted", async () => {

@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { generateEd25519KeyPair } from "../../driver/ssh";
+import { generateEd25519KeyPair } from "../../driver/sshKeys";
 import { NetnsTaskHost, taskHostUnsupportedReason } from "../support/netnsTaskHost";
 import { missingCommand, missingRoot, OPENSSH_CLIENT, skipUnlessAvailable } from "../support/requirements";
 import { generateKeyPair, KeyPair, ssh } from "./opensshClient";

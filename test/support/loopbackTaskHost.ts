@@ -17,7 +17,7 @@ import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { Connection, Server, ServerChannel, utils } from "ssh2";
-import { generateEd25519KeyPair } from "../../driver/ssh";
+import { generateEd25519KeyPair } from "../../driver/sshKeys";
 import { containersOf, coordinatorOf, LaunchedTask, TaskLaunchRequest, TaskLauncher } from "./taskLauncher";
 
 /** The SSH port of every task (each task has its own address, so they can share it). */
