@@ -17,7 +17,7 @@ import {
 } from "../../driver/sshCommand";
 import { fingerprint, generateEd25519KeyPair } from "../../driver/sshKeys";
 import { freePort, LocalSshd, startLocalSshd } from "../support/localSshd";
-import { missingLocalSshd, skipUnlessAvailable } from "../support/requirements";
+import { missingCommand, missingLocalSshd, skipUnlessAvailable } from "../support/requirements";
 
 class Capture extends Writable {
   text = "";
@@ -347,6 +347,23 @@ describe("SSH invocation and failure messages", () => {
     assert.ok(
       sshArguments(target, connectionFiles("/a%b"), DEFAULT_SSH_OPTIONS, []).includes("IdentityFile=/a%%b/id_ed25519"),
     );
+  });
+
+  it("offers no sntrup761 key exchange, and ML-KEM first where this ssh has it", function () {
+    skipUnlessAvailable(this, missingCommand("ssh", "apt-get install openssh-client"));
+    const files = connectionFiles("/opt/gitlab-runner/metadata/gitlab-job-7.ssh");
+    // -G prints the options this ssh would use, after parsing ours.
+    const effective = execFileSync("ssh", sshArguments(target, files, DEFAULT_SSH_OPTIONS, ["-G"]), {
+      encoding: "utf8",
+    });
+    const offered = /^kexalgorithms (.+)$/m.exec(effective)?.[1].split(",") ?? [];
+    assert.ok(offered.length > 0, effective);
+    assert.deepEqual(
+      offered.filter((name) => name.startsWith("sntrup761")),
+      [],
+    );
+    const known = execFileSync("ssh", ["-Q", "kex"], { encoding: "utf8" }).split("\n");
+    assert.equal(offered[0], known.includes("mlkem768x25519-sha256") ? "mlkem768x25519-sha256" : "curve25519-sha256");
   });
 
   it("says so when the manager has no OpenSSH client", async () => {
