@@ -10,6 +10,7 @@ import { runCleanupStage } from "./stages/cleanup";
 import { runPrepareStage } from "./stages/prepare";
 import { systemClock } from "./clock";
 import { createEcsPort } from "./ecs";
+import { waitUntilListening } from "./portProbe";
 import { generateEd25519KeyPair } from "./sshKeys";
 import { jobFiles, sshPortFor, StageContext } from "./stageContext";
 import { Settings } from "./contract/fargateToml";
@@ -36,6 +37,7 @@ export async function runAwsStage(stage: "prepare" | "cleanup" | "reap", ctx: St
           ecs,
           taskDefinitions: ecs,
           ssh: sshPortFor(settings),
+          listening: (host, port, signal) => waitUntilListening(host, port, signal),
           clock: systemClock,
           metadata,
           generateKeyPair: () => generateEd25519KeyPair(`gitlab-job-${job.id}`),

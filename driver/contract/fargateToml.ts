@@ -164,7 +164,7 @@ export const FARGATE_TOML_DEFAULTS = {
   sshPort: 22,
   /** `Timeouts.TaskRunning`: seconds from RunTask until the task is RUNNING. */
   taskRunningSeconds: 600,
-  /** `Timeouts.SSHReady`: seconds from RUNNING until the task's sshd accepts the job's key. */
+  /** `Timeouts.SSHReady`: seconds from RUNNING (or sshd's first answer, when sooner) until sshd accepts the job's key. */
   sshReadySeconds: 180,
   /** `Timeouts.TaskIdle`: seconds without an SSH session after which the task stops itself. */
   taskIdleSeconds: 600,

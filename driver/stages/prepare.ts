@@ -53,6 +53,13 @@ export interface PrepareDeps {
   poll?: { initialMs: number; maxMs: number };
   /** SSH readiness retries: first delay and cap, ms (default 50 → 2000). */
   sshRetry?: { initialMs: number; maxMs: number };
+  /**
+   * Resolves once host:port accepts a TCP connection; rejects only when its signal aborts. With it, the task's sshd is
+   * watched from the moment DescribeTasks shows the task's private address (while the task is still PENDING), and the
+   * login starts when sshd answers instead of when ECS reports RUNNING. Without it (and with UsePublicIP), prepare
+   * waits for RUNNING.
+   */
+  listening?: (host: string, port: number, signal: AbortSignal) => Promise<void>;
 }
 
 /** Consecutive "key refused" answers after which sshd is taken to refuse the key for good. */
@@ -201,8 +208,8 @@ export async function runPrepareStage(deps: PrepareDeps): Promise<void> {
     metadata.create(record);
     created = true;
     throwIfCancelled(signal);
-    const task = await waitForRunning(deps, taskArn, started);
-    const host = await taskAddress(deps, task);
+    const reached = await waitForTask(deps, taskArn, started);
+    const host = reached.sshdAnswers ?? (await taskAddress(deps, reached.task));
     target = {
       host,
       port: settings.ssh.port,
@@ -389,47 +396,106 @@ async function stopAfterFailure(deps: PrepareDeps, taskArn: string, err: unknown
   }
 }
 
-async function waitForRunning(deps: PrepareDeps, taskArn: string, started: number): Promise<TaskView> {
+/** The task's sshd, watched over TCP once DescribeTasks shows where it will listen (see PrepareDeps.listening). */
+function watchSshd(deps: PrepareDeps) {
+  const stop = new AbortController();
+  /** Aborted when sshd answers: ends a sleep between two DescribeTasks early. */
+  const answer = new AbortController();
+  let watched: string | undefined;
+  let answered: string | undefined;
+  return {
+    /** The address whose sshd answered, once it did. */
+    answered: () => answered,
+    answer: answer.signal,
+    watch(task: TaskView | undefined): void {
+      const address = deps.settings.fargate.usePublicIp ? undefined : task?.privateIp;
+      if (!deps.listening || watched || !address) return;
+      watched = address;
+      deps.listening(address, deps.settings.ssh.port, stop.signal).then(
+        () => {
+          answered = address;
+          answer.abort();
+        },
+        () => undefined,
+      );
+    },
+    stop: () => stop.abort(),
+  };
+}
+
+/**
+ * Waits until ECS reports the task RUNNING or, sooner, its sshd answers; `sshdAnswers` is then the address it
+ * answered at.
+ */
+async function waitForTask(
+  deps: PrepareDeps,
+  taskArn: string,
+  started: number,
+): Promise<{ task: TaskView; sshdAnswers?: string }> {
   const { clock, signal, settings, print } = deps;
   const poll = deps.poll ?? { initialMs: 100, maxMs: 1000 };
   const deadline = started + settings.timeouts.taskRunningSeconds * 1000;
   let interval = poll.initialMs;
   let lastStatus: string | undefined;
+  let latest: TaskView | undefined;
   let pendingSince = started;
   let missingAnswers = 0;
-  for (;;) {
-    const task = await deps.ecs.describeTask(settings.fargate.cluster, taskArn, signal);
-    const afterGrace = clock.now() - started >= MISSING_GRACE_MS;
-    missingAnswers = task ? 0 : missingAnswers + (afterGrace ? 1 : 0);
-    if (missingAnswers >= MAX_MISSING_ANSWERS) {
-      throw new SystemFailure(
-        `ECS no longer knows task ${taskArn} (DescribeTasks reported it MISSING ${missingAnswers} times in a row ` +
-          `after the first ${seconds(MISSING_GRACE_MS)}; ${seconds(clock.now() - started)} after RunTask)`,
-      );
-    }
-    const status = task?.lastStatus;
-    if (task && (status === "STOPPED" || (task.desiredStatus === "STOPPED" && task.stoppedReason))) {
-      const message = `Task stopped before it was RUNNING: ${stoppedTaskReason(task, settings.fargate.containerName)}`;
-      throw failedJobImage(task, settings.fargate.containerName) ? new JobError(message) : new SystemFailure(message);
-    }
-    if (status !== lastStatus && status !== undefined) {
-      const now = clock.now();
-      if (status === "PENDING") pendingSince = now;
-      if (status === "RUNNING") {
-        print(`Task RUNNING after ${seconds(now - started)} (PENDING → RUNNING ${seconds(now - pendingSince)})`);
-        return task as TaskView;
+  const sshd = watchSshd(deps);
+  const answered = (): { task: TaskView; sshdAnswers: string } | undefined => {
+    const address = sshd.answered();
+    if (!address || !latest) return undefined;
+    print(
+      `Task IP ${address}: sshd answers ${seconds(clock.now() - started)} after RunTask (ECS last reported ${lastStatus})`,
+    );
+    return { task: latest, sshdAnswers: address };
+  };
+  try {
+    for (;;) {
+      const task = await deps.ecs.describeTask(settings.fargate.cluster, taskArn, signal);
+      const afterGrace = clock.now() - started >= MISSING_GRACE_MS;
+      missingAnswers = task ? 0 : missingAnswers + (afterGrace ? 1 : 0);
+      if (missingAnswers >= MAX_MISSING_ANSWERS) {
+        throw new SystemFailure(
+          `ECS no longer knows task ${taskArn} (DescribeTasks reported it MISSING ${missingAnswers} times in a row ` +
+            `after the first ${seconds(MISSING_GRACE_MS)}; ${seconds(clock.now() - started)} after RunTask)`,
+        );
       }
-      print(`Task ${status} after ${seconds(now - started)}`);
-      lastStatus = status;
+      const status = task?.lastStatus;
+      if (task && (status === "STOPPED" || (task.desiredStatus === "STOPPED" && task.stoppedReason))) {
+        const message = `Task stopped before it was RUNNING: ${stoppedTaskReason(task, settings.fargate.containerName)}`;
+        throw failedJobImage(task, settings.fargate.containerName) ? new JobError(message) : new SystemFailure(message);
+      }
+      if (status !== lastStatus && status !== undefined) {
+        const now = clock.now();
+        if (status === "PENDING") pendingSince = now;
+        if (status === "RUNNING") {
+          print(`Task RUNNING after ${seconds(now - started)} (PENDING → RUNNING ${seconds(now - pendingSince)})`);
+          return { task: task as TaskView };
+        }
+        print(`Task ${status} after ${seconds(now - started)}`);
+        lastStatus = status;
+      }
+      latest = task ?? latest;
+      sshd.watch(task);
+      const early = answered();
+      if (early) return early;
+      if (clock.now() + interval > deadline) {
+        throw new SystemFailure(
+          `Task did not reach RUNNING within ${settings.timeouts.taskRunningSeconds} s (last status ` +
+            `${status ?? "unknown"}); raise Timeouts.TaskRunning if image pulls are slow`,
+        );
+      }
+      try {
+        await clock.sleep(interval, AbortSignal.any([signal, sshd.answer]));
+      } catch (err) {
+        if (signal.aborted || !sshd.answer.aborted) throw err;
+      }
+      const woken = answered();
+      if (woken) return woken;
+      interval = Math.min(Math.round(interval * 1.5), poll.maxMs);
     }
-    if (clock.now() + interval > deadline) {
-      throw new SystemFailure(
-        `Task did not reach RUNNING within ${settings.timeouts.taskRunningSeconds} s (last status ` +
-          `${status ?? "unknown"}); raise Timeouts.TaskRunning if image pulls are slow`,
-      );
-    }
-    await clock.sleep(interval, signal);
-    interval = Math.min(Math.round(interval * 1.5), poll.maxMs);
+  } finally {
+    sshd.stop();
   }
 }
 

@@ -14,7 +14,7 @@ import { Clock, EcsPort, RunTaskResult, SshPort, TaskView } from "../../driver/p
 import { parseFargateToml, Settings } from "../../driver/contract/fargateToml";
 import { SshError } from "../../driver/sshError";
 import { runCleanupStage } from "../../driver/stages/cleanup";
-import { MAX_AUTH_REFUSALS, MISSING_GRACE_MS, runPrepareStage } from "../../driver/stages/prepare";
+import { MAX_AUTH_REFUSALS, MISSING_GRACE_MS, PrepareDeps, runPrepareStage } from "../../driver/stages/prepare";
 import { runRunStage } from "../../driver/stages/run";
 
 const TASK = "arn:aws:ecs:eu-west-1:123456789012:task/ci/new";
@@ -130,8 +130,13 @@ SSHReady = 20
 
   const storeFor = (settings: Settings) => new MetadataStore(settings.metadataDirectory, job);
 
-  function prepare(settings: Settings, ssh: SshPort = new ScriptedSsh(async () => HOST_KEY)) {
+  function prepare(
+    settings: Settings,
+    ssh: SshPort = new ScriptedSsh(async () => HOST_KEY),
+    listening?: PrepareDeps["listening"],
+  ) {
     return runPrepareStage({
+      listening,
       settings,
       job,
       overrides: { taskDefinition: settings.fargate.taskDefinition, size: {} },
@@ -216,6 +221,73 @@ SSHReady = 20
       const ssh = new ScriptedSsh(refused);
       await rejectsWith(prepare(settingsFor(), ssh), /Task stopped while waiting for SSH: Essential container/);
       assert.equal(ssh.probes, 2);
+    });
+
+    describe("watching the task's sshd before ECS reports RUNNING", () => {
+      /** A `listening` port that records its calls and answers as told (never, by default). */
+      function watcher(answer: () => Promise<void> = () => new Promise(() => undefined)) {
+        const calls: { host: string; port: number; signal: AbortSignal }[] = [];
+        const listening = (host: string, port: number, signal: AbortSignal) => {
+          calls.push({ host, port, signal });
+          return answer();
+        };
+        return { calls, listening };
+      }
+
+      it("logs in as soon as sshd answers at the task's address, while ECS still says PENDING", async () => {
+        ecs.describeAnswers = [task("PROVISIONING", { privateIp: undefined }), task("PENDING")];
+        const ssh = new ScriptedSsh(async () => HOST_KEY);
+        const sshd = watcher(async () => undefined);
+        const settings = settingsFor();
+        await prepare(settings, ssh, sshd.listening);
+        assert.deepEqual(
+          sshd.calls.map(({ host, port }) => `${host}:${port}`),
+          ["10.0.0.5:22"],
+        );
+        assert.ok(sshd.calls[0].signal.aborted, "the watch ends with the wait");
+        assert.ok(
+          lines.some((l) => /^Task IP 10\.0\.0\.5: sshd answers .* \(ECS last reported PENDING\)$/.test(l)),
+          lines.join("\n"),
+        );
+        assert.equal(
+          lines.some((l) => l.startsWith("Task RUNNING")),
+          false,
+        );
+        assert.equal(ssh.probes, 1);
+        assert.equal(storeFor(settings).read()?.host, "10.0.0.5");
+        assert.ok(lines.at(-1)?.startsWith("Task ready in "), lines.join("\n"));
+      });
+
+      it("stops watching once ECS reports RUNNING first, and logs in then", async () => {
+        ecs.describeAnswers = [task("PENDING"), task("PENDING"), task("RUNNING")];
+        const ssh = new ScriptedSsh(async () => HOST_KEY);
+        const sshd = watcher();
+        await prepare(settingsFor(), ssh, sshd.listening);
+        assert.equal(sshd.calls.length, 1, "one watch per task");
+        assert.ok(sshd.calls[0].signal.aborted);
+        assert.ok(lines.some((l) => l.startsWith("Task RUNNING after ")));
+        assert.equal(ssh.probes, 1);
+      });
+
+      it("stops watching when the task stops before sshd answers", async () => {
+        ecs.describeAnswers = [
+          task("PENDING"),
+          task("STOPPED", { stoppedReason: "Essential container in task exited" }),
+        ];
+        const sshd = watcher();
+        await rejectsWith(prepare(settingsFor(), undefined, sshd.listening), /Task stopped before it was RUNNING/);
+        assert.ok(sshd.calls[0].signal.aborted);
+      });
+
+      it("with UsePublicIP, waits for RUNNING: the private address is not the one to log in at", async () => {
+        ecs.describeAnswers = [task("PENDING", { networkInterfaceId: "eni-0123abcd" })];
+        ecs.describeAnswers.push(task("RUNNING", { networkInterfaceId: "eni-0123abcd" }));
+        const sshd = watcher(async () => undefined);
+        const settings = settingsFor("EnablePublicIP = true\nUsePublicIP = true");
+        await prepare(settings, undefined, sshd.listening);
+        assert.deepEqual(sshd.calls, []);
+        assert.equal(storeFor(settings).read()?.host, "203.0.113.7");
+      });
     });
 
     it("fails when ECS reports a RUNNING task without a private IP", async () => {

@@ -15,14 +15,15 @@ import { Job, jobOverrides, startedByFor } from "../../driver/job";
 import { createLogger } from "../../driver/log";
 import { MetadataStore } from "../../driver/metadata";
 import { parseFargateToml, Settings } from "../../driver/contract/fargateToml";
+import { waitUntilListening } from "../../driver/portProbe";
 import { createSshPort } from "../../driver/ssh";
 import { generateEd25519KeyPair } from "../../driver/sshKeys";
 import { runCleanupStage } from "../../driver/stages/cleanup";
-import { runPrepareStage } from "../../driver/stages/prepare";
+import { PrepareDeps, runPrepareStage } from "../../driver/stages/prepare";
 import { runRunStage } from "../../driver/stages/run";
 import { EcsEmulator, startEcsEmulator } from "../support/ecsEmulator";
 import { ciCoordinatorTaskDefinition } from "../support/ecsTaskDefinitions";
-import { FakeTaskLauncher } from "../support/fakeTaskLauncher";
+import { FakeTaskLauncher, FakeTaskLauncherOptions } from "../support/fakeTaskLauncher";
 import { freePort, LocalSshd, startLocalSshd } from "../support/localSshd";
 import { missingLocalSshd, skipUnlessAvailable } from "../support/requirements";
 
@@ -59,8 +60,15 @@ describe("driver stages through the AWS SDK, the ECS emulator and a real sshd", 
     }
   });
 
-  async function startEmulator(address = { privateIp: "127.0.0.1" } as { privateIp: string; publicIp?: string }) {
-    launcher = new FakeTaskLauncher(address, (request) => sshd.authorize(request.environment.SSH_PUBLIC_KEY ?? ""));
+  async function startEmulator(
+    address = { privateIp: "127.0.0.1" } as { privateIp: string; publicIp?: string },
+    options: FakeTaskLauncherOptions = {},
+  ) {
+    launcher = new FakeTaskLauncher(
+      address,
+      (request) => sshd.authorize(request.environment.SSH_PUBLIC_KEY ?? ""),
+      options,
+    );
     emulator = await startEcsEmulator({
       launcher,
       taskDefinitions: [ciCoordinatorTaskDefinition({ family: "ci-job", revision: 3 })],
@@ -116,6 +124,7 @@ SSHReady = 5
     signal = new AbortController().signal,
     env: NodeJS.ProcessEnv = {},
     ssh = createSshPort({ connectTimeoutSeconds: 3 }),
+    listening?: PrepareDeps["listening"],
   ) {
     const ecs = createEcsPort({ region: settings.fargate.region });
     try {
@@ -133,6 +142,7 @@ SSHReady = 5
         signal,
         poll: { initialMs: 20, maxMs: 100 },
         sshRetry: { initialMs: 50, maxMs: 200 },
+        listening,
       });
     } finally {
       ecs.destroy();
@@ -230,6 +240,32 @@ Weight = 1`);
     assert.equal(existsSync(metadata.path), false);
     await cleanup(settings); // twice: still fine
     assert.ok(lines.includes("No running task for job 42"));
+  });
+
+  it("logs in while ECS still reports the task PENDING when its sshd answers first", async () => {
+    await emulator.close();
+    // The task's network exists (ECS shows its address) a minute before its containers count as running.
+    await startEmulator(undefined, { startupMs: 60_000 });
+    const settings = settingsFor();
+    await prepare(settings, undefined, {}, undefined, (host, port, signal) => waitUntilListening(host, port, signal));
+
+    const [task] = emulator.tasks();
+    assert.equal(task.lastStatus, "PENDING");
+    assert.ok(
+      lines.some((l) => l.startsWith("Task IP 127.0.0.1: sshd answers ")),
+      lines.join("\n"),
+    );
+    assert.equal(
+      lines.some((l) => l.startsWith("Task RUNNING")),
+      false,
+      lines.join("\n"),
+    );
+    assert.equal(metadataFor(settings).read()?.hostKey, sshd.hostKey);
+    const ok = await run(settings, "echo ran before RUNNING\n");
+    await ok.done;
+    assert.equal(ok.out.stdout.text, "ran before RUNNING\n");
+    await cleanup(settings);
+    assert.equal(emulator.runningTasks().length, 0);
   });
 
   it("survives 30% throttling with adaptive retries", async function () {

@@ -6,6 +6,7 @@
  * DescribeTaskDefinition; RunTask runs only registered ones (seed them with the `taskDefinitions` option).
  *
  * Task lifecycle: RunTask → PROVISIONING → (provisioningMs) → PENDING → (pendingMs) → launcher.launch() → RUNNING.
+ * The ENI's address shows from when the launcher reports it (its network exists), while the task is still PENDING.
  * The launcher reports its containers' state changes; an essential container that stops (or a task whose
  * container exits on its own) stops the task with "Essential container in task exited"; a non-essential one just
  * shows STOPPED with its exit code. An image the launcher cannot pull stops the task with TaskFailedToStart and a
@@ -269,7 +270,15 @@ export async function startEcsEmulator(options: EcsEmulatorOptions): Promise<Ecs
           volumes: (task.taskDefinition.volumes ?? []).map((volume) => ({ name: volume.name ?? "" })),
           pidMode: task.taskDefinition.pidMode,
         },
-        { report: (change) => onContainerChange(task, change), signal: task.launchAbort.signal },
+        {
+          report: (change) => onContainerChange(task, change),
+          signal: task.launchAbort.signal,
+          attached: (addresses) => {
+            if (task.lastStatus === "STOPPED") return;
+            task.privateIp = addresses.privateIp;
+            task.publicIp = addresses.publicIp;
+          },
+        },
       );
     } catch (err) {
       if (err instanceof CannotPullContainerError) {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   CannotPullContainerError,
   ContainerStateChange,
@@ -16,6 +17,11 @@ export interface FakeTaskLauncherOptions {
    * CannotPullContainerError. Mutable. Default: every image can be pulled.
    */
   unpullableImages?: Set<string>;
+  /**
+   * Time between the task's network existing (its address reported to the emulator, the task still PENDING) and its
+   * containers running (launch() resolves: RUNNING), ms; cut short when the task is stopped. Default 0.
+   */
+  startupMs?: number;
 }
 
 interface FakeTask {
@@ -34,6 +40,7 @@ export class FakeTaskLauncher implements TaskLauncher {
   readonly stopped: string[] = [];
   readonly unpullableImages: Set<string>;
   private readonly tasks = new Map<string, FakeTask>();
+  private readonly startupMs: number;
 
   constructor(
     private readonly address: { privateIp: string; publicIp?: string } = { privateIp: "127.0.0.1" },
@@ -42,6 +49,7 @@ export class FakeTaskLauncher implements TaskLauncher {
     options: FakeTaskLauncherOptions = {},
   ) {
     this.unpullableImages = options.unpullableImages ?? new Set();
+    this.startupMs = options.startupMs ?? 0;
   }
 
   async launch(request: TaskLaunchRequest, context?: LaunchContext): Promise<LaunchedTask> {
@@ -49,6 +57,8 @@ export class FakeTaskLauncher implements TaskLauncher {
     if (unpullable) throw new CannotPullContainerError(unpullable.name, unpullable.image);
     this.launched.push(request);
     this.onLaunch?.(request);
+    context?.attached?.(this.address);
+    if (this.startupMs > 0) await sleep(this.startupMs, undefined, { signal: context?.signal }).catch(() => undefined);
     let stoppedOnce = false;
     let exit: FakeTask["exit"] = () => undefined;
     const exited = new Promise<{ exitCode: number | null; reason: string; container?: string }>((resolve) => {

@@ -307,6 +307,7 @@ export class NetnsTaskHost implements TaskLauncher {
     this.tools ??= { env: which("env"), setpriv: which("setpriv"), nsenter: which("nsenter") };
     const report = context?.report ?? (() => undefined);
     const { namespace, hostVeth, addresses } = await this.createNetwork();
+    context?.attached?.({ privateIp: addresses.task, publicIp: addresses.publicTask });
     const hostname = `ip-${addresses.task.replace(/\./g, "-")}`;
     let stateDir: string;
     try {

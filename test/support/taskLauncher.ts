@@ -82,6 +82,11 @@ export interface LaunchContext {
   report(change: ContainerStateChange): void;
   /** Aborted when the task is stopped (StopTask, emulator closed) before launch() settled. */
   signal: AbortSignal;
+  /**
+   * Report the task's addresses once its network exists, before its containers run: ECS shows the ENI's address
+   * while the task is still PENDING. Optional for a launcher; the addresses launch() returns count in any case.
+   */
+  attached?(addresses: { privateIp: string; publicIp?: string }): void;
 }
 
 export interface LaunchedTask {
