@@ -6,6 +6,7 @@
  *   prepare overhead   prepare's exit − max(task RUNNING, sshd listening)                     target median ≤ 300 ms
  *   run stage          `run` of `true` vs a fresh OpenSSH `ssh … true` to the same task,
  *                      same key, pinned host key (also the first stage after prepare)       target ratio ≤ 0.5×
+ *                      and vs the same login with the driver's key exchange (no sntrup761)
  *   config wall time   the config stage as deployed (cat of the answer rendered at registration),
  *                      and through the driver (`fargate custom config`)                       target ≤ 50 ms
  *   between stages     resident memory a job keeps on the manager (its SSH connection)        target ≤ 20 MB
@@ -32,6 +33,7 @@ import { runDriverStage } from "../test/support/customExecutorHarness";
 import { LocalFargate, startLocalFargate } from "../test/support/localFargate";
 import { taskHostUnsupportedReason } from "../test/support/netnsTaskHost";
 import { processesNaming } from "../test/support/managerProcesses";
+import { KEX_ALGORITHMS } from "../driver/sshCommand";
 
 const PREPARE_JOBS = Number(process.env.BENCH_PREPARE_JOBS ?? 12);
 const RUN_SAMPLES = Number(process.env.BENCH_RUN_SAMPLES ?? 20);
@@ -79,7 +81,7 @@ function jobRecord(metadataDir: string): { host: string; privateKey: string; hos
  * A fresh OpenSSH `ssh … true` to the job's task as a user would run it: the job's key, the host key pinned, no
  * configuration files and no connection sharing.
  */
-function freshOpenSsh(metadataDir: string, dir: string): string[] {
+function freshOpenSsh(metadataDir: string, dir: string, extraOptions: string[] = []): string[] {
   const record = jobRecord(metadataDir);
   const key = join(dir, "job-key");
   const knownHosts = join(dir, "known_hosts");
@@ -95,6 +97,7 @@ function freshOpenSsh(metadataDir: string, dir: string): string[] {
     `IdentityFile=${key}`,
     "ControlPath=none",
     "LogLevel=ERROR",
+    ...extraOptions,
   ];
   return ["-F", "/dev/null", ...options.flatMap((o) => ["-o", o]), `root@${record.host}`, "true"];
 }
@@ -201,6 +204,7 @@ async function benchPrepare(fargate: LocalFargate, dir: string) {
 async function benchRun(fargate: LocalFargate, dir: string) {
   const driver: number[] = [];
   const openssh: number[] = [];
+  const opensshDriverKex: number[] = [];
   const kept: ReturnType<typeof keptMemory>[] = [];
   const script = join(dir, "true.sh");
   // A failed prepare (see docs/benchmarks.md) skips afterPrepare: try again with a new job.
@@ -208,7 +212,7 @@ async function benchRun(fargate: LocalFargate, dir: string) {
     await measureOnOneTask(9_300 + attempt);
   }
   if (driver.length === 0) throw new Error("no job reached the run stage in 3 attempts");
-  return { driver, openssh, kept };
+  return { driver, openssh, opensshDriverKex, kept };
 
   async function measureOnOneTask(jobId: number): Promise<void> {
     await fargate.runJob(
@@ -219,11 +223,13 @@ async function benchRun(fargate: LocalFargate, dir: string) {
         runStages: false,
         afterPrepare: async (env) => {
           const sshArgs = freshOpenSsh(fargate.metadataDir, dir);
+          const driverKexArgs = freshOpenSsh(fargate.metadataDir, dir, [KEX_ALGORITHMS]);
           // Interleave the two so drift on a shared machine hits both alike.
           for (let i = 0; i < RUN_SAMPLES; i++) {
             driver.push(await timedRunStage(fargate, env, script));
             kept.push(keptMemory(fargate.metadataDir));
             openssh.push(await timedOpenSsh(sshArgs));
+            opensshDriverKex.push(await timedOpenSsh(driverKexArgs));
           }
         },
       },
@@ -363,17 +369,22 @@ async function main(): Promise<number> {
 
     const run = await benchRun(fargate, dir);
     const ratios = run.driver.map((ms, i) => ms / run.openssh[i]);
+    const kexRatios = run.driver.map((ms, i) => ms / run.opensshDriverKex[i]);
     const keptRss = run.kept.map((k) => k.rss);
     results.run = {
       driver: summarise(run.driver),
       openssh: summarise(run.openssh),
+      opensshDriverKex: summarise(run.opensshDriverKex),
+      ratioDriverKex: summarise(kexRatios),
       ratio: summarise(ratios),
       keptBetweenStages: { rss: summarise(keptRss), pss: summarise(run.kept.map((k) => k.pss)) },
       keptProcesses: [...new Set(run.kept.map((k) => k.processes))],
     };
     console.log(show("run stage `true` via driver", summarise(run.driver), "ms"));
     console.log(show("fresh OpenSSH ssh `true`", summarise(run.openssh), "ms"));
+    console.log(show("  the same with the driver's key exchange", summarise(run.opensshDriverKex), "ms"));
     console.log(show("ratio driver / OpenSSH", summarise(ratios), "×"));
+    console.log(show("  ratio driver / OpenSSH with the driver's key exchange", summarise(kexRatios), "×"));
     console.log(show("kept between stages, RSS", summarise(keptRss), "MB"));
     console.log(show("kept between stages, PSS", summarise(run.kept.map((k) => k.pss)), "MB"));
 

@@ -127,7 +127,8 @@ export function createSshPort(overrides: Partial<SshOptions> = {}): SshPort {
       const extra = files.control
         ? [...trust, "-o", "ControlMaster=yes", "-o", `ControlPersist=${options.persistSeconds}s`, "-N", "-f"]
         : trust;
-      const args = sshArguments(target, files, options, extra);
+      // Its stderr is read only when it fails: INFO keeps the reason of a failed negotiation.
+      const args = sshArguments(target, files, options, extra, "INFO");
       // -f: ssh goes to the background once logged in, with its output on /dev/null; this process ends then.
       const child = spawn(options.command, files.control ? args : [...args, "exit 0"], {
         stdio: ["ignore", "ignore", "pipe"],

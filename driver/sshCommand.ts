@@ -61,21 +61,25 @@ export const DEFAULT_SSH_OPTIONS: SshOptions = {
  * logs in once, in prepare): mlkem768x25519 (post-quantum too, and fast) where both ends have it (OpenSSH 9.9 and
  * later), else curve25519. A "-" list names what to remove, so ssh accepts names it does not know.
  */
-const KEX_ALGORITHMS = "KexAlgorithms=-sntrup761x25519-sha512@openssh.com,sntrup761x25519-sha512";
+export const KEX_ALGORITHMS = "KexAlgorithms=-sntrup761x25519-sha512@openssh.com,sntrup761x25519-sha512";
 
 /** ssh reads `%` as the start of a token in file options. */
 const literal = (path: string): string => path.replace(/%/g, "%%");
 
-/** The options of every ssh invocation for this target; `extra` goes before the destination. */
+/**
+ * The options of every ssh invocation for this target; `extra` goes before the destination. `logLevel` INFO keeps
+ * what ssh says when the two ends share no algorithm (ERROR drops it).
+ */
 export function sshArguments(
   target: Pick<SshTarget, "host" | "port" | "username">,
   files: ConnectionFiles,
   options: SshOptions,
   extra: string[],
+  logLevel: "ERROR" | "INFO" = "ERROR",
 ): string[] {
   const settings = [
     "BatchMode=yes",
-    "LogLevel=ERROR",
+    `LogLevel=${logLevel}`,
     `IdentityFile=${literal(files.key)}`,
     "IdentitiesOnly=yes",
     "IdentityAgent=none",
@@ -161,6 +165,13 @@ export function describeSshFailure(stderr: string, target: Pick<SshTarget, "host
       "timeout",
       `no SSH answer from ${where}: a security group or network ACL likely blocks TCP ${target.port} from the ` +
         `runner manager, or the subnet has no route to it (${said})`,
+    );
+  }
+  if (/Unable to negotiate|no matching .* found/i.test(said)) {
+    return new SshError(
+      "negotiation",
+      `sshd at ${where} and the manager's ssh have no algorithm in common (the driver offers OpenSSH's defaults ` +
+        `without sntrup761x25519): ${said}`,
     );
   }
   if (/Permission denied/i.test(said)) {

@@ -1,8 +1,8 @@
-/** Why an SSH connection failed, without loading ssh2 (stages and fakes import this module). */
+/** Why an SSH connection failed (stages and fakes import this module). */
 import { SystemFailure } from "./errors";
 
-/** "client": the manager's own ssh cannot run, which no retry mends. */
-export type SshFailureKind = "refused" | "timeout" | "auth" | "hostkey" | "closed" | "client" | "other";
+/** "client": the manager's own ssh cannot run; "negotiation": the two ends share no algorithm. No retry mends either. */
+export type SshFailureKind = "refused" | "timeout" | "auth" | "hostkey" | "negotiation" | "closed" | "client" | "other";
 
 export class SshError extends SystemFailure {
   constructor(

@@ -147,6 +147,17 @@ function checkOverridesSize(input: RunTaskInput, services: readonly JobService[]
   );
 }
 
+/** Stopped, or on its way there with a reason already given. */
+function isStopping(task: TaskView): boolean {
+  return task.lastStatus === "STOPPED" || (task.desiredStatus === "STOPPED" && Boolean(task.stoppedReason));
+}
+
+/** Why prepare fails for a task that stopped: the job's error when an image the job chose could not be pulled. */
+function stoppedTaskError(task: TaskView, when: string, settings: Settings): JobError | SystemFailure {
+  const message = `Task stopped ${when}: ${stoppedTaskReason(task, settings.fargate.containerName)}`;
+  return failedJobImage(task, settings.fargate.containerName) ? new JobError(message) : new SystemFailure(message);
+}
+
 /** True when the task stopped because an image the job chose (not ours) could not be pulled. */
 export function failedJobImage(task: TaskView, coordinatorName: string): boolean {
   const ours = new Set([coordinatorName, IMAGE_TASK.toolsContainer]);
@@ -209,7 +220,7 @@ export async function runPrepareStage(deps: PrepareDeps): Promise<void> {
     created = true;
     throwIfCancelled(signal);
     const reached = await waitForTask(deps, taskArn, started);
-    const host = reached.sshdAnswers ?? (await taskAddress(deps, reached.task));
+    const host = reached.answeredAt ?? (await taskAddress(deps, reached.task));
     target = {
       host,
       port: settings.ssh.port,
@@ -218,7 +229,7 @@ export async function runPrepareStage(deps: PrepareDeps): Promise<void> {
       connectionDirectory: metadata.connectionDirectory,
     };
     const sshStarted = clock.now();
-    const hostKey = await waitForSsh(deps, taskArn, target);
+    const hostKey = await waitForSsh(deps, taskArn, target, reached.answeredAt !== undefined);
     metadata.update({ ...record, host, port: target.port, username: target.username, hostKey });
     print(
       `SSH ready at ${host}:${target.port} after ${seconds(clock.now() - sshStarted)} (host key ${fingerprint(hostKey)})`,
@@ -396,7 +407,11 @@ async function stopAfterFailure(deps: PrepareDeps, taskArn: string, err: unknown
   }
 }
 
-/** The task's sshd, watched over TCP once DescribeTasks shows where it will listen (see PrepareDeps.listening). */
+/**
+ * The task's sshd, watched once DescribeTasks shows where it will listen (see PrepareDeps.listening). Only a task of
+ * one container: another one (the job's image, a service, a sidecar) may still be pulling or waiting for its
+ * dependencies after sshd answers, and only RUNNING says that every container started.
+ */
 function watchSshd(deps: PrepareDeps) {
   const stop = new AbortController();
   /** Aborted when sshd answers: ends a sleep between two DescribeTasks early. */
@@ -409,14 +424,16 @@ function watchSshd(deps: PrepareDeps) {
     answer: answer.signal,
     watch(task: TaskView | undefined): void {
       const address = deps.settings.fargate.usePublicIp ? undefined : task?.privateIp;
-      if (!deps.listening || watched || !address) return;
+      if (!deps.listening || watched || !address || (task?.containers.length ?? 0) > 1) return;
       watched = address;
       deps.listening(address, deps.settings.ssh.port, stop.signal).then(
         () => {
           answered = address;
           answer.abort();
         },
-        () => undefined,
+        (err: unknown) => {
+          if (!stop.signal.aborted) deps.log.debug("stopped watching sshd", { address, error: describeError(err) });
+        },
       );
     },
     stop: () => stop.abort(),
@@ -424,14 +441,14 @@ function watchSshd(deps: PrepareDeps) {
 }
 
 /**
- * Waits until ECS reports the task RUNNING or, sooner, its sshd answers; `sshdAnswers` is then the address it
+ * Waits until ECS reports the task RUNNING or, sooner, its sshd answers; `answeredAt` is then the address it
  * answered at.
  */
 async function waitForTask(
   deps: PrepareDeps,
   taskArn: string,
   started: number,
-): Promise<{ task: TaskView; sshdAnswers?: string }> {
+): Promise<{ task: TaskView; answeredAt?: string }> {
   const { clock, signal, settings, print } = deps;
   const poll = deps.poll ?? { initialMs: 100, maxMs: 1000 };
   const deadline = started + settings.timeouts.taskRunningSeconds * 1000;
@@ -441,13 +458,14 @@ async function waitForTask(
   let pendingSince = started;
   let missingAnswers = 0;
   const sshd = watchSshd(deps);
-  const answered = (): { task: TaskView; sshdAnswers: string } | undefined => {
+  /** The wait's result once sshd has answered (saying so in the job log), else undefined. */
+  const endIfSshdAnswered = (): { task: TaskView; answeredAt: string } | undefined => {
     const address = sshd.answered();
     if (!address || !latest) return undefined;
     print(
       `Task IP ${address}: sshd answers ${seconds(clock.now() - started)} after RunTask (ECS last reported ${lastStatus})`,
     );
-    return { task: latest, sshdAnswers: address };
+    return { task: latest, answeredAt: address };
   };
   try {
     for (;;) {
@@ -461,10 +479,7 @@ async function waitForTask(
         );
       }
       const status = task?.lastStatus;
-      if (task && (status === "STOPPED" || (task.desiredStatus === "STOPPED" && task.stoppedReason))) {
-        const message = `Task stopped before it was RUNNING: ${stoppedTaskReason(task, settings.fargate.containerName)}`;
-        throw failedJobImage(task, settings.fargate.containerName) ? new JobError(message) : new SystemFailure(message);
-      }
+      if (task && isStopping(task)) throw stoppedTaskError(task, "before it was RUNNING", settings);
       if (status !== lastStatus && status !== undefined) {
         const now = clock.now();
         if (status === "PENDING") pendingSince = now;
@@ -477,8 +492,8 @@ async function waitForTask(
       }
       latest = task ?? latest;
       sshd.watch(task);
-      const early = answered();
-      if (early) return early;
+      const answered = endIfSshdAnswered();
+      if (answered) return answered;
       if (clock.now() + interval > deadline) {
         throw new SystemFailure(
           `Task did not reach RUNNING within ${settings.timeouts.taskRunningSeconds} s (last status ` +
@@ -488,9 +503,10 @@ async function waitForTask(
       try {
         await clock.sleep(interval, AbortSignal.any([signal, sshd.answer]));
       } catch (err) {
+        // Woken by sshd's answer, not cancelled: the wait ends below.
         if (signal.aborted || !sshd.answer.aborted) throw err;
       }
-      const woken = answered();
+      const woken = endIfSshdAnswered();
       if (woken) return woken;
       interval = Math.min(Math.round(interval * 1.5), poll.maxMs);
     }
@@ -518,7 +534,13 @@ async function taskAddress(deps: PrepareDeps, task: TaskView): Promise<string> {
   return task.privateIp;
 }
 
-async function waitForSsh(deps: PrepareDeps, taskArn: string, target: SshTarget): Promise<string> {
+/** `sshdAnswered`: the task's sshd has already greeted the driver (so TCP gets through). */
+async function waitForSsh(
+  deps: PrepareDeps,
+  taskArn: string,
+  target: SshTarget,
+  sshdAnswered: boolean,
+): Promise<string> {
   const { clock, signal, settings } = deps;
   const retry = deps.sshRetry ?? { initialMs: 50, maxMs: 2000 };
   const deadline = clock.now() + settings.timeouts.sshReadySeconds * 1000;
@@ -533,27 +555,25 @@ async function waitForSsh(deps: PrepareDeps, taskArn: string, target: SshTarget)
       return await deps.ssh.open(target, attemptSignal);
     } catch (caught) {
       if (signal.aborted) throw new Cancelled();
-      const err =
-        caught instanceof Cancelled
-          ? new SystemFailure(
-              `no SSH answer from ${target.host}:${target.port}: a security group or network ACL likely blocks ` +
-                `TCP ${target.port} from the runner manager`,
-            )
-          : caught;
+      const where = `${target.host}:${target.port}`;
+      const err = !(caught instanceof Cancelled)
+        ? caught
+        : sshdAnswered
+          ? new SystemFailure(`sshd at ${where} greeted the driver, but no SSH login completed`)
+          : new SystemFailure(
+              `no SSH answer from ${where}: a security group or network ACL likely blocks TCP ${target.port} from ` +
+                `the runner manager`,
+            );
       deps.log.debug("SSH not ready yet", { attempt: attempts, error: describeError(err) });
-      // Neither a manager without a working ssh nor a refused key gets better with time; refused connections and
-      // timeouts do (sshd still starting).
-      if (err instanceof SshError && err.kind === "client") throw err;
+      // A manager without a working ssh, algorithms the two ends do not share and a refused key do not get better
+      // with time; refused connections and timeouts do (sshd still starting).
+      if (err instanceof SshError && (err.kind === "client" || err.kind === "negotiation")) throw err;
       authRefusals = err instanceof SshError && err.kind === "auth" ? authRefusals + 1 : 0;
       if (authRefusals >= MAX_AUTH_REFUSALS) {
         throw new SystemFailure(`${describeError(err)} (${authRefusals} times in a row; giving up)`, { cause: err });
       }
       const task = await deps.ecs.describeTask(settings.fargate.cluster, taskArn, signal);
-      if (task?.lastStatus === "STOPPED") {
-        throw new SystemFailure(
-          `Task stopped while waiting for SSH: ${stoppedTaskReason(task, settings.fargate.containerName)}`,
-        );
-      }
+      if (task && isStopping(task)) throw stoppedTaskError(task, "while waiting for SSH", settings);
       if (clock.now() + delay > deadline) {
         throw new SystemFailure(
           `sshd did not accept the job's key within ${settings.timeouts.sshReadySeconds} s ` +

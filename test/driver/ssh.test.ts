@@ -366,6 +366,31 @@ describe("SSH invocation and failure messages", () => {
     assert.equal(offered[0], known.includes("mlkem768x25519-sha256") ? "mlkem768x25519-sha256" : "curve25519-sha256");
   });
 
+  it("fails at once, naming it, when the task's sshd offers only sntrup761x25519", async function () {
+    skipUnlessAvailable(this, missingLocalSshd());
+    const sshd = await startLocalSshd(["KexAlgorithms sntrup761x25519-sha512@openssh.com"]);
+    const dir = mkdtempSync(join(tmpdir(), "driver-ssh-"));
+    try {
+      const keys = generateEd25519KeyPair("negotiation");
+      sshd.authorize(keys.publicKey);
+      const open = createSshPort({ connectTimeoutSeconds: 5 }).open({
+        host: sshd.host,
+        port: sshd.port,
+        username: sshd.username,
+        privateKey: keys.privateKey,
+        connectionDirectory: join(dir, "job.ssh"),
+      });
+      await assert.rejects(open, (err: unknown) => {
+        assert.ok(err instanceof SshError && err.kind === "negotiation", String(err));
+        assert.match(err.message, /no algorithm in common .*sntrup761x25519\): Unable to negotiate/);
+        return true;
+      });
+    } finally {
+      await sshd.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("says so when the manager has no OpenSSH client", async () => {
     const dir = mkdtempSync(join(tmpdir(), "driver-ssh-"));
     try {

@@ -6,7 +6,7 @@ import { strict as assert } from "node:assert";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Cancelled, SystemFailure } from "../../driver/errors";
+import { Cancelled, JobError, SystemFailure } from "../../driver/errors";
 import { Job } from "../../driver/job";
 import { createLogger } from "../../driver/log";
 import { JobMetadata, MetadataStore } from "../../driver/metadata";
@@ -134,6 +134,7 @@ SSHReady = 20
     settings: Settings,
     ssh: SshPort = new ScriptedSsh(async () => HOST_KEY),
     listening?: PrepareDeps["listening"],
+    signal = new AbortController().signal,
   ) {
     return runPrepareStage({
       listening,
@@ -147,7 +148,7 @@ SSHReady = 20
       generateKeyPair: () => ({ privateKey: "PRIVATE", publicKey: "ssh-ed25519 AAAA job" }),
       print: (line) => lines.push(line),
       log,
-      signal: new AbortController().signal,
+      signal,
       poll: { initialMs: 250, maxMs: 1000 },
       sshRetry: { initialMs: 200, maxMs: 2000 },
     });
@@ -279,6 +280,60 @@ SSHReady = 20
         assert.ok(sshd.calls[0].signal.aborted);
       });
 
+      it("waits for RUNNING when the task has more containers than sshd's (they may still be pulling)", async () => {
+        const containers = [{ name: "ci-coordinator" }, { name: "svc-0" }];
+        ecs.describeAnswers = [task("PENDING", { containers }), task("RUNNING", { containers })];
+        const sshd = watcher(async () => undefined);
+        await prepare(settingsFor(), undefined, sshd.listening);
+        assert.deepEqual(sshd.calls, []);
+        assert.ok(lines.some((l) => l.startsWith("Task RUNNING after ")));
+      });
+
+      /** A sleep only an abort ends: what wakes the wait must be sshd's answer (or SIGTERM), not time. */
+      const sleepUntilWoken = (_ms: number, signal?: AbortSignal) =>
+        new Promise<void>((_resolve, reject) => {
+          if (signal?.aborted) return reject(new Cancelled());
+          signal?.addEventListener("abort", () => reject(new Cancelled()), { once: true });
+        });
+
+      it("ends the pause between two DescribeTasks as soon as sshd answers", async () => {
+        ecs.describeAnswers = [task("PENDING")];
+        clock.sleep = sleepUntilWoken;
+        let answer: () => void = () => undefined;
+        const sshd = watcher(() => new Promise<void>((resolve) => (answer = resolve)));
+        const done = prepare(settingsFor(), undefined, sshd.listening);
+        await new Promise((resolve) => setImmediate(resolve));
+        answer();
+        await done;
+        assert.deepEqual(ecs.calls.filter((call) => call === "DescribeTasks").length, 1);
+        assert.ok(
+          lines.some((l) => /sshd answers .*ECS last reported PENDING/.test(l)),
+          lines.join("\n"),
+        );
+      });
+
+      it("SIGTERM while sshd is watched cancels prepare, ends the watch and stops the task", async () => {
+        ecs.describeAnswers = [task("PENDING")];
+        clock.sleep = sleepUntilWoken;
+        const sshd = watcher();
+        const controller = new AbortController();
+        const done = prepare(settingsFor(), undefined, sshd.listening, controller.signal);
+        await new Promise((resolve) => setImmediate(resolve));
+        controller.abort();
+        await assert.rejects(done, Cancelled);
+        assert.ok(sshd.calls[0].signal.aborted);
+        assert.deepEqual(ecs.stops, [{ arn: TASK, reason: "GitLab job 77: prepare cancelled" }]);
+      });
+
+      it("names a login that never completes after sshd greeted, instead of blaming a security group", async () => {
+        ecs.describeAnswers = [task("PENDING")];
+        const hangs = new ScriptedSsh(() => Promise.reject(new Cancelled()));
+        await rejectsWith(
+          prepare(settingsFor(), hangs, watcher(async () => undefined).listening),
+          /sshd did not accept the job's key within 20 s .*: sshd at 10\.0\.0\.5:22 greeted the driver, but no SSH login completed/,
+        );
+      });
+
       it("with UsePublicIP, waits for RUNNING: the private address is not the one to log in at", async () => {
         ecs.describeAnswers = [task("PENDING", { networkInterfaceId: "eni-0123abcd" })];
         ecs.describeAnswers.push(task("RUNNING", { networkInterfaceId: "eni-0123abcd" }));
@@ -321,6 +376,28 @@ SSHReady = 20
       await rejectsWith(prepare(settingsFor(), ssh), /OpenSSH's client is not installed/);
       assert.equal(ssh.probes, 1);
       assert.equal(ecs.stops.length, 1);
+    });
+
+    it("fails at once when the task's sshd and the manager's ssh share no algorithm", async () => {
+      const ssh = new ScriptedSsh(() => Promise.reject(new SshError("negotiation", "no algorithm in common")));
+      await rejectsWith(prepare(settingsFor(), ssh), /no algorithm in common/);
+      assert.equal(ssh.probes, 1);
+    });
+
+    it("a job image that could not be pulled while waiting for SSH is the job's error", async () => {
+      const pullFailed = task("STOPPED", {
+        stoppedReason: "CannotPullContainerError: pull image manifest has been retried 5 time(s)",
+        containers: [
+          { name: "ci-coordinator" },
+          { name: "build", reason: "CannotPullContainerError: failed to resolve ref ruby:nope" },
+        ],
+      });
+      ecs.describeAnswers = [task("RUNNING"), pullFailed];
+      await assert.rejects(prepare(settingsFor(), new ScriptedSsh(refused)), (err: unknown) => {
+        assert.ok(err instanceof JobError, String(err));
+        assert.match(err.message, /^Task stopped while waiting for SSH: .*ruby:nope/);
+        return true;
+      });
     });
 
     it("keeps retrying refused connections (sshd still starting) until SSHReady, with a streak of refusals reset", async () => {

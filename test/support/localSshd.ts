@@ -4,7 +4,8 @@
  */
 import { ChildProcess, execFileSync, spawn } from "node:child_process";
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, connect } from "node:net";
+import { createServer } from "node:net";
+import { waitUntilListening } from "../../driver/portProbe";
 import { userInfo, tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -36,26 +37,24 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function waitForBanner(port: number, child: ChildProcess, log: () => string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const attempt = (tries: number): void => {
-      if (child.exitCode !== null) return reject(new Error(`sshd exited: ${log()}`));
-      const socket = connect(port, "127.0.0.1");
-      socket.once("data", () => {
-        socket.destroy();
-        resolve();
-      });
-      socket.once("error", () => {
-        socket.destroy();
-        if (tries <= 0) return reject(new Error(`sshd did not start: ${log()}`));
-        setTimeout(() => attempt(tries - 1), 50);
-      });
-    };
-    attempt(200);
-  });
+/** Resolves once sshd greets on `port` (the driver's own probe); rejects when sshd exits or stays silent for 10 s. */
+async function waitForBanner(port: number, child: ChildProcess, log: () => string): Promise<void> {
+  const stop = new AbortController();
+  const onExit = (): void => stop.abort();
+  child.once("exit", onExit);
+  const timer = setTimeout(onExit, 10_000);
+  try {
+    await waitUntilListening("127.0.0.1", port, stop.signal);
+  } catch {
+    throw new Error(`sshd did not start: ${log()}`);
+  } finally {
+    clearTimeout(timer);
+    child.off("exit", onExit);
+  }
 }
 
-export async function startLocalSshd(): Promise<LocalSshd> {
+/** `extraConfig`: further sshd_config lines, e.g. `KexAlgorithms …`. */
+export async function startLocalSshd(extraConfig: string[] = []): Promise<LocalSshd> {
   const dir = mkdtempSync(join(tmpdir(), "driver-sshd-"));
   mkdirSync("/run/sshd", { recursive: true, mode: 0o755 }); // sshd's privilege separation directory
   const hostKeyPath = join(dir, "host_ed25519");
@@ -79,6 +78,7 @@ export async function startLocalSshd(): Promise<LocalSshd> {
       "PubkeyAuthentication yes",
       "PermitRootLogin prohibit-password",
       "LogLevel VERBOSE",
+      ...extraConfig,
       "",
     ].join("\n"),
   );
