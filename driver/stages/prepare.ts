@@ -54,10 +54,10 @@ export interface PrepareDeps {
   /** SSH readiness retries: first delay and cap, ms (default 50 → 2000). */
   sshRetry?: { initialMs: number; maxMs: number };
   /**
-   * Resolves once host:port accepts a TCP connection; rejects only when its signal aborts. With it, the task's sshd is
-   * watched from the moment DescribeTasks shows the task's private address (while the task is still PENDING), and the
-   * login starts when sshd answers instead of when ECS reports RUNNING. Without it (and with UsePublicIP), prepare
-   * waits for RUNNING.
+   * Resolves once an SSH server greets at host:port; rejects only when its signal aborts. With it, the sshd of a task
+   * of one container is watched from the moment DescribeTasks shows the task's private address (while the task is
+   * still PENDING), and the login starts when sshd answers instead of when ECS reports RUNNING. Without it (and with
+   * UsePublicIP, or more containers), prepare waits for RUNNING.
    */
   listening?: (host: string, port: number, signal: AbortSignal) => Promise<void>;
 }
