@@ -25,7 +25,10 @@ const PROBE_GREETING = "SSH-2.0-gitlab-fargate-probe\r\n";
 
 type Attempt = "sshd" | "refused" | "no answer";
 
-/** One connection: "sshd" once the server's first line is an SSH greeting. */
+/**
+ * One connection: "sshd" once the server's first line is an SSH greeting. (RFC 4253 lets a server send other lines
+ * first; OpenSSH does not. A server that does is not recognised here, and prepare waits for RUNNING instead.)
+ */
 function attempt(host: string, port: number, timeoutMs: number, signal: AbortSignal): Promise<Attempt> {
   return new Promise((resolve) => {
     const socket = connect({ host, port });
@@ -39,7 +42,8 @@ function attempt(host: string, port: number, timeoutMs: number, signal: AbortSig
       socket.removeAllListeners("data");
       if (result === "sshd") {
         socket.end(PROBE_GREETING);
-        socket.setTimeout(timeoutMs, () => socket.destroy());
+        const hangUp = setTimeout(() => socket.destroy(), timeoutMs).unref();
+        socket.once("close", () => clearTimeout(hangUp));
       } else {
         socket.destroy();
       }

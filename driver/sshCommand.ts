@@ -132,25 +132,46 @@ export function reportedExitCode(stderr: string): number | undefined {
 }
 
 /**
- * ssh's own messages: stderr without the wrapper's lines, and without the complaint about a control socket whose
- * connection is gone (ssh then connects directly, and what went wrong is in the lines after it).
+ * ssh's own messages: stderr without the wrapper's lines, without the complaint about a control socket whose
+ * connection is gone (ssh then connects directly, and what went wrong is in the lines after it), and without the
+ * notice of a host key recorded on first contact.
  */
-export function diagnostics(stderr: string): string {
+function diagnosticLines(stderr: string): string[] {
   const ours = (line: string) => line.startsWith(`${SESSION_LINE} `) || line.startsWith(`${EXIT_LINE} `);
-  return stderr
-    .split("\n")
-    .filter((line) => line.trim() && !ours(line) && !line.startsWith("Control socket connect("))
-    .join("; ");
+  const noise = (line: string) =>
+    line.startsWith("Control socket connect(") || line.startsWith("Warning: Permanently added");
+  return stderr.split(/\r?\n/).filter((line) => line.trim() && !ours(line) && !noise(line));
 }
 
-/** Turns ssh's complaint into a message naming IP:port and the likely cause. */
+export function diagnostics(stderr: string): string {
+  return diagnosticLines(stderr).join("; ");
+}
+
+/**
+ * Turns ssh's complaint into a message naming IP:port and the likely cause. A refused key is known by ssh's own
+ * line, checked first: the server's banner (its text is the image's) comes before it and may say anything.
+ */
 export function describeSshFailure(stderr: string, target: Pick<SshTarget, "host" | "port" | "username">): SshError {
   const where = `${target.host}:${target.port}`;
   const said = diagnostics(stderr) || "no message";
+  if (diagnosticLines(stderr).some((line) => /^(\S+@\S+: )?Permission denied \(/.test(line))) {
+    return new SshError(
+      "auth",
+      `sshd at ${where} refused the job's key for user "${target.username}": SSH_PUBLIC_KEY did not reach ` +
+        `authorized_keys (check the image's entrypoint and SSH.Username)`,
+    );
+  }
   if (/Host key verification failed|IDENTIFICATION HAS CHANGED/i.test(said)) {
     return new SshError(
       "hostkey",
       `host key of ${where} differs from the one recorded in prepare: refusing to connect (${said})`,
+    );
+  }
+  if (/Unable to negotiate|no matching .* found/i.test(said)) {
+    return new SshError(
+      "negotiation",
+      `sshd at ${where} and the manager's ssh have no algorithm in common (the driver offers OpenSSH's defaults ` +
+        `without sntrup761x25519): ${said}`,
     );
   }
   if (/Connection refused/i.test(said)) {
@@ -165,20 +186,6 @@ export function describeSshFailure(stderr: string, target: Pick<SshTarget, "host
       "timeout",
       `no SSH answer from ${where}: a security group or network ACL likely blocks TCP ${target.port} from the ` +
         `runner manager, or the subnet has no route to it (${said})`,
-    );
-  }
-  if (/Unable to negotiate|no matching .* found/i.test(said)) {
-    return new SshError(
-      "negotiation",
-      `sshd at ${where} and the manager's ssh have no algorithm in common (the driver offers OpenSSH's defaults ` +
-        `without sntrup761x25519): ${said}`,
-    );
-  }
-  if (/Permission denied/i.test(said)) {
-    return new SshError(
-      "auth",
-      `sshd at ${where} refused the job's key for user "${target.username}": SSH_PUBLIC_KEY did not reach ` +
-        `authorized_keys (check the image's entrypoint and SSH.Username)`,
     );
   }
   if (/closed|reset|kex_exchange_identification|broken pipe/i.test(said)) {

@@ -220,7 +220,7 @@ export async function runPrepareStage(deps: PrepareDeps): Promise<void> {
     created = true;
     throwIfCancelled(signal);
     const reached = await waitForTask(deps, taskArn, started);
-    const host = reached.answeredAt ?? (await taskAddress(deps, reached.task));
+    const host = reached.sshdAddress ?? (await taskAddress(deps, reached.task));
     target = {
       host,
       port: settings.ssh.port,
@@ -229,7 +229,7 @@ export async function runPrepareStage(deps: PrepareDeps): Promise<void> {
       connectionDirectory: metadata.connectionDirectory,
     };
     const sshStarted = clock.now();
-    const hostKey = await waitForSsh(deps, taskArn, target, reached.answeredAt !== undefined);
+    const hostKey = await waitForSsh(deps, taskArn, target, reached.sshdAddress !== undefined);
     metadata.update({ ...record, host, port: target.port, username: target.username, hostKey });
     print(
       `SSH ready at ${host}:${target.port} after ${seconds(clock.now() - sshStarted)} (host key ${fingerprint(hostKey)})`,
@@ -407,48 +407,65 @@ async function stopAfterFailure(deps: PrepareDeps, taskArn: string, err: unknown
   }
 }
 
+interface SshdWatch {
+  /** Starts watching the task's sshd, if this view of the task allows it (once per task). */
+  watch(task: TaskView | undefined): void;
+  /** The address whose sshd answered, once it did. */
+  address(): string | undefined;
+  /** Aborted when sshd answers. */
+  answered: AbortSignal;
+  stop(): void;
+}
+
 /**
  * The task's sshd, watched once DescribeTasks shows where it will listen (see PrepareDeps.listening). Only a task of
  * one container: another one (the job's image, a service, a sidecar) may still be pulling or waiting for its
  * dependencies after sshd answers, and only RUNNING says that every container started.
  */
-function watchSshd(deps: PrepareDeps) {
+function watchSshd(deps: PrepareDeps): SshdWatch {
   const stop = new AbortController();
-  /** Aborted when sshd answers: ends a sleep between two DescribeTasks early. */
-  const answer = new AbortController();
-  let watched: string | undefined;
-  let answered: string | undefined;
+  const answered = new AbortController();
+  let watched = false;
+  let address: string | undefined;
   return {
-    /** The address whose sshd answered, once it did. */
-    answered: () => answered,
-    answer: answer.signal,
-    watch(task: TaskView | undefined): void {
-      const address = deps.settings.fargate.usePublicIp ? undefined : task?.privateIp;
-      if (!deps.listening || watched || !address || (task?.containers.length ?? 0) > 1) return;
-      watched = address;
-      deps.listening(address, deps.settings.ssh.port, stop.signal).then(
+    watch(task) {
+      const candidate = deps.settings.fargate.usePublicIp ? undefined : task?.privateIp;
+      if (!deps.listening || watched || !candidate || task?.containers.length !== 1) return;
+      watched = true;
+      deps.listening(candidate, deps.settings.ssh.port, stop.signal).then(
         () => {
-          answered = address;
-          answer.abort();
+          address = candidate;
+          answered.abort();
         },
         (err: unknown) => {
-          if (!stop.signal.aborted) deps.log.debug("stopped watching sshd", { address, error: describeError(err) });
+          if (!stop.signal.aborted) deps.log.debug("stopped watching sshd", { candidate, error: describeError(err) });
         },
       );
     },
+    address: () => address,
+    answered: answered.signal,
     stop: () => stop.abort(),
   };
 }
 
+/** Sleeps until the next DescribeTasks, or until sshd answers; Cancelled on SIGTERM. */
+async function untilNextPoll(deps: PrepareDeps, ms: number, sshd: SshdWatch): Promise<void> {
+  try {
+    await deps.clock.sleep(ms, AbortSignal.any([deps.signal, sshd.answered]));
+  } catch (err) {
+    if (deps.signal.aborted || !sshd.answered.aborted) throw err;
+  }
+}
+
 /**
- * Waits until ECS reports the task RUNNING or, sooner, its sshd answers; `answeredAt` is then the address it
+ * Waits until ECS reports the task RUNNING or, sooner, its sshd answers; `sshdAddress` is then the address it
  * answered at.
  */
 async function waitForTask(
   deps: PrepareDeps,
   taskArn: string,
   started: number,
-): Promise<{ task: TaskView; answeredAt?: string }> {
+): Promise<{ task: TaskView; sshdAddress?: string }> {
   const { clock, signal, settings, print } = deps;
   const poll = deps.poll ?? { initialMs: 100, maxMs: 1000 };
   const deadline = started + settings.timeouts.taskRunningSeconds * 1000;
@@ -459,13 +476,13 @@ async function waitForTask(
   let missingAnswers = 0;
   const sshd = watchSshd(deps);
   /** The wait's result once sshd has answered (saying so in the job log), else undefined. */
-  const endIfSshdAnswered = (): { task: TaskView; answeredAt: string } | undefined => {
-    const address = sshd.answered();
+  const endIfSshdAnswered = (): { task: TaskView; sshdAddress: string } | undefined => {
+    const address = sshd.address();
     if (!address || !latest) return undefined;
     print(
       `Task IP ${address}: sshd answers ${seconds(clock.now() - started)} after RunTask (ECS last reported ${lastStatus})`,
     );
-    return { task: latest, answeredAt: address };
+    return { task: latest, sshdAddress: address };
   };
   try {
     for (;;) {
@@ -500,12 +517,7 @@ async function waitForTask(
             `${status ?? "unknown"}); raise Timeouts.TaskRunning if image pulls are slow`,
         );
       }
-      try {
-        await clock.sleep(interval, AbortSignal.any([signal, sshd.answer]));
-      } catch (err) {
-        // Woken by sshd's answer, not cancelled: the wait ends below.
-        if (signal.aborted || !sshd.answer.aborted) throw err;
-      }
+      await untilNextPoll(deps, interval, sshd);
       const woken = endIfSshdAnswered();
       if (woken) return woken;
       interval = Math.min(Math.round(interval * 1.5), poll.maxMs);
@@ -534,6 +546,23 @@ async function taskAddress(deps: PrepareDeps, task: TaskView): Promise<string> {
   return task.privateIp;
 }
 
+/** What a failed login attempt says. One that got no answer (Cancelled: it ran out of time) names the likely cause. */
+function loginFailure(caught: unknown, target: SshTarget, sshdAnswered: boolean): unknown {
+  const where = `${target.host}:${target.port}`;
+  const timedOut = caught instanceof Cancelled || (caught instanceof SshError && caught.kind === "timeout");
+  // sshd's greeting came through, so no security group is in the way.
+  if (timedOut && sshdAnswered) {
+    return new SystemFailure(`sshd at ${where} greeted the driver, but no SSH login completed in time`);
+  }
+  if (caught instanceof Cancelled) {
+    return new SystemFailure(
+      `no SSH answer from ${where}: a security group or network ACL likely blocks TCP ${target.port} from the ` +
+        `runner manager`,
+    );
+  }
+  return caught;
+}
+
 /** `sshdAnswered`: the task's sshd has already greeted the driver (so TCP gets through). */
 async function waitForSsh(
   deps: PrepareDeps,
@@ -555,15 +584,7 @@ async function waitForSsh(
       return await deps.ssh.open(target, attemptSignal);
     } catch (caught) {
       if (signal.aborted) throw new Cancelled();
-      const where = `${target.host}:${target.port}`;
-      const err = !(caught instanceof Cancelled)
-        ? caught
-        : sshdAnswered
-          ? new SystemFailure(`sshd at ${where} greeted the driver, but no SSH login completed`)
-          : new SystemFailure(
-              `no SSH answer from ${where}: a security group or network ACL likely blocks TCP ${target.port} from ` +
-                `the runner manager`,
-            );
+      const err = loginFailure(caught, target, sshdAnswered);
       deps.log.debug("SSH not ready yet", { attempt: attempts, error: describeError(err) });
       // A manager without a working ssh, algorithms the two ends do not share and a refused key do not get better
       // with time; refused connections and timeouts do (sshd still starting).

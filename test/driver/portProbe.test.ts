@@ -63,6 +63,20 @@ describe("waiting for a task's sshd to greet (no login)", function () {
     await assert.rejects(waited, Cancelled);
   });
 
+  it("rejects with Cancelled when aborted while a connection waits for a greeting that never comes", async () => {
+    const port = await freePort();
+    server = await listen(port, () => "");
+    const controller = new AbortController();
+    const waited = waitUntilListening("127.0.0.1", port, controller.signal, {
+      intervalMs: 20,
+      maxIntervalMs: 20,
+      attemptTimeoutMs: 60_000,
+    });
+    await once(server, "connection");
+    controller.abort();
+    await assert.rejects(waited, Cancelled);
+  });
+
   it("greets a real sshd back before hanging up, so sshd logs no error about it", async function () {
     skipUnlessAvailable(this, missingLocalSshd());
     const sshd = await startLocalSshd();

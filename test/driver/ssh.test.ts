@@ -10,6 +10,7 @@ import {
   connectionFiles,
   DEFAULT_SSH_OPTIONS,
   describeSshFailure,
+  diagnostics,
   recordedHostKey,
   remoteCommand,
   reportedExitCode,
@@ -433,5 +434,20 @@ describe("SSH invocation and failure messages", () => {
     assert.equal(describeSshFailure(`${stale}root@10.0.1.2: Permission denied (publickey).\n`, target).kind, "auth");
     assert.equal(describeSshFailure("Connection closed by 10.0.1.2 port 22\n", target).kind, "closed");
     assert.match(describeSshFailure("", target).message, /no message/);
+    const negotiation = describeSshFailure(
+      "Unable to negotiate with 10.0.1.2 port 22: no matching key exchange method found. Their offer: x\n",
+      target,
+    );
+    assert.equal(negotiation.kind, "negotiation");
+  });
+
+  it("reads a refused key from ssh's own line, whatever the server's banner says before it", () => {
+    const stderr =
+      "Warning: Permanently added 'gitlab-fargate-task' (ED25519) to the list of known hosts.\r\n" +
+      "Authorized use only. Connection refused to strangers; idle sessions timed out.\r\n" +
+      "root@10.0.1.2: Permission denied (publickey).\r\n";
+    const failure = describeSshFailure(stderr, target);
+    assert.equal(failure.kind, "auth");
+    assert.doesNotMatch(diagnostics(stderr), /Permanently added/);
   });
 });

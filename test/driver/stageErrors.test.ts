@@ -22,7 +22,14 @@ const OLD_TASK = "arn:aws:ecs:eu-west-1:123456789012:task/ci/old";
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKey";
 
 function task(lastStatus: string, extra: Partial<TaskView> = {}): TaskView {
-  return { taskArn: TASK, lastStatus, desiredStatus: "RUNNING", containers: [], privateIp: "10.0.0.5", ...extra };
+  return {
+    taskArn: TASK,
+    lastStatus,
+    desiredStatus: "RUNNING",
+    containers: [{ name: "ci-coordinator" }],
+    privateIp: "10.0.0.5",
+    ...extra,
+  };
 }
 
 /** ECS as a script: answers come from the fields below; every call is recorded. */
@@ -289,6 +296,11 @@ SSHReady = 20
         assert.ok(lines.some((l) => l.startsWith("Task RUNNING after ")));
       });
 
+      /** Resolves once prepare has started watching sshd. */
+      async function watching(sshd: { calls: unknown[] }): Promise<void> {
+        while (sshd.calls.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+
       /** A sleep only an abort ends: what wakes the wait must be sshd's answer (or SIGTERM), not time. */
       const sleepUntilWoken = (_ms: number, signal?: AbortSignal) =>
         new Promise<void>((_resolve, reject) => {
@@ -302,7 +314,7 @@ SSHReady = 20
         let answer: () => void = () => undefined;
         const sshd = watcher(() => new Promise<void>((resolve) => (answer = resolve)));
         const done = prepare(settingsFor(), undefined, sshd.listening);
-        await new Promise((resolve) => setImmediate(resolve));
+        await watching(sshd);
         answer();
         await done;
         assert.deepEqual(ecs.calls.filter((call) => call === "DescribeTasks").length, 1);
@@ -318,11 +330,22 @@ SSHReady = 20
         const sshd = watcher();
         const controller = new AbortController();
         const done = prepare(settingsFor(), undefined, sshd.listening, controller.signal);
-        await new Promise((resolve) => setImmediate(resolve));
+        await watching(sshd);
         controller.abort();
         await assert.rejects(done, Cancelled);
         assert.ok(sshd.calls[0].signal.aborted);
         assert.deepEqual(ecs.stops, [{ arn: TASK, reason: "GitLab job 77: prepare cancelled" }]);
+      });
+
+      it("does not blame a security group for a login that times out after sshd greeted", async () => {
+        ecs.describeAnswers = [task("PENDING")];
+        const timesOut = new ScriptedSsh(() =>
+          Promise.reject(new SshError("timeout", "no SSH answer from 10.0.0.5:22: a security group …")),
+        );
+        await rejectsWith(
+          prepare(settingsFor(), timesOut, watcher(async () => undefined).listening),
+          /within 20 s .*: sshd at 10\.0\.0\.5:22 greeted the driver, but no SSH login completed in time$/,
+        );
       });
 
       it("names a login that never completes after sshd greeted, instead of blaming a security group", async () => {
@@ -381,6 +404,14 @@ SSHReady = 20
     it("fails at once when the task's sshd and the manager's ssh share no algorithm", async () => {
       const ssh = new ScriptedSsh(() => Promise.reject(new SshError("negotiation", "no algorithm in common")));
       await rejectsWith(prepare(settingsFor(), ssh), /no algorithm in common/);
+      assert.equal(ssh.probes, 1);
+    });
+
+    it("fails while waiting for SSH once ECS is stopping the task, before it reports STOPPED", async () => {
+      const stopping = task("RUNNING", { desiredStatus: "STOPPED", stoppedReason: "Task stopped by user" });
+      ecs.describeAnswers = [task("RUNNING"), stopping];
+      const ssh = new ScriptedSsh(refused);
+      await rejectsWith(prepare(settingsFor(), ssh), /^Task stopped while waiting for SSH: Task stopped by user/);
       assert.equal(ssh.probes, 1);
     });
 
