@@ -438,7 +438,8 @@ function watchSshd(deps: PrepareDeps): SshdWatch {
           answered.abort();
         },
         (err: unknown) => {
-          if (!stop.signal.aborted) deps.log.debug("stopped watching sshd", { candidate, error: describeError(err) });
+          if (!stop.signal.aborted)
+            deps.log.debug("stopped watching sshd", { address: candidate, error: describeError(err) });
         },
       );
     },
