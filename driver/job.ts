@@ -104,9 +104,22 @@ export function startedByCandidates(job: Pick<Job, "id">, managerId?: string): s
   return [...new Set([startedByFor(job, managerId), startedByFor(job)])];
 }
 
+/** What the names of a job's files in the metadata directory start with. */
+const JOB_FILE_PREFIX = "gitlab-job-";
+
 /** The metadata file of a job inside TaskMetadata.Directory. */
 export function metadataFileName(job: Pick<Job, "id">): string {
-  return `gitlab-job-${job.id}.json`;
+  return `${JOB_FILE_PREFIX}${job.id}.json`;
+}
+
+/** The directory of a job's SSH connection (driver/ssh.ts), next to its metadata file. */
+export function connectionDirectoryName(job: Pick<Job, "id">): string {
+  return `${JOB_FILE_PREFIX}${job.id}.ssh`;
+}
+
+/** Whether a name in the metadata directory is a job's SSH connection directory. */
+export function isConnectionDirectoryName(name: string): boolean {
+  return name.startsWith(JOB_FILE_PREFIX) && name.endsWith(".ssh");
 }
 
 /** The tag naming the manager that started a task: what `reap` looks for. */

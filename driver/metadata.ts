@@ -21,7 +21,7 @@ import {
 } from "node:fs";
 import { basename, join } from "node:path";
 import { SystemFailure } from "./errors";
-import { Job, metadataFileName } from "./job";
+import { connectionDirectoryName, Job, metadataFileName } from "./job";
 
 export interface JobMetadata {
   version: 2;
@@ -72,7 +72,7 @@ export class MetadataStore {
     job: Pick<Job, "id" | "binding">,
   ) {
     this.path = join(directory, metadataFileName(job));
-    this.connectionDirectory = this.path.replace(/\.json$/, ".ssh");
+    this.connectionDirectory = join(directory, connectionDirectoryName(job));
     this.binding = job.binding;
   }
 

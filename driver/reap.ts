@@ -8,7 +8,7 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describeError, SystemFailure } from "./errors";
-import { MANAGER_TAG } from "./job";
+import { isConnectionDirectoryName, MANAGER_TAG } from "./job";
 import { EcsPort, Print, ReapPort, SshPort } from "./ports";
 import { Settings } from "./contract/fargateToml";
 
@@ -55,7 +55,7 @@ export async function reapManagerTasks({ settings, ecs, ssh, print, signal }: Re
 async function closeLeftoverConnections(settings: Settings, ssh: Pick<SshPort, "close">, print: Print): Promise<void> {
   let names: string[];
   try {
-    names = readdirSync(settings.metadataDirectory).filter((name) => /^gitlab-job-.*\.ssh$/.test(name));
+    names = readdirSync(settings.metadataDirectory).filter(isConnectionDirectoryName);
   } catch {
     return; // no metadata directory: no job ever ran here
   }
