@@ -22,3 +22,14 @@ export const systemClock: Clock = {
 export function throwIfCancelled(signal?: AbortSignal): void {
   if (signal?.aborted) throw new Cancelled();
 }
+
+/**
+ * `signal`, and also aborted after `ms`. Not `AbortSignal.any([signal, AbortSignal.timeout(ms)])`: Node.js 20 holds
+ * the timeout signal weakly there, and a garbage collection before it fires loses the bound.
+ */
+export function withTimeout(signal: AbortSignal, ms: number): AbortSignal {
+  const timeout = new AbortController();
+  // The pending timer keeps the controller, and so its signal, alive until it fires.
+  setTimeout(() => timeout.abort(new DOMException("The operation timed out", "TimeoutError")), ms).unref();
+  return AbortSignal.any([signal, timeout.signal]);
+}

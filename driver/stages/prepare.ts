@@ -3,7 +3,7 @@
  * Progress lines with timings go to the job log; on any failure or cancellation the task is stopped again.
  */
 import { Writable } from "node:stream";
-import { throwIfCancelled } from "../clock";
+import { throwIfCancelled, withTimeout } from "../clock";
 import { Cancelled, describeError, JobError, SystemFailure } from "../errors";
 import { serviceContainerName } from "../imageTaskDefinition";
 import { Job, JobOverrides, startedByCandidates, startedByFor, taskTags } from "../job";
@@ -305,7 +305,7 @@ async function setUpJobContainers(
   }
   for (const step of steps) {
     const output = new CollectedOutput();
-    const signal = AbortSignal.any([deps.signal, AbortSignal.timeout(SETUP_STEP_TIMEOUT_MS)]);
+    const signal = withTimeout(deps.signal, SETUP_STEP_TIMEOUT_MS);
     let code: number;
     try {
       code = await deps.ssh.runScript(target, step.script, { stdout: output, stderr: output }, signal, step.command);
@@ -580,7 +580,7 @@ async function waitForSsh(
   for (;;) {
     attempts += 1;
     // One attempt never runs past the overall deadline.
-    const attemptSignal = AbortSignal.any([signal, AbortSignal.timeout(Math.max(deadline - clock.now(), 1))]);
+    const attemptSignal = withTimeout(signal, Math.max(deadline - clock.now(), 1));
     try {
       return await deps.ssh.open(target, attemptSignal);
     } catch (caught) {
