@@ -577,6 +577,7 @@ async function waitForSsh(
   let delay = retry.initialMs;
   let attempts = 0;
   let authRefusals = 0;
+  let said: unknown; // what the last attempt that ended by itself said
   for (;;) {
     attempts += 1;
     // One attempt never runs past the overall deadline.
@@ -586,6 +587,8 @@ async function waitForSsh(
     } catch (caught) {
       if (signal.aborted) throw new Cancelled();
       const err = loginFailure(caught, target, sshdAnswered);
+      // An attempt the deadline cut short says less than the one before it, which ended by itself.
+      said = caught instanceof Cancelled ? (said ?? err) : err;
       deps.log.debug("SSH not ready yet", { attempt: attempts, error: describeError(err) });
       // A manager without a working ssh, algorithms the two ends do not share and a refused key do not get better
       // with time; refused connections and timeouts do (sshd still starting).
@@ -599,8 +602,8 @@ async function waitForSsh(
       if (clock.now() + delay > deadline) {
         throw new SystemFailure(
           `sshd did not accept the job's key within ${settings.timeouts.sshReadySeconds} s ` +
-            `(${attempts} attempts): ${describeError(err)}`,
-          { cause: err },
+            `(${attempts} attempts): ${describeError(said)}`,
+          { cause: said },
         );
       }
     }

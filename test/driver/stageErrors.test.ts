@@ -431,6 +431,14 @@ SSHReady = 20
       });
     });
 
+    it("names the last attempt that ended by itself when the deadline cuts the final one short", async () => {
+      const ssh = new ScriptedSsh((n) => (n === 1 ? refused() : Promise.reject(new Cancelled())));
+      await rejectsWith(
+        prepare(settingsFor(), ssh),
+        /within 20 s \(\d+ attempts\): SSH connection to 10\.0\.0\.5:22 refused/,
+      );
+    });
+
     it("keeps retrying refused connections (sshd still starting) until SSHReady, with a streak of refusals reset", async () => {
       // auth, auth, refused, auth, auth, refused…: never 3 key refusals in a row.
       const ssh = new ScriptedSsh((n) => (n % 3 === 0 ? refused() : keyRefused()));
